@@ -1,0 +1,3 @@
+from chatkit.cli import main
+
+raise SystemExit(main())

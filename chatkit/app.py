@@ -1,0 +1,124 @@
+"""ChatKit: one settings object in, one aiohttp sub-app out.
+
+>>> from aiohttp import web
+>>> from chatkit import ChatKit, Settings
+>>> app = web.Application()                      # the host's own app, routes, middlewares
+>>> kit = ChatKit(Settings(database_url="sqlite:///support.db"))
+>>> kit.setup(app, prefix="/support")            # doctest: +ELLIPSIS
+<Application ...>
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import secrets
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+from aiohttp import web
+
+from chatkit.agents import AgentService
+from chatkit.bot import Answerer, Bot, KBAnswerer
+from chatkit.conversations import ConversationService
+from chatkit.errors import Conflict
+from chatkit.kb import load_kb
+from chatkit.keys import KIT
+from chatkit.models import AgentRole
+from chatkit.realtime.server import SocketNotifier, create_socket_server, register_namespaces
+from chatkit.routes import add_routes
+from chatkit.settings import Settings
+from chatkit.storage import SqlStore, Store
+from chatkit.tokens import TokenSigner
+
+log = logging.getLogger("chatkit")
+
+DEMO_PAGE = Path(__file__).resolve().parent / "demo" / "index.html"
+DEMO_AGENT_EMAIL = "demo@chatkit.local"
+
+
+class ChatKit:
+    """The whole of chatkit, configured by one Settings object.
+
+    `store` and `answerer` are ports: pass your own implementation to replace the default
+    (the SQL store for `settings.database_url`; the knowledge-base answerer).
+    """
+
+    def __init__(self, settings: Settings | None = None, *, store: Store | None = None,
+                 answerer: Answerer | None = None) -> None:
+        self.settings = settings or Settings()
+        self.store: Store = store or SqlStore(self.settings.database_url)
+        self.agents = AgentService(self.store, token_ttl=self.settings.agent_token_ttl)
+        self.sio = create_socket_server(self.settings)
+        notifier = SocketNotifier(self.sio)
+        self.conversations = ConversationService(self.store, notifier, bot=None)
+        self.visitors, self.agent_namespace = register_namespaces(
+            self.sio, notifier, self.conversations, self.agents)
+        self._answerer = answerer
+        self._subapp: web.Application | None = None
+        #: Credentials of the demo agent, once the demo has started.
+        self.demo_credentials: tuple[str, str] | None = None
+
+    def setup(self, app: web.Application, prefix: str | None = None) -> web.Application:
+        """Mount chatkit on `app` under `prefix` (default: settings.prefix) as a sub-app.
+        The host's own routes and middlewares are left alone. Returns the sub-app."""
+        if self._subapp is not None:
+            raise RuntimeError("this ChatKit is already mounted; create one per app")
+        prefix = Settings(prefix=prefix).prefix if prefix is not None else self.settings.prefix
+        sub = web.Application()
+        sub[KIT] = self
+        add_routes(sub)
+        # engine.io registers its route on the app it is given: attach before mounting.
+        self.sio.attach(sub, socketio_path="socket.io")
+        sub.cleanup_ctx.append(self._lifecycle)
+        sub.on_shutdown.append(self._disconnect_clients)
+        app.add_subapp(prefix, sub)
+        self._subapp = sub
+        return sub
+
+    def create_app(self) -> web.Application:
+        """A standalone app: chatkit at settings.prefix, and the demo page at / in demo mode."""
+        app = web.Application()
+        self.setup(app)
+        if self.settings.demo:
+            app.router.add_get("/", self._demo_page)
+        return app
+
+    async def _lifecycle(self, app: web.Application) -> AsyncIterator[None]:
+        await self.store.open()
+        secret = self.settings.secret_key or await self.store.get_or_create_secret(
+            "secret_key", lambda: secrets.token_urlsafe(48))
+        signer = TokenSigner(secret)
+        self.agents.use_signer(signer)
+        self.visitors.signer = signer
+        if self.settings.bot_enabled:
+            answerer = self._answerer
+            if answerer is None:
+                answerer = KBAnswerer(await asyncio.to_thread(load_kb, self.settings.kb_path))
+            self.conversations.bot = Bot(answerer)
+        if self.settings.demo:
+            await self._start_demo()
+        log.info("chatkit ready (store: %s)", self.settings.database_url.split("@")[-1])
+        try:
+            yield
+        finally:
+            # Every message already received gets committed before the store closes.
+            await self.conversations.close()
+            await self.store.close()
+
+    async def _disconnect_clients(self, app: web.Application) -> None:
+        await self.sio.shutdown()
+
+    async def _start_demo(self) -> None:
+        password = await self.store.get_or_create_secret(
+            "demo_agent_password", lambda: secrets.token_urlsafe(9))
+        with contextlib.suppress(Conflict):  # created on an earlier start
+            await self.agents.create(email=DEMO_AGENT_EMAIL, name="Demo Agent",
+                                     password=password, role=AgentRole.ADMIN)
+        self.demo_credentials = (DEMO_AGENT_EMAIL, password)
+
+    async def _demo_page(self, request: web.Request) -> web.Response:
+        html = await asyncio.to_thread(DEMO_PAGE.read_text, encoding="utf-8")
+        return web.Response(text=html.replace("__CHATKIT_PREFIX__", self.settings.prefix),
+                            content_type="text/html")

@@ -1,0 +1,140 @@
+"""The `chatkit` command: serve, migrate, agents create|list."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import getpass
+import os
+import sys
+from pathlib import Path
+from typing import Any
+
+from aiohttp import web
+from pydantic import ValidationError
+
+from chatkit.errors import ChatKitError
+from chatkit.models import AgentRole
+
+
+def _settings(args: argparse.Namespace, **extra: Any) -> Any:
+    from chatkit.settings import Settings
+
+    given = {name: getattr(args, name) for name in
+             ("database_url", "redis_url", "host", "port", "prefix", "kb_path", "log_level")
+             if getattr(args, name, None) is not None}
+    return Settings(**given, **extra)
+
+
+def _store_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--database", dest="database_url", metavar="URL",
+                        help="sqlite:///FILE (default sqlite:///chatkit.db) or postgresql://...")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="chatkit", description=__doc__)
+    commands = parser.add_subparsers(dest="command", required=True)
+
+    serve = commands.add_parser("serve", help="run the chat server")
+    _store_options(serve)
+    serve.add_argument("--host", help="address to listen on (default 127.0.0.1)")
+    serve.add_argument("--port", type=int, help="port to listen on (default 8080)")
+    serve.add_argument("--redis", dest="redis_url", metavar="URL", help="redis://... to scale out")
+    serve.add_argument("--kb", dest="kb_path", type=Path, help="knowledge base YAML file")
+    serve.add_argument("--prefix", help="URL prefix (default /chat)")
+    serve.add_argument("--log-level", choices=["debug", "info", "warning", "error"])
+    serve.add_argument("--no-demo", action="store_true",
+                       help="no demo page or demo agent (also CHATKIT_DEMO=false)")
+
+    migrate = commands.add_parser("migrate", help="create or upgrade the database schema")
+    _store_options(migrate)
+
+    agents = commands.add_parser("agents", help="manage agent accounts")
+    agent_commands = agents.add_subparsers(dest="agents_command", required=True)
+    create = agent_commands.add_parser("create", help="create an agent")
+    _store_options(create)
+    create.add_argument("--email", required=True)
+    create.add_argument("--name", required=True)
+    create.add_argument("--role", choices=[r.value for r in AgentRole], default="agent")
+    create.add_argument("--password", help="default: CHATKIT_AGENT_PASSWORD, else asked for")
+    listing = agent_commands.add_parser("list", help="list agents")
+    _store_options(listing)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        if args.command == "serve":
+            return _serve(args)
+        return asyncio.run(_admin(args))
+    except ValidationError as exc:
+        print(f"chatkit: invalid configuration: {exc}", file=sys.stderr)
+    except (ChatKitError, ValueError) as exc:
+        print(f"chatkit: {exc}", file=sys.stderr)
+    return 2
+
+
+def _serve(args: argparse.Namespace) -> int:
+    from chatkit.app import ChatKit
+    from chatkit.log import configure
+
+    extra: dict[str, Any] = {}
+    if args.no_demo:
+        extra["demo"] = False
+    elif "CHATKIT_DEMO" not in os.environ:
+        extra["demo"] = True  # the out-of-the-box experience
+    settings = _settings(args, **extra)
+    configure(settings.log_level)
+    kit = ChatKit(settings)
+    app = kit.create_app()
+
+    async def announce(_: web.Application) -> None:
+        base = f"http://{settings.host}:{settings.port}"
+        print(f"chatkit on {base}{settings.prefix}/  (widget: {base}{settings.prefix}/widget.js)",
+              flush=True)
+        if kit.demo_credentials is not None:
+            email, password = kit.demo_credentials
+            print(f"demo host page: {base}/\nagent console: {base}{settings.prefix}/console/"
+                  f"\ndemo agent: {email} / {password}", flush=True)
+
+    app.on_startup.append(announce)
+    loop = _event_loop()
+    web.run_app(app, host=settings.host, port=settings.port, print=None, loop=loop,
+                shutdown_timeout=10)
+    return 0
+
+
+def _event_loop() -> asyncio.AbstractEventLoop:
+    try:
+        import uvloop
+    except ImportError:
+        return asyncio.new_event_loop()
+    return uvloop.new_event_loop()
+
+
+async def _admin(args: argparse.Namespace) -> int:
+    from chatkit.agents import AgentService
+    from chatkit.storage import SqlStore
+
+    settings = _settings(args)
+    store = SqlStore(settings.database_url)
+    await store.open()
+    try:
+        if args.command == "migrate":
+            print(f"schema up to date in {settings.database_url}")
+            return 0
+        agents = AgentService(store, token_ttl=settings.agent_token_ttl)
+        if args.agents_command == "list":
+            for agent in await store.list_agents():
+                print(f"{agent.email}\t{agent.name}\t{agent.role}")
+            return 0
+        password = args.password or os.environ.get("CHATKIT_AGENT_PASSWORD")
+        if password is None:
+            password = await asyncio.to_thread(getpass.getpass, "password: ")
+        agent = await agents.create(email=args.email, name=args.name, password=password,
+                                    role=AgentRole(args.role))
+        print(f"created {agent.role} {agent.email}")
+        return 0
+    finally:
+        await store.close()

@@ -1,0 +1,230 @@
+"""The conversation service: lifecycle, delivery and history, for visitors and agents.
+
+No Socket.IO or HTTP here. The service tells the outside world what happened through the
+Notifier port; the realtime layer implements it. `origin` arguments are the sending
+connection's opaque id, passed back to the notifier so it can skip the sender (which already
+has the message in its acknowledgement)."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Collection
+from dataclasses import dataclass
+from typing import Protocol
+
+from chatkit.bot import Bot
+from chatkit.conversations.committer import GroupCommitter
+from chatkit.errors import Conflict, NotFound
+from chatkit.models import (
+    OPEN_STATUSES,
+    Agent,
+    Contact,
+    Conversation,
+    ConversationStatus,
+    Message,
+    NewMessage,
+    SenderKind,
+)
+from chatkit.storage import Store
+
+log = logging.getLogger(__name__)
+
+S = ConversationStatus
+
+
+class Notifier(Protocol):
+    async def message_stored(self, conversation: Conversation, message: Message,
+                             origin: str | None) -> None: ...
+
+    async def conversation_changed(self, conversation: Conversation) -> None: ...
+
+
+@dataclass(frozen=True, slots=True)
+class Page:
+    messages: list[Message]
+    has_more: bool
+
+
+class ConversationService:
+    def __init__(self, store: Store, notifier: Notifier, *, bot: Bot | None) -> None:
+        self.store = store
+        self.notifier = notifier
+        self.bot = bot
+        self.committer = GroupCommitter(store)
+        self._bot_turns: set[asyncio.Task[None]] = set()
+
+    async def close(self) -> None:
+        """Finish bot turns and commit every message already received."""
+        if self._bot_turns:
+            await asyncio.gather(*self._bot_turns, return_exceptions=True)
+        await self.committer.close()
+
+    # visitors
+
+    async def new_contact(self) -> Contact:
+        return await self.store.create_contact()
+
+    async def resume(self, contact_id: str, *, since_seq: int,
+                     limit: int) -> tuple[Conversation | None, Page]:
+        conversation = await self.store.open_conversation_for(contact_id)
+        if conversation is None:
+            return None, Page([], False)
+        messages, has_more = await self.store.get_messages(conversation.id, after_seq=since_seq,
+                                                           limit=limit)
+        return conversation, Page(messages, has_more)
+
+    async def visitor_message(self, contact_id: str, *, client_id: str, body: str,
+                              conversation: Conversation | None,
+                              origin: str | None) -> tuple[Message, Conversation]:
+        """Store a visitor's message in their open conversation (started if there is none).
+        `conversation` is the caller's idea of the open one, saving a lookup; it may be stale."""
+        if conversation is None or conversation.contact_id != contact_id:
+            conversation = await self._open_or_start(contact_id)
+        item = NewMessage(conversation.id, SenderKind.VISITOR, body, client_id, contact_id)
+        result = await self.committer.append(item)
+        if result is None:
+            # The conversation was resolved meanwhile: this message starts the next one.
+            conversation = await self._open_or_start(contact_id)
+            result = await self.committer.append(
+                NewMessage(conversation.id, SenderKind.VISITOR, body, client_id, contact_id))
+            if result is None:
+                raise Conflict("the conversation was closed; send the message again")
+        if result.duplicate:
+            return result.message, conversation
+        await self.notifier.message_stored(conversation, result.message, origin)
+        if conversation.status is S.BOT and self.bot is not None:
+            self._start_bot_turn(conversation.id, body)
+        return result.message, conversation
+
+    async def handoff(self, contact_id: str, *, reason: str | None) -> Conversation:
+        conversation = await self.store.open_conversation_for(contact_id)
+        if conversation is None:
+            raise NotFound("there is no open conversation to hand over")
+        return await self._queue(conversation, actor_kind="visitor", actor_id=contact_id,
+                                 reason=reason or "visitor asked for a person")
+
+    async def visitor_history(self, contact_id: str, conversation_id: str, *,
+                              before_seq: int | None, limit: int) -> Page:
+        conversation = await self.store.get_conversation(conversation_id)
+        if conversation is None or conversation.contact_id != contact_id:
+            raise NotFound("no such conversation")
+        return await self._page(conversation_id, limit=limit,
+                                before_seq=before_seq or conversation.last_seq + 1)
+
+    async def _open_or_start(self, contact_id: str) -> Conversation:
+        conversation = await self.store.open_conversation_for(contact_id)
+        if conversation is None:
+            conversation = await self.store.create_conversation(contact_id)
+            if self.bot is None:
+                # Without a bot every conversation goes straight to the agents' queue.
+                conversation = await self._queue(conversation, actor_kind="system",
+                                                 actor_id=None, reason="no bot")
+            else:
+                await self.notifier.conversation_changed(conversation)
+        return conversation
+
+    async def _queue(self, conversation: Conversation, *, actor_kind: str,
+                     actor_id: str | None, reason: str) -> Conversation:
+        queued = await self.store.transition(
+            conversation.id, S.QUEUED, allowed_from={S.BOT}, agent_id=None,
+            actor_kind=actor_kind, actor_id=actor_id, data={"reason": reason})
+        if queued is None:
+            # Already queued, assigned or resolved: report how it stands now.
+            current = await self.store.get_conversation(conversation.id)
+            if current is None:
+                raise NotFound("no such conversation")
+            return current
+        await self.notifier.conversation_changed(queued)
+        return queued
+
+    # the bot
+
+    def _start_bot_turn(self, conversation_id: str, text: str) -> None:
+        task = asyncio.create_task(self._bot_turn(conversation_id, text))
+        self._bot_turns.add(task)
+        task.add_done_callback(self._bot_turns.discard)
+
+    async def _bot_turn(self, conversation_id: str, text: str) -> None:
+        assert self.bot is not None
+        try:
+            reply = await self.bot.reply(text)
+            # Re-read: a person may have taken over while the bot was thinking.
+            conversation = await self.store.get_conversation(conversation_id)
+            if conversation is None or conversation.status is not S.BOT:
+                return
+            result = await self.committer.append(NewMessage(
+                conversation_id, SenderKind.BOT, reply.body, author_name=self.bot.name))
+            if result is not None:
+                await self.notifier.message_stored(conversation, result.message, None)
+            if reply.handoff:
+                await self._queue(conversation, actor_kind="bot", actor_id=None,
+                                  reason="visitor asked for a person")
+        except Exception:
+            log.exception("the bot failed to answer in conversation %s", conversation_id)
+
+    # agents
+
+    async def list_open(self, statuses: Collection[ConversationStatus],
+                        limit: int) -> list[Conversation]:
+        return await self.store.list_conversations(statuses=statuses, limit=limit)
+
+    async def join(self, agent: Agent, conversation_id: str, *, since_seq: int,
+                   limit: int) -> tuple[Conversation, Page]:
+        """Assign the conversation to the agent, atomically; joining one's own is allowed."""
+        conversation = await self.store.get_conversation(conversation_id)
+        if conversation is None:
+            raise NotFound("no such conversation")
+        if conversation.status is not S.ASSIGNED or conversation.agent_id != agent.id:
+            assigned = await self.store.transition(
+                conversation_id, S.ASSIGNED, allowed_from=OPEN_STATUSES, agent_id=agent.id,
+                expected_agents={None, agent.id}, actor_kind="agent", actor_id=agent.id)
+            if assigned is None:
+                current = await self.store.get_conversation(conversation_id)
+                if current is None or current.status is S.RESOLVED:
+                    raise Conflict("the conversation is resolved")
+                raise Conflict("the conversation is assigned to "
+                               f"{current.agent_name or 'another agent'}")
+            conversation = assigned
+            await self.notifier.conversation_changed(conversation)
+        page = await self._page(conversation_id, after_seq=since_seq, limit=limit)
+        return conversation, page
+
+    async def agent_message(self, agent: Agent, conversation: Conversation, *, client_id: str,
+                            body: str, origin: str | None) -> Message:
+        """Store an agent's reply. `conversation` must be one the agent joined (the caller
+        checks); a conversation resolved meanwhile is refused."""
+        if conversation.agent_id != agent.id:
+            raise Conflict("the conversation is not assigned to you")
+        result = await self.committer.append(NewMessage(
+            conversation.id, SenderKind.AGENT, body, client_id, agent.id, agent.name))
+        if result is None:
+            raise Conflict("the conversation is resolved")
+        if not result.duplicate:
+            await self.notifier.message_stored(conversation, result.message, origin)
+        return result.message
+
+    async def resolve(self, agent: Agent, conversation_id: str) -> Conversation:
+        conversation = await self.store.transition(
+            conversation_id, S.RESOLVED, allowed_from=OPEN_STATUSES, agent_id=agent.id,
+            expected_agents={agent.id}, actor_kind="agent", actor_id=agent.id)
+        if conversation is None:
+            if await self.store.get_conversation(conversation_id) is None:
+                raise NotFound("no such conversation")
+            raise Conflict("only the assigned agent can resolve an open conversation")
+        await self.notifier.conversation_changed(conversation)
+        return conversation
+
+    async def agent_history(self, conversation_id: str, *, before_seq: int | None,
+                            limit: int) -> Page:
+        conversation = await self.store.get_conversation(conversation_id)
+        if conversation is None:
+            raise NotFound("no such conversation")
+        return await self._page(conversation_id, limit=limit,
+                                before_seq=before_seq or conversation.last_seq + 1)
+
+    async def _page(self, conversation_id: str, *, before_seq: int | None = None,
+                    after_seq: int = 0, limit: int) -> Page:
+        messages, has_more = await self.store.get_messages(
+            conversation_id, after_seq=after_seq, before_seq=before_seq, limit=limit)
+        return Page(messages, has_more)

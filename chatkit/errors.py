@@ -1,0 +1,45 @@
+"""Errors that cross layers. Each carries a stable code that clients can act on."""
+
+from __future__ import annotations
+
+
+class ChatKitError(Exception):
+    """Base class: `code` is part of the protocol (docs/protocol.md)."""
+
+    code = "error"
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
+
+
+class InvalidPayload(ChatKitError):
+    code = "invalid_payload"
+
+
+class NotFound(ChatKitError):
+    code = "not_found"
+
+
+class Conflict(ChatKitError):
+    code = "conflict"
+
+
+class Forbidden(ChatKitError):
+    code = "forbidden"
+
+
+class InvalidToken(ChatKitError):
+    code = "invalid_token"
+
+
+class InvalidCredentials(ChatKitError):
+    code = "invalid_credentials"
+
+
+class Unavailable(ChatKitError):
+    code = "unavailable"
+
+
+class ConfigError(ChatKitError):
+    code = "config_error"

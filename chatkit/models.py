@@ -1,0 +1,142 @@
+"""Domain types. Plain data, no I/O: every layer can use them."""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from enum import StrEnum
+from typing import Any
+
+
+def now_ms() -> int:
+    """The current time as milliseconds since the Unix epoch (how chatkit stores every time)."""
+    return time.time_ns() // 1_000_000
+
+
+class ConversationStatus(StrEnum):
+    BOT = "bot"
+    QUEUED = "queued"
+    ASSIGNED = "assigned"
+    RESOLVED = "resolved"
+
+
+OPEN_STATUSES = frozenset({ConversationStatus.BOT, ConversationStatus.QUEUED,
+                           ConversationStatus.ASSIGNED})
+
+
+class SenderKind(StrEnum):
+    VISITOR = "visitor"
+    BOT = "bot"
+    AGENT = "agent"
+    SYSTEM = "system"
+
+
+class AgentRole(StrEnum):
+    AGENT = "agent"
+    SUPERVISOR = "supervisor"
+    ADMIN = "admin"
+
+
+@dataclass(slots=True, frozen=True)
+class Contact:
+    id: str
+    name: str | None
+    email: str | None
+    created_at: int
+
+    def to_wire(self) -> dict[str, Any]:
+        return {"id": self.id, "name": self.name, "email": self.email,
+                "created_at": self.created_at}
+
+
+@dataclass(slots=True, frozen=True)
+class Agent:
+    id: str
+    email: str
+    name: str
+    role: AgentRole
+    password_hash: str
+    created_at: int
+
+    def to_wire(self) -> dict[str, Any]:
+        # The password hash never leaves the server.
+        return {"id": self.id, "email": self.email, "name": self.name, "role": str(self.role)}
+
+
+@dataclass(slots=True, frozen=True)
+class Conversation:
+    id: str
+    contact_id: str
+    status: ConversationStatus
+    agent_id: str | None
+    agent_name: str | None
+    last_seq: int
+    created_at: int
+    queued_at: int | None
+    assigned_at: int | None
+    resolved_at: int | None
+
+    @property
+    def is_open(self) -> bool:
+        return self.status in OPEN_STATUSES
+
+    def to_wire(self) -> dict[str, Any]:
+        return {
+            "id": self.id, "contact_id": self.contact_id, "status": str(self.status),
+            "agent_id": self.agent_id, "agent_name": self.agent_name, "last_seq": self.last_seq,
+            "created_at": self.created_at, "queued_at": self.queued_at,
+            "assigned_at": self.assigned_at, "resolved_at": self.resolved_at,
+        }
+
+
+@dataclass(slots=True, frozen=True)
+class NewMessage:
+    """A message on its way into the store: no id or seq yet."""
+
+    conversation_id: str
+    sender: SenderKind
+    body: str
+    client_id: str | None = None
+    author_id: str | None = None
+    author_name: str | None = None
+
+
+@dataclass(slots=True, frozen=True)
+class Message:
+    id: str
+    conversation_id: str
+    seq: int
+    client_id: str | None
+    sender: SenderKind
+    author_id: str | None
+    author_name: str | None
+    body: str
+    created_at: int
+
+    def to_wire(self) -> dict[str, Any]:
+        return {
+            "id": self.id, "conversation_id": self.conversation_id, "seq": self.seq,
+            "client_id": self.client_id, "sender": str(self.sender), "author_id": self.author_id,
+            "author_name": self.author_name, "body": self.body, "created_at": self.created_at,
+        }
+
+
+@dataclass(slots=True, frozen=True)
+class AppendResult:
+    """What the store did with one NewMessage: stored it, or found it already stored."""
+
+    message: Message
+    duplicate: bool
+
+
+@dataclass(slots=True, frozen=True)
+class Event:
+    """One entry of the event log, the source of reports."""
+
+    id: int
+    conversation_id: str | None
+    kind: str
+    actor_kind: str | None
+    actor_id: str | None
+    data: dict[str, Any]
+    created_at: int

@@ -1,0 +1,101 @@
+"""The agent namespace: authenticated agents list, join, answer and resolve conversations."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, ClassVar
+
+from chatkit.agents import AgentService
+from chatkit.conversations import ConversationService
+from chatkit.errors import ChatKitError, Conflict, InvalidToken
+from chatkit.models import Agent, Conversation, ConversationStatus
+from chatkit.realtime import schemas as s
+from chatkit.realtime.dispatch import EventTable, Namespace, refuse, validate
+
+AGENT = "/agent"
+AGENTS_ROOM = "agents"
+
+
+def conversation_room(conversation_id: str) -> str:
+    return f"conv:{conversation_id}"
+
+
+@dataclass(slots=True)
+class AgentConnection:
+    agent: Agent
+    # Conversations this socket joined, as last seen: checked before each reply.
+    joined: dict[str, Conversation] = field(default_factory=dict)
+
+
+class AgentNamespace(Namespace):
+    events: ClassVar[EventTable] = {
+        "conversations": (s.ListConversations, "list_conversations"),
+        "join": (s.Join, "join"),
+        "message": (s.AgentMessage, "message"),
+        "history": (s.History, "history"),
+        "resolve": (s.Resolve, "resolve"),
+    }
+
+    def __init__(self, conversations: ConversationService, agents: AgentService) -> None:
+        super().__init__(AGENT)
+        self.conversations = conversations
+        self.agents = agents
+        self.connections: dict[str, AgentConnection] = {}
+
+    async def on_connect(self, sid: str, environ: dict[str, Any], auth: Any) -> None:
+        try:
+            token = validate(s.AgentAuth, auth).token
+            agent = await self.agents.agent_for_token(token)
+        except ChatKitError as exc:
+            raise refuse(InvalidToken(exc.message)) from None
+        self.connections[sid] = AgentConnection(agent)
+        await self.enter_room(sid, AGENTS_ROOM)
+
+    async def on_disconnect(self, sid: str) -> None:
+        self.connections.pop(sid, None)
+
+    async def list_conversations(self, sid: str,
+                                 payload: s.ListConversations) -> dict[str, Any]:
+        found = await self.conversations.list_open(
+            [ConversationStatus(status) for status in payload.status], payload.limit)
+        return {"conversations": [c.to_wire() for c in found]}
+
+    async def join(self, sid: str, payload: s.Join) -> dict[str, Any]:
+        conn = self.connections[sid]
+        conversation, page = await self.conversations.join(
+            conn.agent, payload.conversation_id, since_seq=payload.since_seq,
+            limit=payload.limit)
+        conn.joined[conversation.id] = conversation
+        await self.enter_room(sid, conversation_room(conversation.id))
+        return {"conversation": conversation.to_wire(),
+                "messages": [m.to_wire() for m in page.messages], "has_more": page.has_more}
+
+    async def message(self, sid: str, payload: s.AgentMessage) -> dict[str, Any]:
+        conn = self.connections[sid]
+        conversation = conn.joined.get(payload.conversation_id)
+        if conversation is None:
+            raise Conflict("join the conversation before replying")
+        message = await self.conversations.agent_message(
+            conn.agent, conversation, client_id=payload.client_id, body=payload.body,
+            origin=sid)
+        return message.to_wire()
+
+    async def history(self, sid: str, payload: s.History) -> dict[str, Any]:
+        page = await self.conversations.agent_history(
+            payload.conversation_id, before_seq=payload.before_seq, limit=payload.limit)
+        return {"messages": [m.to_wire() for m in page.messages], "has_more": page.has_more}
+
+    async def resolve(self, sid: str, payload: s.Resolve) -> dict[str, Any]:
+        conn = self.connections[sid]
+        conversation = await self.conversations.resolve(conn.agent, payload.conversation_id)
+        conn.joined.pop(conversation.id, None)
+        return conversation.to_wire()
+
+    def conversation_changed(self, conversation: Conversation) -> None:
+        """Forget joined conversations that were resolved or went to someone else."""
+        for conn in self.connections.values():
+            if conversation.id in conn.joined:
+                if conversation.is_open and conversation.agent_id == conn.agent.id:
+                    conn.joined[conversation.id] = conversation
+                else:
+                    del conn.joined[conversation.id]

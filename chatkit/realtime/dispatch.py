@@ -1,0 +1,85 @@
+"""One path for every client event: validate the payload, run the handler, answer with exactly
+one ack, `{"ok": true, "data": ...}` or `{"ok": false, "error": {"code", "message"}}`."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any, ClassVar, TypeVar
+
+import socketio
+from pydantic import BaseModel, ValidationError
+
+from chatkit.errors import ChatKitError, InvalidPayload
+
+log = logging.getLogger(__name__)
+
+# event name -> (payload schema, name of the handler method)
+EventTable = dict[str, tuple[type[BaseModel], str]]
+M = TypeVar("M", bound=BaseModel)
+
+
+def error_ack(code: str, message: str) -> dict[str, Any]:
+    return {"ok": False, "error": {"code": code, "message": message}}
+
+
+def describe(exc: ValidationError) -> str:
+    """'body: String should have at least 1 character; limit: ...'"""
+    parts = []
+    for err in exc.errors(include_url=False):
+        where = ".".join(str(p) for p in err["loc"]) or "payload"
+        parts.append(f"{where}: {err['msg']}")
+    return "; ".join(parts)
+
+
+def validate(schema: type[M], data: Any) -> M:
+    if data is None:
+        data = {}
+    if not isinstance(data, dict):
+        raise InvalidPayload("payload: must be a JSON object")
+    try:
+        return schema.model_validate(data)
+    except ValidationError as exc:
+        raise InvalidPayload(describe(exc)) from None
+
+
+class Namespace(socketio.AsyncNamespace):  # type: ignore[misc]
+    """A namespace whose events are declared in `events`: name -> (schema, handler method)."""
+
+    events: ClassVar[EventTable] = {}
+
+    async def trigger_event(self, event: str, *args: Any) -> Any:
+        if event == "connect":
+            sid, environ = args[0], args[1]
+            auth = args[2] if len(args) > 2 else None
+            return await self.on_connect(sid, environ, auth)
+        if event == "disconnect":
+            return await self.on_disconnect(args[0])
+        sid = args[0]
+        spec = self.events.get(event)
+        if spec is None:
+            return error_ack("unknown_event", f"no event named {event!r}")
+        if len(args) > 2:
+            return error_ack("invalid_payload", "send one JSON object per event")
+        schema, method = spec
+        try:
+            payload = validate(schema, args[1] if len(args) > 1 else None)
+            data = await getattr(self, method)(sid, payload)
+        except ChatKitError as exc:
+            return error_ack(exc.code, exc.message)
+        except Exception:
+            log.exception("%s %r failed", self.namespace, event)
+            return error_ack("internal", "the server failed; try again")
+        return {"ok": True, "data": data}
+
+    async def on_connect(self, sid: str, environ: dict[str, Any], auth: Any) -> None:
+        raise NotImplementedError
+
+    async def on_disconnect(self, sid: str) -> None:
+        raise NotImplementedError
+
+
+def refuse(exc: ChatKitError) -> socketio.exceptions.ConnectionRefusedError:
+    """Socket.IO's connect_error carries a message and a data object (socket.io-client:
+    `err.message`, `err.data`); the data is our usual error shape."""
+    return socketio.exceptions.ConnectionRefusedError(
+        exc.message, {"code": exc.code, "message": exc.message})

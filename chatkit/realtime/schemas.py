@@ -1,0 +1,82 @@
+"""The schema of every payload a client may send (docs/protocol.md). Strict: no coercion of
+"5" into 5, no unknown fields."""
+
+from __future__ import annotations
+
+from typing import Annotated, Literal
+
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field
+
+MAX_BODY = 4000
+OpenStatus = Literal["bot", "queued", "assigned"]
+
+
+def _not_blank(value: str) -> str:
+    if not value.strip():
+        raise ValueError("must not be only whitespace")
+    return value
+
+
+ClientId = Annotated[str, Field(min_length=1, max_length=64)]
+Body = Annotated[str, Field(min_length=1, max_length=MAX_BODY), AfterValidator(_not_blank)]
+ConversationId = Annotated[str, Field(min_length=1, max_length=64)]
+Limit = Annotated[int, Field(ge=1, le=200)]
+
+
+class Payload(BaseModel):
+    model_config = ConfigDict(extra="forbid", strict=True, frozen=True)
+
+
+class VisitorAuth(Payload):
+    token: str | None = Field(None, max_length=1000)
+
+
+class AgentAuth(Payload):
+    token: str = Field(max_length=1000)
+
+
+class Resume(Payload):
+    since_seq: int = Field(0, ge=0)
+    limit: Limit = 50
+
+
+class VisitorMessage(Payload):
+    client_id: ClientId
+    body: Body
+
+
+class History(Payload):
+    conversation_id: ConversationId
+    before_seq: int | None = Field(None, ge=1)
+    limit: Limit = 50
+
+
+class Handoff(Payload):
+    reason: str | None = Field(None, max_length=200)
+
+
+class ListConversations(Payload):
+    status: list[OpenStatus] = Field(
+        default_factory=lambda: list[OpenStatus](["queued", "assigned"]), min_length=1)
+    limit: int = Field(100, ge=1, le=500)
+
+
+class Join(Payload):
+    conversation_id: ConversationId
+    since_seq: int = Field(0, ge=0)
+    limit: Limit = 50
+
+
+class AgentMessage(Payload):
+    conversation_id: ConversationId
+    client_id: ClientId
+    body: Body
+
+
+class Resolve(Payload):
+    conversation_id: ConversationId
+
+
+class Login(Payload):
+    email: str = Field(min_length=3, max_length=320)
+    password: str = Field(min_length=1, max_length=1000)

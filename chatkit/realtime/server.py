@@ -1,0 +1,82 @@
+"""The Socket.IO server and the notifier that turns service events into emits."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import orjson
+import socketio
+
+from chatkit.agents import AgentService
+from chatkit.conversations import ConversationService
+from chatkit.models import Conversation, Message
+from chatkit.realtime.agent import AGENT, AGENTS_ROOM, AgentNamespace, conversation_room
+from chatkit.realtime.visitor import VISITOR, VisitorNamespace, contact_room
+from chatkit.settings import Settings
+
+
+class _OrjsonCodec:
+    """python-socketio's `json` hook: orjson is several times faster than the stdlib."""
+
+    @staticmethod
+    def dumps(obj: Any, **_: Any) -> str:
+        return orjson.dumps(obj).decode()
+
+    @staticmethod
+    def loads(data: str | bytes, **_: Any) -> Any:
+        return orjson.loads(data)
+
+
+def create_socket_server(settings: Settings) -> socketio.AsyncServer:
+    manager = None
+    if settings.redis_url:
+        try:
+            import redis.asyncio  # noqa: F401
+        except ImportError as exc:  # pragma: no cover - depends on the install
+            raise ImportError("--redis needs the redis package: "
+                              "pip install 'chatkit[redis]'") from exc
+        manager = socketio.AsyncRedisManager(settings.redis_url)
+    # No list: same-origin only (the widget's iframe is served by chatkit itself).
+    origins: list[str] | str | None = settings.allowed_origins or None
+    if origins == ["*"]:
+        origins = "*"
+    return socketio.AsyncServer(async_mode="aiohttp", client_manager=manager,
+                                json=_OrjsonCodec, cors_allowed_origins=origins)
+
+
+class SocketNotifier:
+    """The conversation service's Notifier, over Socket.IO rooms."""
+
+    def __init__(self, sio: socketio.AsyncServer) -> None:
+        self.sio = sio
+        self.visitors: VisitorNamespace | None = None
+        self.agents: AgentNamespace | None = None
+
+    async def message_stored(self, conversation: Conversation, message: Message,
+                             origin: str | None) -> None:
+        wire = message.to_wire()
+        await self.sio.emit("message", wire, room=contact_room(conversation.contact_id),
+                            namespace=VISITOR, skip_sid=origin)
+        await self.sio.emit("message", wire, room=conversation_room(conversation.id),
+                            namespace=AGENT, skip_sid=origin)
+
+    async def conversation_changed(self, conversation: Conversation) -> None:
+        if self.visitors is not None:
+            self.visitors.conversation_changed(conversation)
+        if self.agents is not None:
+            self.agents.conversation_changed(conversation)
+        wire = conversation.to_wire()
+        await self.sio.emit("conversation", wire, room=contact_room(conversation.contact_id),
+                            namespace=VISITOR)
+        await self.sio.emit("conversation", wire, room=AGENTS_ROOM, namespace=AGENT)
+
+
+def register_namespaces(sio: socketio.AsyncServer, notifier: SocketNotifier,
+                        conversations: ConversationService,
+                        agents: AgentService) -> tuple[VisitorNamespace, AgentNamespace]:
+    visitors = VisitorNamespace(conversations)
+    agent_ns = AgentNamespace(conversations, agents)
+    sio.register_namespace(visitors)
+    sio.register_namespace(agent_ns)
+    notifier.visitors, notifier.agents = visitors, agent_ns
+    return visitors, agent_ns

@@ -1,0 +1,114 @@
+"""The visitor namespace: one socket per widget tab, reaching only its own contact's data."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, ClassVar
+
+from chatkit.conversations import ConversationService
+from chatkit.errors import ChatKitError, InvalidToken
+from chatkit.models import Conversation
+from chatkit.realtime import schemas as s
+from chatkit.realtime.dispatch import EventTable, Namespace, refuse, validate
+from chatkit.tokens import TokenSigner
+
+VISITOR = "/visitor"
+VISITOR_TOKEN = "visitor"
+
+
+def contact_room(contact_id: str) -> str:
+    return f"contact:{contact_id}"
+
+
+@dataclass(slots=True)
+class VisitorConnection:
+    contact_id: str | None
+    # The open conversation as last seen here; the service copes when it is stale.
+    conversation: Conversation | None = None
+
+
+class VisitorNamespace(Namespace):
+    events: ClassVar[EventTable] = {
+        "resume": (s.Resume, "resume"),
+        "message": (s.VisitorMessage, "message"),
+        "history": (s.History, "history"),
+        "handoff": (s.Handoff, "handoff"),
+    }
+
+    def __init__(self, conversations: ConversationService) -> None:
+        super().__init__(VISITOR)
+        self.conversations = conversations
+        self.signer: TokenSigner | None = None
+        self.connections: dict[str, VisitorConnection] = {}
+        self._by_contact: dict[str, set[str]] = {}
+
+    async def on_connect(self, sid: str, environ: dict[str, Any], auth: Any) -> None:
+        if self.signer is None:
+            raise refuse(ChatKitError("the server is starting"))
+        try:
+            token = validate(s.VisitorAuth, auth).token
+            contact_id = None if token is None else self.signer.verify(VISITOR_TOKEN, token)
+        except ChatKitError as exc:
+            raise refuse(InvalidToken(exc.message)) from None
+        self.connections[sid] = VisitorConnection(contact_id)
+        if contact_id is not None:
+            await self._attach(sid, contact_id)
+
+    async def on_disconnect(self, sid: str) -> None:
+        conn = self.connections.pop(sid, None)
+        if conn is not None and conn.contact_id is not None:
+            sids = self._by_contact.get(conn.contact_id, set())
+            sids.discard(sid)
+            if not sids:
+                self._by_contact.pop(conn.contact_id, None)
+
+    async def _attach(self, sid: str, contact_id: str) -> None:
+        self._by_contact.setdefault(contact_id, set()).add(sid)
+        await self.enter_room(sid, contact_room(contact_id))
+
+    async def _contact(self, sid: str) -> tuple[VisitorConnection, str]:
+        """The connection's contact, created on first use by a visitor who had no token."""
+        conn = self.connections[sid]
+        if conn.contact_id is None:
+            conn.contact_id = (await self.conversations.new_contact()).id
+            await self._attach(sid, conn.contact_id)
+        return conn, conn.contact_id
+
+    def _token(self, contact_id: str) -> str:
+        assert self.signer is not None
+        return self.signer.sign(VISITOR_TOKEN, contact_id)
+
+    async def resume(self, sid: str, payload: s.Resume) -> dict[str, Any]:
+        conn, contact_id = await self._contact(sid)
+        conversation, page = await self.conversations.resume(
+            contact_id, since_seq=payload.since_seq, limit=payload.limit)
+        conn.conversation = conversation
+        return {
+            "token": self._token(contact_id), "contact_id": contact_id,
+            "conversation": None if conversation is None else conversation.to_wire(),
+            "messages": [m.to_wire() for m in page.messages], "has_more": page.has_more,
+        }
+
+    async def message(self, sid: str, payload: s.VisitorMessage) -> dict[str, Any]:
+        conn, contact_id = await self._contact(sid)
+        message, conn.conversation = await self.conversations.visitor_message(
+            contact_id, client_id=payload.client_id, body=payload.body,
+            conversation=conn.conversation, origin=sid)
+        return message.to_wire()
+
+    async def history(self, sid: str, payload: s.History) -> dict[str, Any]:
+        _, contact_id = await self._contact(sid)
+        page = await self.conversations.visitor_history(
+            contact_id, payload.conversation_id, before_seq=payload.before_seq,
+            limit=payload.limit)
+        return {"messages": [m.to_wire() for m in page.messages], "has_more": page.has_more}
+
+    async def handoff(self, sid: str, payload: s.Handoff) -> dict[str, Any]:
+        conn, contact_id = await self._contact(sid)
+        conn.conversation = await self.conversations.handoff(contact_id, reason=payload.reason)
+        return conn.conversation.to_wire()
+
+    def conversation_changed(self, conversation: Conversation) -> None:
+        """Keep this process's view of the contact's open conversation current."""
+        for sid in self._by_contact.get(conversation.contact_id, ()):
+            self.connections[sid].conversation = conversation if conversation.is_open else None

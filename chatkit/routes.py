@@ -1,0 +1,69 @@
+"""The HTTP side of the sub-app: the widget's files, the console page, the REST API."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from aiohttp import web
+from pydantic import ValidationError
+
+from chatkit.errors import ChatKitError
+from chatkit.keys import KIT
+from chatkit.realtime.dispatch import describe
+from chatkit.realtime.schemas import Login
+
+STATIC = Path(__file__).resolve().parent / "static"
+
+routes = web.RouteTableDef()
+
+
+def error_response(status: int, code: str, message: str) -> web.Response:
+    return web.json_response({"error": {"code": code, "message": message}}, status=status)
+
+
+@routes.get("/widget.js")
+async def widget_loader(request: web.Request) -> web.StreamResponse:
+    return web.FileResponse(STATIC / "widget" / "loader.js",
+                            headers={"Cache-Control": "public, max-age=300"})
+
+
+@routes.get("/widget/")
+async def widget_frame(request: web.Request) -> web.StreamResponse:
+    return web.FileResponse(STATIC / "widget" / "frame.html",
+                            headers={"Cache-Control": "no-cache"})
+
+
+@routes.get("/console/")
+async def console(request: web.Request) -> web.StreamResponse:
+    return web.FileResponse(STATIC / "console" / "index.html",
+                            headers={"Cache-Control": "no-cache"})
+
+
+@routes.get("/api/health")
+async def health(request: web.Request) -> web.Response:
+    return web.json_response({"status": "ok"})
+
+
+@routes.post("/api/agents/login")
+async def login(request: web.Request) -> web.Response:
+    kit = request.config_dict[KIT]
+    try:
+        body = await request.json()
+    except ValueError:
+        return error_response(400, "invalid_payload", "the body must be JSON")
+    if not isinstance(body, dict):
+        return error_response(400, "invalid_payload", "the body must be a JSON object")
+    try:
+        credentials = Login.model_validate(body)
+    except ValidationError as exc:
+        return error_response(400, "invalid_payload", describe(exc))
+    try:
+        agent = await kit.agents.authenticate(credentials.email, credentials.password)
+    except ChatKitError as exc:
+        return error_response(401, exc.code, exc.message)
+    return web.json_response({"token": kit.agents.issue_token(agent), "agent": agent.to_wire()})
+
+
+def add_routes(app: web.Application) -> None:
+    app.router.add_routes(routes)
+    app.router.add_static("/static", STATIC, append_version=False)

@@ -1,0 +1,70 @@
+"""One settings object configures everything. Read from arguments, `CHATKIT_*` environment
+variables, or CLI flags (which the CLI passes as arguments)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+LogLevel = Literal["debug", "info", "warning", "error"]
+
+
+class Settings(BaseSettings):
+    """chatkit's configuration.
+
+    >>> Settings(database_url="sqlite:///support.db", prefix="/support").prefix
+    '/support'
+    """
+
+    model_config = SettingsConfigDict(env_prefix="CHATKIT_", extra="forbid",
+                                      validate_default=True)
+
+    database_url: str = Field(
+        "sqlite:///chatkit.db",
+        description="sqlite:///path/to/file.db or postgresql://user@host/db",
+    )
+    redis_url: str | None = Field(None, description="redis://host:6379/0 to scale out")
+    host: str = Field("127.0.0.1", description="address `chatkit serve` listens on")
+    port: int = Field(8080, ge=1, le=65535, description="port `chatkit serve` listens on")
+    prefix: str = Field("/chat", description="URL prefix chatkit is mounted at")
+    kb_path: Path | None = Field(None, description="knowledge base YAML; none: the demo KB")
+    secret_key: str | None = Field(
+        None, min_length=32,
+        description="signs visitor and agent tokens; none: generated once, kept in the store",
+    )
+    log_level: LogLevel = Field("info", description="debug, info, warning or error")
+    demo: bool = Field(False, description="serve the demo host page and create the demo agent")
+    allowed_origins: list[str] = Field(
+        default_factory=list,
+        description="origins (besides chatkit's own) allowed to open Socket.IO connections",
+    )
+    agent_token_ttl: int = Field(12 * 3600, ge=60, description="agent token lifetime, seconds")
+    bot_enabled: bool = Field(True, description="the bot answers conversations before handoff")
+
+    @field_validator("prefix")
+    @classmethod
+    def _check_prefix(cls, value: str) -> str:
+        value = value.rstrip("/")
+        if not value.startswith("/") or "//" in value or " " in value:
+            raise ValueError("prefix must look like /chat (a path starting with /)")
+        return value
+
+    @field_validator("database_url")
+    @classmethod
+    def _check_database_url(cls, value: str) -> str:
+        scheme = value.split("://", 1)[0]
+        if scheme not in {"sqlite", "sqlite+aiosqlite", "postgresql", "postgres",
+                          "postgresql+asyncpg"} or "://" not in value:
+            raise ValueError("database_url must be sqlite:///FILE or postgresql://...")
+        return value
+
+    @field_validator("allowed_origins")
+    @classmethod
+    def _check_origins(cls, value: list[str]) -> list[str]:
+        for origin in value:
+            if origin != "*" and not origin.startswith(("http://", "https://")):
+                raise ValueError(f"{origin!r} is not an origin like https://example.com")
+        return [origin.rstrip("/") for origin in value]

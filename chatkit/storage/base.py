@@ -1,0 +1,101 @@
+"""The storage port: what the services need from a store, in the domain's own terms.
+
+Every implementation passes the same contract suite (tests/storage/test_contract.py)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Collection, Sequence
+from typing import Any, Protocol
+
+from chatkit.models import (
+    Agent,
+    AgentRole,
+    AppendResult,
+    Contact,
+    Conversation,
+    ConversationStatus,
+    Event,
+    Message,
+    NewMessage,
+)
+
+
+class Store(Protocol):
+    """Durable state. Methods are atomic: each commits before it returns, or changes nothing."""
+
+    async def open(self) -> None:
+        """Connect and bring the schema up to date."""
+
+    async def close(self) -> None: ...
+
+    async def get_or_create_secret(self, name: str, factory: Callable[[], str]) -> str:
+        """The value stored under `name`; the first caller (in any process) stores factory()."""
+
+    # contacts
+    async def create_contact(self, *, name: str | None = None,
+                             email: str | None = None) -> Contact: ...
+
+    async def get_contact(self, contact_id: str) -> Contact | None: ...
+
+    # agents
+    async def create_agent(self, *, email: str, name: str, role: AgentRole,
+                           password_hash: str) -> Agent:
+        """Raises chatkit.errors.Conflict when the email is taken."""
+
+    async def get_agent(self, agent_id: str) -> Agent | None: ...
+
+    async def get_agent_by_email(self, email: str) -> Agent | None: ...
+
+    async def list_agents(self) -> list[Agent]: ...
+
+    # conversations
+    async def create_conversation(self, contact_id: str) -> Conversation:
+        """A new conversation in status `bot`."""
+
+    async def get_conversation(self, conversation_id: str) -> Conversation | None: ...
+
+    async def open_conversation_for(self, contact_id: str) -> Conversation | None:
+        """The contact's newest conversation that is not resolved."""
+
+    async def list_conversations(self, *, statuses: Collection[ConversationStatus],
+                                 limit: int) -> list[Conversation]:
+        """Oldest first."""
+
+    async def transition(
+        self,
+        conversation_id: str,
+        to: ConversationStatus,
+        *,
+        allowed_from: Collection[ConversationStatus],
+        agent_id: str | None,
+        expected_agents: Collection[str | None] | None = None,
+        actor_kind: str,
+        actor_id: str | None,
+        data: dict[str, Any] | None = None,
+    ) -> Conversation | None:
+        """Move the conversation to `to`, setting its agent to `agent_id` and stamping the time,
+        only if its status is in `allowed_from` and (when given) its agent in `expected_agents`.
+        Atomic: of two racing callers at most one succeeds. Records the event. Returns the new
+        state, or None when the condition did not hold (or there is no such conversation)."""
+
+    # messages
+    async def append_messages(self, batch: Sequence[NewMessage]) -> list[AppendResult | None]:
+        """Store a batch in one transaction (group commit). Each message gets the next seq of its
+        conversation. A message whose (author_id, client_id) is already stored is not stored
+        again: its result is the stored one with duplicate=True. A message for a conversation
+        that does not exist or is resolved gets None."""
+
+    async def get_messages(self, conversation_id: str, *, after_seq: int = 0,
+                           before_seq: int | None = None,
+                           limit: int = 50) -> tuple[list[Message], bool]:
+        """Messages in ascending seq. With before_seq: the newest `limit` before it; otherwise the
+        oldest `limit` after after_seq. The flag says whether more lie in that direction."""
+
+    # event log
+    async def record_event(self, kind: str, *, conversation_id: str | None = None,
+                           actor_kind: str | None = None, actor_id: str | None = None,
+                           data: dict[str, Any] | None = None) -> None: ...
+
+    async def list_events(self, *, conversation_id: str | None = None,
+                          limit: int = 1000) -> list[Event]:
+        """Oldest first."""

@@ -1,0 +1,88 @@
+"""The tables, in SQLAlchemy Core. Migrations (migrations/versions/) create exactly these; a test
+compares the two so they cannot drift apart."""
+
+from __future__ import annotations
+
+from sqlalchemy import (
+    BigInteger,
+    Column,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    Text,
+    UniqueConstraint,
+)
+
+metadata = MetaData()
+
+kv = Table(
+    "chatkit_kv", metadata,
+    Column("key", String(100), primary_key=True),
+    Column("value", Text, nullable=False),
+)
+
+contacts = Table(
+    "contacts", metadata,
+    Column("id", String(32), primary_key=True),
+    Column("name", String(200)),
+    Column("email", String(320)),
+    Column("created_at", BigInteger, nullable=False),
+)
+
+agents = Table(
+    "agents", metadata,
+    Column("id", String(32), primary_key=True),
+    Column("email", String(320), nullable=False, unique=True),
+    Column("name", String(200), nullable=False),
+    Column("role", String(20), nullable=False),
+    Column("password_hash", Text, nullable=False),
+    Column("created_at", BigInteger, nullable=False),
+)
+
+conversations = Table(
+    "conversations", metadata,
+    Column("id", String(32), primary_key=True),
+    Column("contact_id", String(32), ForeignKey("contacts.id"), nullable=False),
+    Column("status", String(20), nullable=False),
+    Column("agent_id", String(32), ForeignKey("agents.id")),
+    Column("last_seq", Integer, nullable=False),
+    Column("created_at", BigInteger, nullable=False),
+    Column("queued_at", BigInteger),
+    Column("assigned_at", BigInteger),
+    Column("resolved_at", BigInteger),
+    Index("ix_conversations_contact", "contact_id", "created_at"),
+    Index("ix_conversations_status", "status", "created_at"),
+)
+
+messages = Table(
+    "messages", metadata,
+    Column("id", String(32), primary_key=True),
+    Column("conversation_id", String(32), ForeignKey("conversations.id"), nullable=False),
+    Column("seq", Integer, nullable=False),
+    Column("client_id", String(64)),
+    Column("sender", String(10), nullable=False),
+    Column("author_id", String(32)),
+    Column("author_name", String(200)),
+    Column("body", Text, nullable=False),
+    Column("created_at", BigInteger, nullable=False),
+    UniqueConstraint("conversation_id", "seq", name="uq_messages_conversation_seq"),
+    # A sender's client id is stored once, whichever conversation it was sent to.
+    UniqueConstraint("author_id", "client_id", name="uq_messages_author_client"),
+)
+
+events = Table(
+    "events", metadata,
+    Column("id", BigInteger().with_variant(Integer, "sqlite"), primary_key=True,
+           autoincrement=True),
+    Column("conversation_id", String(32)),
+    Column("kind", String(50), nullable=False),
+    Column("actor_kind", String(10)),
+    Column("actor_id", String(32)),
+    Column("data", Text, nullable=False),
+    Column("created_at", BigInteger, nullable=False),
+    Index("ix_events_conversation", "conversation_id", "id"),
+    Index("ix_events_created", "created_at"),
+)

@@ -1,0 +1,439 @@
+"""The SQL store: SQLAlchemy Core over aiosqlite (default) or asyncpg (PostgreSQL).
+
+One implementation serves both engines; the differences are confined to `_connect_engines`:
+SQLite gets WAL, a single writer connection that takes the write lock up front
+(BEGIN IMMEDIATE, so two writers queue on the busy timeout instead of failing), and a separate
+pool of readers; PostgreSQL gets one pool and row locks (SELECT ... FOR UPDATE).
+"""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from collections.abc import AsyncIterator, Callable, Collection, Sequence
+from contextlib import asynccontextmanager
+from pathlib import Path
+from typing import Any
+
+import orjson
+from sqlalchemy import Row, bindparam, event, insert, select, update
+from sqlalchemy.engine import URL, make_url
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
+
+from chatkit.errors import Conflict
+from chatkit.models import (
+    Agent,
+    AgentRole,
+    AppendResult,
+    Contact,
+    Conversation,
+    ConversationStatus,
+    Event,
+    Message,
+    NewMessage,
+    SenderKind,
+    now_ms,
+)
+from chatkit.storage import schema as t
+
+log = logging.getLogger(__name__)
+
+_STAMP_COLUMN = {
+    ConversationStatus.QUEUED: "queued_at",
+    ConversationStatus.ASSIGNED: "assigned_at",
+    ConversationStatus.RESOLVED: "resolved_at",
+}
+
+
+def _new_id() -> str:
+    return uuid.uuid4().hex
+
+
+def database_url(url: str) -> URL:
+    """Map the URLs users write (sqlite:///x.db, postgresql://...) to async drivers."""
+    parsed = make_url(url)
+    if parsed.drivername in {"sqlite", "sqlite+aiosqlite"}:
+        return parsed.set(drivername="sqlite+aiosqlite")
+    if parsed.drivername in {"postgresql", "postgres", "postgresql+asyncpg"}:
+        try:
+            import asyncpg  # type: ignore[import-untyped]  # noqa: F401
+        except ImportError as exc:  # pragma: no cover - depends on the install
+            raise ImportError(
+                "PostgreSQL needs asyncpg: pip install 'chatkit[postgres]'") from exc
+        return parsed.set(drivername="postgresql+asyncpg")
+    raise ValueError(f"unsupported database URL {url!r}")
+
+
+class SqlStore:
+    """The storage port on SQLite or PostgreSQL.
+
+    >>> store = SqlStore("sqlite:///chatkit.db")   # doctest: +SKIP
+    >>> await store.open()                         # creates and migrates the file
+    """
+
+    def __init__(self, url: str, *, pool_size: int = 5) -> None:
+        self.url = database_url(url)
+        self.is_sqlite = self.url.get_backend_name() == "sqlite"
+        self._pool_size = pool_size
+        self._writer: AsyncEngine | None = None
+        self._reader: AsyncEngine | None = None
+
+    # lifecycle
+
+    async def open(self) -> None:
+        self._connect_engines()
+        from chatkit.storage.migrate import upgrade
+
+        async with self._write() as conn:
+            await conn.run_sync(upgrade)
+
+    async def close(self) -> None:
+        for engine in {self._writer, self._reader} - {None}:
+            assert engine is not None
+            await engine.dispose()
+        self._writer = self._reader = None
+
+    def _connect_engines(self) -> None:
+        if not self.is_sqlite:
+            engine = create_async_engine(self.url, pool_size=self._pool_size, max_overflow=5,
+                                         pool_pre_ping=True)
+            self._writer = self._reader = engine
+            return
+        if self.url.database and self.url.database != ":memory:":
+            Path(self.url.database).parent.mkdir(parents=True, exist_ok=True)
+        # One writer: SQLite has one write lock anyway, and queueing on our pool is cheaper
+        # than on the lock. Readers run in autocommit, each statement its own snapshot.
+        self._writer = create_async_engine(self.url, pool_size=1, max_overflow=0,
+                                           connect_args={"timeout": 30})
+        self._reader = create_async_engine(self.url, pool_size=self._pool_size,
+                                           max_overflow=0, connect_args={"timeout": 30})
+        _sqlite_pragmas(self._writer, begin="BEGIN IMMEDIATE")
+        _sqlite_pragmas(self._reader, begin=None)
+
+    @asynccontextmanager
+    async def _write(self) -> AsyncIterator[AsyncConnection]:
+        if self._writer is None:
+            raise RuntimeError("the store is not open")
+        async with self._writer.begin() as conn:
+            yield conn
+
+    @asynccontextmanager
+    async def _read(self) -> AsyncIterator[AsyncConnection]:
+        if self._reader is None:
+            raise RuntimeError("the store is not open")
+        async with self._reader.connect() as conn:
+            yield conn
+
+    # key-value
+
+    async def get_or_create_secret(self, name: str, factory: Callable[[], str]) -> str:
+        async with self._read() as conn:
+            value = await conn.scalar(select(t.kv.c.value).where(t.kv.c.key == name))
+        if value is not None:
+            return str(value)
+        try:
+            async with self._write() as conn:
+                await conn.execute(insert(t.kv).values(key=name, value=factory()))
+        except IntegrityError:
+            pass  # another process stored it first: use theirs
+        async with self._read() as conn:
+            value = await conn.scalar(select(t.kv.c.value).where(t.kv.c.key == name))
+        return str(value)
+
+    # contacts
+
+    async def create_contact(self, *, name: str | None = None,
+                             email: str | None = None) -> Contact:
+        contact = Contact(id=_new_id(), name=name, email=email, created_at=now_ms())
+        async with self._write() as conn:
+            await conn.execute(insert(t.contacts).values(
+                id=contact.id, name=name, email=email, created_at=contact.created_at))
+        return contact
+
+    async def get_contact(self, contact_id: str) -> Contact | None:
+        async with self._read() as conn:
+            row = (await conn.execute(
+                select(t.contacts).where(t.contacts.c.id == contact_id))).first()
+        return None if row is None else Contact(row.id, row.name, row.email, row.created_at)
+
+    # agents
+
+    async def create_agent(self, *, email: str, name: str, role: AgentRole,
+                           password_hash: str) -> Agent:
+        agent = Agent(id=_new_id(), email=email.lower(), name=name, role=role,
+                      password_hash=password_hash, created_at=now_ms())
+        try:
+            async with self._write() as conn:
+                await conn.execute(insert(t.agents).values(
+                    id=agent.id, email=agent.email, name=name, role=str(role),
+                    password_hash=password_hash, created_at=agent.created_at))
+        except IntegrityError as exc:
+            raise Conflict(f"an agent with email {agent.email} exists") from exc
+        return agent
+
+    async def get_agent(self, agent_id: str) -> Agent | None:
+        return await self._one_agent(t.agents.c.id == agent_id)
+
+    async def get_agent_by_email(self, email: str) -> Agent | None:
+        return await self._one_agent(t.agents.c.email == email.lower())
+
+    async def list_agents(self) -> list[Agent]:
+        async with self._read() as conn:
+            rows = (await conn.execute(select(t.agents).order_by(t.agents.c.created_at))).all()
+        return [_agent(row) for row in rows]
+
+    async def _one_agent(self, condition: Any) -> Agent | None:
+        async with self._read() as conn:
+            row = (await conn.execute(select(t.agents).where(condition))).first()
+        return None if row is None else _agent(row)
+
+    # conversations
+
+    async def create_conversation(self, contact_id: str) -> Conversation:
+        now = now_ms()
+        conversation_id = _new_id()
+        async with self._write() as conn:
+            await conn.execute(insert(t.conversations).values(
+                id=conversation_id, contact_id=contact_id, status=str(ConversationStatus.BOT),
+                last_seq=0, created_at=now))
+            await _record(conn, "conversation.created", conversation_id=conversation_id,
+                          actor_kind="visitor", actor_id=contact_id, data={}, at=now)
+            conversation = await _conversation(conn, conversation_id)
+        assert conversation is not None
+        return conversation
+
+    async def get_conversation(self, conversation_id: str) -> Conversation | None:
+        async with self._read() as conn:
+            return await _conversation(conn, conversation_id)
+
+    async def open_conversation_for(self, contact_id: str) -> Conversation | None:
+        query = (_CONVERSATION_SELECT
+                 .where(t.conversations.c.contact_id == contact_id,
+                        t.conversations.c.status != str(ConversationStatus.RESOLVED))
+                 .order_by(t.conversations.c.created_at.desc()).limit(1))
+        async with self._read() as conn:
+            row = (await conn.execute(query)).first()
+        return None if row is None else _to_conversation(row)
+
+    async def list_conversations(self, *, statuses: Collection[ConversationStatus],
+                                 limit: int) -> list[Conversation]:
+        query = (_CONVERSATION_SELECT
+                 .where(t.conversations.c.status.in_([str(s) for s in statuses]))
+                 .order_by(t.conversations.c.created_at).limit(limit))
+        async with self._read() as conn:
+            rows = (await conn.execute(query)).all()
+        return [_to_conversation(row) for row in rows]
+
+    async def transition(
+        self,
+        conversation_id: str,
+        to: ConversationStatus,
+        *,
+        allowed_from: Collection[ConversationStatus],
+        agent_id: str | None,
+        expected_agents: Collection[str | None] | None = None,
+        actor_kind: str,
+        actor_id: str | None,
+        data: dict[str, Any] | None = None,
+    ) -> Conversation | None:
+        c = t.conversations.c
+        now = now_ms()
+        values: dict[str, Any] = {"status": str(to), "agent_id": agent_id}
+        if to in _STAMP_COLUMN:
+            values[_STAMP_COLUMN[to]] = now
+        conditions = [c.id == conversation_id, c.status.in_([str(s) for s in allowed_from])]
+        if expected_agents is not None:
+            named = [a for a in expected_agents if a is not None]
+            either = [c.agent_id.in_(named)] if named else []
+            if None in expected_agents:
+                either.append(c.agent_id.is_(None))
+            conditions.append(either[0] if len(either) == 1 else either[0] | either[1])
+        async with self._write() as conn:
+            before = await conn.scalar(select(c.status).where(c.id == conversation_id))
+            # The conditional UPDATE is the atomic step: the row lock (PostgreSQL) or the write
+            # lock (SQLite) makes racing callers see each other's result.
+            result = await conn.execute(update(t.conversations).where(*conditions).values(values))
+            if result.rowcount != 1:
+                return None
+            await _record(conn, f"conversation.{to}", conversation_id=conversation_id,
+                          actor_kind=actor_kind, actor_id=actor_id,
+                          data={"from": before, "agent_id": agent_id, **(data or {})}, at=now)
+            return await _conversation(conn, conversation_id)
+
+    # messages
+
+    async def append_messages(self, batch: Sequence[NewMessage]) -> list[AppendResult | None]:
+        if not batch:
+            return []
+        try:
+            async with self._write() as conn:
+                return await self._append(conn, batch)
+        except IntegrityError:
+            if len(batch) == 1:
+                # A racing writer (another process) stored this client id first.
+                async with self._write() as conn:
+                    return await self._append(conn, batch)
+            log.warning("group commit of %d messages conflicted; storing them one by one",
+                        len(batch))
+            results: list[AppendResult | None] = []
+            for item in batch:
+                results.extend(await self.append_messages([item]))
+            return results
+
+    async def _append(self, conn: AsyncConnection,
+                      batch: Sequence[NewMessage]) -> list[AppendResult | None]:
+        m, c = t.messages.c, t.conversations.c
+        conversation_ids = {item.conversation_id for item in batch}
+        # Lock the conversations first: then no other writer can add to them until we commit,
+        # so the duplicate check below cannot go stale.
+        rows = (await conn.execute(
+            select(c.id, c.last_seq)
+            .where(c.id.in_(conversation_ids), c.status != str(ConversationStatus.RESOLVED))
+            .with_for_update())).all()
+        last_seq = {row.id: row.last_seq for row in rows}
+
+        keyed = {(item.author_id, item.client_id) for item in batch if item.client_id}
+        stored: dict[tuple[str | None, str | None], Message] = {}
+        if keyed:
+            client_ids = {client_id for _, client_id in keyed}
+            found = (await conn.execute(
+                select(t.messages).where(m.client_id.in_(client_ids)))).all()
+            for row in found:
+                if (row.author_id, row.client_id) in keyed:
+                    stored[(row.author_id, row.client_id)] = _to_message(row)
+
+        now = now_ms()
+        results: list[AppendResult | None] = []
+        new_rows: list[dict[str, Any]] = []
+        for item in batch:
+            key = (item.author_id, item.client_id)
+            if item.client_id and key in stored:
+                results.append(AppendResult(stored[key], duplicate=True))
+                continue
+            if item.conversation_id not in last_seq:
+                results.append(None)
+                continue
+            seq = last_seq[item.conversation_id] = last_seq[item.conversation_id] + 1
+            message = Message(id=_new_id(), conversation_id=item.conversation_id, seq=seq,
+                              client_id=item.client_id, sender=item.sender,
+                              author_id=item.author_id, author_name=item.author_name,
+                              body=item.body, created_at=now)
+            if item.client_id:
+                stored[key] = message  # a resend inside the same batch
+            results.append(AppendResult(message, duplicate=False))
+            new_rows.append({
+                "id": message.id, "conversation_id": message.conversation_id, "seq": seq,
+                "client_id": message.client_id, "sender": str(message.sender),
+                "author_id": message.author_id, "author_name": message.author_name,
+                "body": message.body, "created_at": now,
+            })
+        if new_rows:
+            await conn.execute(insert(t.messages), new_rows)
+            touched = {row["conversation_id"] for row in new_rows}
+            # executemany needs bind names that differ from the column names.
+            await conn.execute(
+                update(t.conversations).where(c.id == bindparam("cid"))
+                .values(last_seq=bindparam("seq")),
+                [{"cid": cid, "seq": last_seq[cid]} for cid in touched])
+        return results
+
+    async def get_messages(self, conversation_id: str, *, after_seq: int = 0,
+                           before_seq: int | None = None,
+                           limit: int = 50) -> tuple[list[Message], bool]:
+        m = t.messages.c
+        query = select(t.messages).where(m.conversation_id == conversation_id)
+        if before_seq is not None:
+            query = query.where(m.seq < before_seq).order_by(m.seq.desc())
+        else:
+            query = query.where(m.seq > after_seq).order_by(m.seq)
+        async with self._read() as conn:
+            rows = (await conn.execute(query.limit(limit + 1))).all()
+        has_more = len(rows) > limit
+        found = [_to_message(row) for row in rows[:limit]]
+        if before_seq is not None:
+            found.reverse()
+        return found, has_more
+
+    # event log
+
+    async def record_event(self, kind: str, *, conversation_id: str | None = None,
+                           actor_kind: str | None = None, actor_id: str | None = None,
+                           data: dict[str, Any] | None = None) -> None:
+        async with self._write() as conn:
+            await _record(conn, kind, conversation_id=conversation_id, actor_kind=actor_kind,
+                          actor_id=actor_id, data=data or {}, at=now_ms())
+
+    async def list_events(self, *, conversation_id: str | None = None,
+                          limit: int = 1000) -> list[Event]:
+        query = select(t.events).order_by(t.events.c.id).limit(limit)
+        if conversation_id is not None:
+            query = query.where(t.events.c.conversation_id == conversation_id)
+        async with self._read() as conn:
+            rows = (await conn.execute(query)).all()
+        return [Event(row.id, row.conversation_id, row.kind, row.actor_kind, row.actor_id,
+                      orjson.loads(row.data), row.created_at) for row in rows]
+
+
+def _sqlite_pragmas(engine: AsyncEngine, *, begin: str | None) -> None:
+    """WAL lets readers run beside the writer; FULL sync makes an acked message survive a power
+    cut, and group commit pays the fsync once per batch instead of once per message."""
+
+    @event.listens_for(engine.sync_engine, "connect")
+    def _on_connect(dbapi_connection: Any, _record: Any) -> None:
+        # Take transaction control away from the driver: we emit BEGIN ourselves.
+        dbapi_connection.isolation_level = None
+        cursor = dbapi_connection.cursor()
+        for pragma in ("journal_mode=WAL", "synchronous=FULL", "foreign_keys=ON",
+                       "busy_timeout=30000"):
+            cursor.execute(f"PRAGMA {pragma}")
+        cursor.close()
+
+    if begin is not None:
+        @event.listens_for(engine.sync_engine, "begin")
+        def _on_begin(conn: Any) -> None:
+            conn.exec_driver_sql(begin)
+
+
+async def _record(conn: AsyncConnection, kind: str, *, conversation_id: str | None,
+                  actor_kind: str | None, actor_id: str | None, data: dict[str, Any],
+                  at: int) -> None:
+    await conn.execute(insert(t.events).values(
+        conversation_id=conversation_id, kind=kind, actor_kind=actor_kind, actor_id=actor_id,
+        data=orjson.dumps(data).decode(), created_at=at))
+
+
+_CONVERSATION_SELECT = (
+    select(t.conversations, t.agents.c.name.label("agent_name"))
+    .select_from(t.conversations.outerjoin(t.agents,
+                                           t.agents.c.id == t.conversations.c.agent_id))
+)
+
+
+async def _conversation(conn: AsyncConnection, conversation_id: str) -> Conversation | None:
+    row = (await conn.execute(
+        _CONVERSATION_SELECT.where(t.conversations.c.id == conversation_id))).first()
+    return None if row is None else _to_conversation(row)
+
+
+def _to_conversation(row: Row[Any]) -> Conversation:
+    return Conversation(
+        id=row.id, contact_id=row.contact_id, status=ConversationStatus(row.status),
+        agent_id=row.agent_id, agent_name=row.agent_name, last_seq=row.last_seq,
+        created_at=row.created_at, queued_at=row.queued_at, assigned_at=row.assigned_at,
+        resolved_at=row.resolved_at)
+
+
+def _to_message(row: Row[Any]) -> Message:
+    return Message(id=row.id, conversation_id=row.conversation_id, seq=row.seq,
+                   client_id=row.client_id, sender=SenderKind(row.sender),
+                   author_id=row.author_id, author_name=row.author_name, body=row.body,
+                   created_at=row.created_at)
+
+
+def _agent(row: Row[Any]) -> Agent:
+    return Agent(id=row.id, email=row.email, name=row.name, role=AgentRole(row.role),
+                 password_hash=row.password_hash, created_at=row.created_at)
+
+
+__all__ = ["SqlStore", "database_url"]

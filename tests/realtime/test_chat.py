@@ -1,0 +1,141 @@
+"""Visitor to agent and back, over real Socket.IO connections to a real server."""
+
+from __future__ import annotations
+
+import asyncio
+
+from aiohttp.test_utils import TestServer
+
+from chatkit.storage import SqlStore
+from tests.clients import AgentClient, Visitor
+from tests.conftest import AGENT_EMAIL, AGENT_PASSWORD
+
+
+async def test_visitor_to_agent_and_back(server: TestServer, visitor: Visitor,
+                                         agent: AgentClient) -> None:
+    resumed = await visitor.start()
+    assert resumed["conversation"] is None and resumed["messages"] == []
+    assert resumed["token"] and resumed["contact_id"]
+
+    sent = await visitor.say("Where is my order?", "v-1")
+    assert sent["seq"] == 1 and sent["sender"] == "visitor" and sent["client_id"] == "v-1"
+    conversation_id = sent["conversation_id"]
+
+    # Without a bot the conversation is queued at once, and every agent hears of it.
+    update = await agent.next("conversation")
+    assert update["id"] == conversation_id and update["status"] == "queued"
+    listed = await agent.ok("conversations")
+    assert [c["id"] for c in listed["conversations"]] == [conversation_id]
+
+    joined = await agent.ok("join", {"conversation_id": conversation_id})
+    assert joined["conversation"]["status"] == "assigned"
+    assert joined["conversation"]["agent_name"] == "Ada"
+    assert [m["body"] for m in joined["messages"]] == ["Where is my order?"]
+
+    # The visitor sees who took the chat...
+    while (changed := await visitor.next("conversation"))["status"] != "assigned":
+        pass
+    assert changed["agent_name"] == "Ada"
+
+    # ...and the reply, live.
+    reply = await agent.ok("message", {"conversation_id": conversation_id,
+                                       "client_id": "a-1", "body": "It ships today."})
+    assert reply["seq"] == 2 and reply["sender"] == "agent" and reply["author_name"] == "Ada"
+    received = await visitor.next("message")
+    assert received == reply
+
+    # The visitor's next message reaches the agent, not echoed back to the visitor's socket.
+    sent = await visitor.say("Thanks!", "v-2")
+    assert await agent.next("message") == sent
+    assert visitor.pending("message") == []
+
+    resolved = await agent.ok("resolve", {"conversation_id": conversation_id})
+    assert resolved["status"] == "resolved" and resolved["resolved_at"] is not None
+    while (changed := await visitor.next("conversation"))["status"] != "resolved":
+        pass
+
+
+async def test_second_tab_receives_the_visitors_own_messages(server: TestServer) -> None:
+    first, second = Visitor(server), Visitor(server)
+    token = (await first.start())["token"]
+    await second.start(token)
+    sent = await first.say("hello from tab one", "t-1")
+    assert await second.next("message") == sent
+    await first.close()
+    await second.close()
+
+
+async def test_history_pages_backwards(server: TestServer, visitor: Visitor) -> None:
+    await visitor.start()
+    for n in range(1, 8):
+        sent = await visitor.say(f"message {n}", f"c-{n}")
+    conversation_id = sent["conversation_id"]
+    page = await visitor.ok("history", {"conversation_id": conversation_id, "limit": 3})
+    assert [m["seq"] for m in page["messages"]] == [5, 6, 7] and page["has_more"]
+    page = await visitor.ok("history", {"conversation_id": conversation_id, "before_seq": 5,
+                                        "limit": 3})
+    assert [m["seq"] for m in page["messages"]] == [2, 3, 4] and page["has_more"]
+    page = await visitor.ok("history", {"conversation_id": conversation_id, "before_seq": 2,
+                                        "limit": 3})
+    assert [m["seq"] for m in page["messages"]] == [1] and not page["has_more"]
+
+
+async def test_two_agents_joining_at_once_one_wins(server: TestServer,
+                                                   visitor: Visitor) -> None:
+    await server.kit.agents.create(email="bo@example.com", name="Bo",  # type: ignore[attr-defined]
+                                   password="another secret")
+    first, second = AgentClient(server), AgentClient(server)
+    await first.login(AGENT_EMAIL, AGENT_PASSWORD)
+    await second.login("bo@example.com", "another secret")
+    await visitor.start()
+    conversation_id = (await visitor.say("hi", "c-1"))["conversation_id"]
+
+    acks = await asyncio.gather(*(a.call("join", {"conversation_id": conversation_id})
+                                  for a in (first, second)))
+    assert sorted(ack["ok"] for ack in acks) == [False, True]
+    loser = next(ack for ack in acks if not ack["ok"])
+    assert loser["error"]["code"] == "conflict"
+    # The loser can neither reply nor resolve.
+    loser_client = second if acks[0]["ok"] else first
+    ack = await loser_client.call("message", {"conversation_id": conversation_id,
+                                              "client_id": "x", "body": "mine!"})
+    assert ack["error"]["code"] == "conflict"
+    ack = await loser_client.call("resolve", {"conversation_id": conversation_id})
+    assert ack["error"]["code"] == "conflict"
+    await first.close()
+    await second.close()
+
+
+async def test_handoff_queues_the_conversation(start_server: object) -> None:
+    server: TestServer = await start_server(bot_enabled=True)  # type: ignore[operator]
+    visitor = Visitor(server)
+    await visitor.start()
+    sent = await visitor.say("How long does shipping take?", "c-1")
+    answer = await visitor.next("message")
+    assert answer["sender"] == "bot" and "business days" in answer["body"]
+    assert answer["seq"] == sent["seq"] + 1
+    conversation = await visitor.ok("handoff", {"reason": "want a person"})
+    assert conversation["status"] == "queued" and conversation["queued_at"] is not None
+    # Asking twice changes nothing.
+    again = await visitor.ok("handoff")
+    assert again["status"] == "queued" and again["queued_at"] == conversation["queued_at"]
+    await visitor.close()
+
+    store = SqlStore(server.kit.settings.database_url)  # type: ignore[attr-defined]
+    await store.open()
+    kinds = [e.kind for e in await store.list_events(conversation_id=sent["conversation_id"])]
+    await store.close()
+    assert kinds == ["conversation.created", "conversation.queued"]
+
+
+async def test_bot_hands_over_when_asked_in_words(start_server: object) -> None:
+    server: TestServer = await start_server(bot_enabled=True)  # type: ignore[operator]
+    visitor = Visitor(server)
+    await visitor.start()
+    await visitor.say("I want to talk to a human please", "c-1")
+    reply = await visitor.next("message")
+    assert reply["sender"] == "bot"
+    while (changed := await visitor.next("conversation"))["status"] != "queued":
+        pass
+    assert changed["queued_at"] is not None
+    await visitor.close()
