@@ -108,6 +108,11 @@ class ChatKit:
             await self.store.close()
 
     async def _disconnect_clients(self, app: web.Application) -> None:
+        # Tell every client we are going (they reconnect to a live process), then stop
+        # Socket.IO's background tasks. engine.io's own disconnect() waits for each socket's
+        # send queue to drain, which never happens for a socket already half-closed.
+        for socket in list(self.sio.eio.sockets.values()):
+            await socket.close(wait=False)
         await self.sio.shutdown()
 
     async def _start_demo(self) -> None:

@@ -97,11 +97,14 @@ def _serve(args: argparse.Namespace) -> int:
             email, password = kit.demo_credentials
             print(f"demo host page: {base}/\nagent console: {base}{settings.prefix}/console/"
                   f"\ndemo agent: {email} / {password}", flush=True)
+        print("(press Ctrl+C to stop)", flush=True)
 
     app.on_startup.append(announce)
     loop = _event_loop()
+    # Every connection is closed on shutdown and every received message committed in
+    # cleanup, so waiting long for clients to hang up gains nothing.
     web.run_app(app, host=settings.host, port=settings.port, print=None, loop=loop,
-                shutdown_timeout=10)
+                shutdown_timeout=2)
     return 0
 
 

@@ -47,8 +47,9 @@ class Client:
         assert ack["ok"], ack
         return ack["data"]
 
-    async def next(self, kind: str, timeout: float = 5) -> dict[str, Any]:
-        value: dict[str, Any] = await asyncio.wait_for(self.events[kind].get(), timeout)
+    async def next(self, kind: str) -> dict[str, Any]:
+        """The next event of this kind, waiting up to 5 s."""
+        value: dict[str, Any] = await asyncio.wait_for(self.events[kind].get(), 5)
         return value
 
     def pending(self, kind: str) -> list[Any]:

@@ -10,7 +10,7 @@ from chatkit.conversations import ConversationService
 from chatkit.errors import ChatKitError, Conflict, InvalidToken
 from chatkit.models import Agent, Conversation, ConversationStatus
 from chatkit.realtime import schemas as s
-from chatkit.realtime.dispatch import EventTable, Namespace, refuse, validate
+from chatkit.realtime.dispatch import EventTable, Namespace, connection, refuse, validate
 
 AGENT = "/agent"
 AGENTS_ROOM = "agents"
@@ -61,7 +61,7 @@ class AgentNamespace(Namespace):
         return {"conversations": [c.to_wire() for c in found]}
 
     async def join(self, sid: str, payload: s.Join) -> dict[str, Any]:
-        conn = self.connections[sid]
+        conn = connection(self.connections, sid)
         conversation, page = await self.conversations.join(
             conn.agent, payload.conversation_id, since_seq=payload.since_seq,
             limit=payload.limit)
@@ -71,7 +71,7 @@ class AgentNamespace(Namespace):
                 "messages": [m.to_wire() for m in page.messages], "has_more": page.has_more}
 
     async def message(self, sid: str, payload: s.AgentMessage) -> dict[str, Any]:
-        conn = self.connections[sid]
+        conn = connection(self.connections, sid)
         conversation = conn.joined.get(payload.conversation_id)
         if conversation is None:
             raise Conflict("join the conversation before replying")
@@ -86,7 +86,7 @@ class AgentNamespace(Namespace):
         return {"messages": [m.to_wire() for m in page.messages], "has_more": page.has_more}
 
     async def resolve(self, sid: str, payload: s.Resolve) -> dict[str, Any]:
-        conn = self.connections[sid]
+        conn = connection(self.connections, sid)
         conversation = await self.conversations.resolve(conn.agent, payload.conversation_id)
         conn.joined.pop(conversation.id, None)
         return conversation.to_wire()

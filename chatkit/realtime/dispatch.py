@@ -9,13 +9,14 @@ from typing import Any, ClassVar, TypeVar
 import socketio
 from pydantic import BaseModel, ValidationError
 
-from chatkit.errors import ChatKitError, InvalidPayload
+from chatkit.errors import ChatKitError, InvalidPayload, Unavailable
 
 log = logging.getLogger(__name__)
 
 # event name -> (payload schema, name of the handler method)
 EventTable = dict[str, tuple[type[BaseModel], str]]
 M = TypeVar("M", bound=BaseModel)
+C = TypeVar("C")
 
 
 def error_ack(code: str, message: str) -> dict[str, Any]:
@@ -76,6 +77,15 @@ class Namespace(socketio.AsyncNamespace):  # type: ignore[misc]
 
     async def on_disconnect(self, sid: str) -> None:
         raise NotImplementedError
+
+
+def connection(connections: dict[str, C], sid: str) -> C:
+    """The state of a connected socket. Events run as tasks, so one can still be handled
+    after its socket disconnected: for that event, an error, not a crash."""
+    conn = connections.get(sid)
+    if conn is None:
+        raise Unavailable("the connection is closed")
+    return conn
 
 
 def refuse(exc: ChatKitError) -> socketio.exceptions.ConnectionRefusedError:

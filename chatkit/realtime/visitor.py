@@ -9,7 +9,7 @@ from chatkit.conversations import ConversationService
 from chatkit.errors import ChatKitError, InvalidToken
 from chatkit.models import Conversation
 from chatkit.realtime import schemas as s
-from chatkit.realtime.dispatch import EventTable, Namespace, refuse, validate
+from chatkit.realtime.dispatch import EventTable, Namespace, connection, refuse, validate
 from chatkit.tokens import TokenSigner
 
 VISITOR = "/visitor"
@@ -68,7 +68,7 @@ class VisitorNamespace(Namespace):
 
     async def _contact(self, sid: str) -> tuple[VisitorConnection, str]:
         """The connection's contact, created on first use by a visitor who had no token."""
-        conn = self.connections[sid]
+        conn = connection(self.connections, sid)
         if conn.contact_id is None:
             conn.contact_id = (await self.conversations.new_contact()).id
             await self._attach(sid, conn.contact_id)

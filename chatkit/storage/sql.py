@@ -16,12 +16,12 @@ from pathlib import Path
 from typing import Any
 
 import orjson
-from sqlalchemy import Row, bindparam, event, insert, select, update
+from sqlalchemy import Row, bindparam, event, insert, select, text, update
 from sqlalchemy.engine import URL, make_url
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 
-from chatkit.errors import Conflict
+from chatkit.errors import Conflict, Unavailable
 from chatkit.models import (
     Agent,
     AgentRole,
@@ -44,6 +44,9 @@ _STAMP_COLUMN = {
     ConversationStatus.ASSIGNED: "assigned_at",
     ConversationStatus.RESOLVED: "resolved_at",
 }
+
+
+MIGRATION_LOCK_KEY = 0x63686174  # "chat"
 
 
 def _new_id() -> str:
@@ -83,9 +86,14 @@ class SqlStore:
 
     async def open(self) -> None:
         self._connect_engines()
-        from chatkit.storage.migrate import upgrade
+        from chatkit.storage.migrate import migration_lock, upgrade
 
-        async with self._write() as conn:
+        # Alembic keeps global state, so one migration at a time in this process; across
+        # processes, SQLite's write lock or a PostgreSQL advisory lock keeps them in turn.
+        async with migration_lock(), self._write() as conn:
+            if not self.is_sqlite:
+                await conn.execute(text("SELECT pg_advisory_xact_lock(:key)"),
+                                   {"key": MIGRATION_LOCK_KEY})
             await conn.run_sync(upgrade)
 
     async def close(self) -> None:
@@ -114,14 +122,14 @@ class SqlStore:
     @asynccontextmanager
     async def _write(self) -> AsyncIterator[AsyncConnection]:
         if self._writer is None:
-            raise RuntimeError("the store is not open")
+            raise Unavailable("the store is closed")
         async with self._writer.begin() as conn:
             yield conn
 
     @asynccontextmanager
     async def _read(self) -> AsyncIterator[AsyncConnection]:
         if self._reader is None:
-            raise RuntimeError("the store is not open")
+            raise Unavailable("the store is closed")
         async with self._reader.connect() as conn:
             yield conn
 

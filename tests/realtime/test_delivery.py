@@ -9,7 +9,7 @@ from collections.abc import Sequence
 import pytest
 from aiohttp.test_utils import TestServer
 
-from chatkit import ChatKit, Settings
+from chatkit import ChatKit
 from chatkit.models import AppendResult, NewMessage
 from chatkit.storage import SqlStore
 from tests.clients import AgentClient, Visitor
@@ -166,7 +166,7 @@ async def test_generated_secret_survives_a_restart(start_server: object,
 ])
 async def test_malformed_tokens_are_refused(server: TestServer, token: str) -> None:
     visitor = Visitor(server)
-    with pytest.raises(Exception, match="failed to connect|Connection refused"):
+    with pytest.raises(Exception, match="failed to connect"):
         await visitor.connect({"token": token})
     assert visitor.connect_error["code"] in {"invalid_token", "invalid_payload"}
 

@@ -1,0 +1,214 @@
+"""The storage port's contract: what every Store must do, on every engine."""
+
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+
+from chatkit.errors import Conflict
+from chatkit.models import (
+    OPEN_STATUSES,
+    AgentRole,
+    ConversationStatus,
+    NewMessage,
+    SenderKind,
+)
+from chatkit.storage import SqlStore
+
+S = ConversationStatus
+
+
+def visitor_says(conversation_id: str, contact_id: str, body: str,
+                 client_id: str | None) -> NewMessage:
+    return NewMessage(conversation_id, SenderKind.VISITOR, body, client_id, contact_id)
+
+
+async def new_conversation(store: SqlStore) -> tuple[str, str]:
+    contact = await store.create_contact(name="Ada", email="ada@example.com")
+    conversation = await store.create_conversation(contact.id)
+    return contact.id, conversation.id
+
+
+async def test_contacts_round_trip(store: SqlStore) -> None:
+    contact = await store.create_contact(name="Ada", email="ada@example.com")
+    assert await store.get_contact(contact.id) == contact
+    assert await store.get_contact("missing") is None
+
+
+async def test_agents_have_unique_emails(store: SqlStore) -> None:
+    agent = await store.create_agent(email="Ada@Example.com", name="Ada",
+                                     role=AgentRole.SUPERVISOR, password_hash="h")
+    assert agent.email == "ada@example.com"
+    assert await store.get_agent(agent.id) == agent
+    assert await store.get_agent_by_email("ADA@example.com") == agent
+    with pytest.raises(Conflict):
+        await store.create_agent(email="ada@example.com", name="Other", role=AgentRole.AGENT,
+                                 password_hash="h")
+    assert [a.id for a in await store.list_agents()] == [agent.id]
+
+
+async def test_secret_is_created_once(store: SqlStore) -> None:
+    first = await store.get_or_create_secret("k", lambda: "one")
+    second = await store.get_or_create_secret("k", lambda: "two")
+    assert first == second == "one"
+
+
+async def test_sequence_numbers_have_no_gaps(store: SqlStore) -> None:
+    contact_id, conversation_id = await new_conversation(store)
+    results = await store.append_messages(
+        [visitor_says(conversation_id, contact_id, f"m{n}", f"c{n}") for n in range(5)])
+    assert [r.message.seq for r in results if r] == [1, 2, 3, 4, 5]
+    more = await store.append_messages([visitor_says(conversation_id, contact_id, "m5", "c5")])
+    assert more[0] is not None and more[0].message.seq == 6
+    conversation = await store.get_conversation(conversation_id)
+    assert conversation is not None and conversation.last_seq == 6
+
+
+async def test_a_batch_spans_conversations(store: SqlStore) -> None:
+    a_contact, a = await new_conversation(store)
+    b_contact, b = await new_conversation(store)
+    results = await store.append_messages([
+        visitor_says(a, a_contact, "a1", "x"), visitor_says(b, b_contact, "b1", "x"),
+        visitor_says(a, a_contact, "a2", "y"), visitor_says("missing", a_contact, "?", "z"),
+    ])
+    assert [(r.message.conversation_id, r.message.seq) if r else None for r in results] == [
+        (a, 1), (b, 1), (a, 2), None]
+
+
+async def test_client_id_is_stored_once_per_author(store: SqlStore) -> None:
+    contact_id, conversation_id = await new_conversation(store)
+    first = (await store.append_messages(
+        [visitor_says(conversation_id, contact_id, "hi", "same")]))[0]
+    again = (await store.append_messages(
+        [visitor_says(conversation_id, contact_id, "hi", "same"),
+         visitor_says(conversation_id, contact_id, "new", "other"),
+         visitor_says(conversation_id, contact_id, "new", "other")]))
+    assert first is not None and not first.duplicate
+    assert again[0] == type(first)(first.message, duplicate=True)
+    assert again[1] is not None and again[2] is not None
+    assert not again[1].duplicate and again[2].duplicate
+    assert again[1].message == again[2].message and again[1].message.seq == 2
+    # Bot messages have no client id and are never deduplicated.
+    bots = await store.append_messages([
+        NewMessage(conversation_id, SenderKind.BOT, "same words"),
+        NewMessage(conversation_id, SenderKind.BOT, "same words")])
+    assert [r.message.seq for r in bots if r] == [3, 4]
+
+
+async def test_another_authors_client_id_is_not_a_duplicate(store: SqlStore) -> None:
+    contact_id, conversation_id = await new_conversation(store)
+    agent = await store.create_agent(email="a@example.com", name="A", role=AgentRole.AGENT,
+                                     password_hash="h")
+    results = await store.append_messages([
+        visitor_says(conversation_id, contact_id, "from the visitor", "1"),
+        NewMessage(conversation_id, SenderKind.AGENT, "from the agent", "1", agent.id, "A")])
+    assert [r.message.seq for r in results if r] == [1, 2]
+
+
+async def test_resolved_conversations_take_no_messages(store: SqlStore) -> None:
+    contact_id, conversation_id = await new_conversation(store)
+    assert await store.transition(conversation_id, S.RESOLVED, allowed_from=OPEN_STATUSES,
+                                  agent_id=None, actor_kind="system", actor_id=None)
+    results = await store.append_messages(
+        [visitor_says(conversation_id, contact_id, "too late", "c1")])
+    assert results == [None]
+
+
+async def test_message_pages(store: SqlStore) -> None:
+    contact_id, conversation_id = await new_conversation(store)
+    await store.append_messages(
+        [visitor_says(conversation_id, contact_id, f"m{n}", f"c{n}") for n in range(1, 11)])
+    messages, more = await store.get_messages(conversation_id, after_seq=3, limit=4)
+    assert [m.seq for m in messages] == [4, 5, 6, 7] and more
+    messages, more = await store.get_messages(conversation_id, after_seq=7, limit=4)
+    assert [m.seq for m in messages] == [8, 9, 10] and not more
+    messages, more = await store.get_messages(conversation_id, before_seq=4, limit=2)
+    assert [m.seq for m in messages] == [2, 3] and more
+    messages, more = await store.get_messages(conversation_id, before_seq=3, limit=5)
+    assert [m.seq for m in messages] == [1, 2] and not more
+    assert messages[0].body == "m1" and messages[0].sender is SenderKind.VISITOR
+
+
+async def test_transitions_stamp_times_and_log_events(store: SqlStore) -> None:
+    contact_id, conversation_id = await new_conversation(store)
+    agent = await store.create_agent(email="a@example.com", name="Ada", role=AgentRole.AGENT,
+                                     password_hash="h")
+    queued = await store.transition(conversation_id, S.QUEUED, allowed_from={S.BOT},
+                                    agent_id=None, actor_kind="visitor", actor_id=contact_id,
+                                    data={"reason": "asked"})
+    assert queued is not None and queued.status is S.QUEUED and queued.queued_at
+    # Not allowed from queued: nothing changes.
+    assert await store.transition(conversation_id, S.QUEUED, allowed_from={S.BOT},
+                                  agent_id=None, actor_kind="visitor",
+                                  actor_id=contact_id) is None
+    assigned = await store.transition(conversation_id, S.ASSIGNED, allowed_from=OPEN_STATUSES,
+                                      agent_id=agent.id, expected_agents={None},
+                                      actor_kind="agent", actor_id=agent.id)
+    assert assigned is not None and assigned.agent_id == agent.id
+    assert assigned.agent_name == "Ada" and assigned.assigned_at
+    resolved = await store.transition(conversation_id, S.RESOLVED, allowed_from=OPEN_STATUSES,
+                                      agent_id=agent.id, expected_agents={agent.id},
+                                      actor_kind="agent", actor_id=agent.id)
+    assert resolved is not None and resolved.resolved_at
+    assert resolved.resolved_at >= resolved.assigned_at >= resolved.queued_at  # type: ignore[operator]
+    events = await store.list_events(conversation_id=conversation_id)
+    assert [(e.kind, e.data.get("from")) for e in events] == [
+        ("conversation.created", None), ("conversation.queued", "bot"),
+        ("conversation.assigned", "queued"), ("conversation.resolved", "assigned")]
+    assert events[1].data["reason"] == "asked"
+    assert await store.open_conversation_for(contact_id) is None
+
+
+async def test_open_conversation_and_listing(store: SqlStore) -> None:
+    contact_id, first = await new_conversation(store)
+    assert (await store.open_conversation_for(contact_id)).id == first  # type: ignore[union-attr]
+    await store.transition(first, S.QUEUED, allowed_from={S.BOT}, agent_id=None,
+                           actor_kind="system", actor_id=None)
+    _, second = await new_conversation(store)
+    queued = await store.list_conversations(statuses={S.QUEUED}, limit=10)
+    assert [c.id for c in queued] == [first]
+    both = await store.list_conversations(statuses={S.QUEUED, S.BOT}, limit=10)
+    assert [c.id for c in both] == [first, second]
+    assert len(await store.list_conversations(statuses={S.QUEUED, S.BOT}, limit=1)) == 1
+
+
+async def test_racing_assignments_give_the_chat_to_one_agent(store: SqlStore,
+                                                             store_url: str) -> None:
+    """Ten agents, each through its own store (as separate processes would), race for one
+    conversation: exactly one wins."""
+    _, conversation_id = await new_conversation(store)
+    agents = [await store.create_agent(email=f"a{n}@example.com", name=f"A{n}",
+                                       role=AgentRole.AGENT, password_hash="h")
+              for n in range(10)]
+    stores = [SqlStore(store_url) for _ in agents]
+    await asyncio.gather(*(s.open() for s in stores))
+    try:
+        results = await asyncio.gather(*(
+            s.transition(conversation_id, S.ASSIGNED, allowed_from=OPEN_STATUSES,
+                         agent_id=agent.id, expected_agents={None}, actor_kind="agent",
+                         actor_id=agent.id)
+            for s, agent in zip(stores, agents, strict=True)))
+    finally:
+        await asyncio.gather(*(s.close() for s in stores))
+    winners = [r for r in results if r is not None]
+    assert len(winners) == 1
+    final = await store.get_conversation(conversation_id)
+    assert final is not None and final.agent_id == winners[0].agent_id
+
+
+async def test_concurrent_writers_never_reuse_a_sequence_number(store: SqlStore,
+                                                                store_url: str) -> None:
+    contact_id, conversation_id = await new_conversation(store)
+    stores = [SqlStore(store_url) for _ in range(4)]
+    await asyncio.gather(*(s.open() for s in stores))
+    try:
+        await asyncio.gather(*(
+            s.append_messages([visitor_says(conversation_id, contact_id, f"{w}-{n}",
+                                            f"{w}-{n}") for n in range(5)])
+            for w, s in enumerate(stores) for _ in range(3)))
+    finally:
+        await asyncio.gather(*(s.close() for s in stores))
+    messages, _ = await store.get_messages(conversation_id, limit=100)
+    assert [m.seq for m in messages] == list(range(1, 21))  # 4 writers x 5 distinct ids
+    assert len({m.client_id for m in messages}) == 20

@@ -1,0 +1,170 @@
+"""The `chatkit` command, run as a real subprocess."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import socket
+import sys
+from pathlib import Path
+
+import aiohttp
+import pytest
+
+from tests.clients import AgentClient, Visitor
+from tests.realtime.test_delivery import stored_bodies
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+async def run(*args: str, env: dict[str, str] | None = None,
+              cwd: Path | None = None) -> tuple[int, str, str]:
+    process = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "chatkit", *args, cwd=cwd, stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE, env={**os.environ, **(env or {})})
+    out, err = await asyncio.wait_for(process.communicate(), 60)
+    assert process.returncode is not None
+    return process.returncode, out.decode(), err.decode()
+
+
+async def test_agents_create_and_list(tmp_path: Path) -> None:
+    db = f"sqlite:///{tmp_path}/cli.db"
+    code, out, err = await run("migrate", "--database", db)
+    assert code == 0, err
+    code, out, err = await run("agents", "create", "--database", db, "--email",
+                               "Ada@Example.com", "--name", "Ada Lovelace", "--role",
+                               "supervisor", "--password", "analytical engine")
+    assert code == 0, err
+    assert out.strip() == "created supervisor ada@example.com"
+    code, out, err = await run("agents", "create", "--database", db, "--email",
+                               "bo@example.com", "--name", "Bo",
+                               env={"CHATKIT_AGENT_PASSWORD": "from the environment"})
+    assert code == 0, err
+    code, out, _ = await run("agents", "list", "--database", db)
+    assert out.splitlines() == ["ada@example.com\tAda Lovelace\tsupervisor",
+                                "bo@example.com\tBo\tagent"]
+
+
+@pytest.mark.parametrize(("args", "message"), [
+    (["agents", "create", "--email", "x@example.com", "--name", "X", "--password", "short"],
+     "at least 8 characters"),
+    (["migrate", "--database", "mysql://nope"], "database_url"),
+])
+async def test_bad_input_is_a_clear_error(tmp_path: Path, args: list[str],
+                                          message: str) -> None:
+    code, _, err = await run(*args, cwd=tmp_path)
+    assert code == 2 and message in err and "Traceback" not in err
+
+
+async def test_duplicate_agent_is_refused(tmp_path: Path) -> None:
+    db = f"sqlite:///{tmp_path}/cli.db"
+    args = ["agents", "create", "--database", db, "--email", "a@example.com", "--name", "A",
+            "--password", "long enough"]
+    assert (await run(*args))[0] == 0
+    code, _, err = await run(*args)
+    assert code == 2 and "exists" in err
+
+
+class Served:
+    """`chatkit serve` in a subprocess on a free loopback port."""
+
+    def __init__(self, tmp_path: Path, *extra: str) -> None:
+        self.port = free_port()
+        self.db = f"sqlite:///{tmp_path}/served.db"
+        self.args = ["serve", "--port", str(self.port), "--database", self.db, *extra]
+        self.cwd = tmp_path
+        self.output = ""
+
+    async def __aenter__(self) -> Served:
+        env = {k: v for k, v in os.environ.items() if not k.startswith("CHATKIT_")}
+        self.process = await asyncio.create_subprocess_exec(
+            sys.executable, "-m", "chatkit", *self.args, cwd=self.cwd, env=env,
+            stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT)
+        assert self.process.stdout is not None
+        while "Ctrl+C to stop" not in self.output:
+            line = await asyncio.wait_for(self.process.stdout.readline(), 30)
+            assert line, f"chatkit serve exited:\n{self.output}"
+            self.output += line.decode()
+        # The announcement comes before the socket is bound; wait for it.
+        for _ in range(100):
+            try:
+                _, writer = await asyncio.open_connection("127.0.0.1", self.port)
+                writer.close()
+                break
+            except OSError:
+                await asyncio.sleep(0.05)
+        return self
+
+    async def stop(self, sig: int = signal.SIGTERM) -> int:
+        self.process.send_signal(sig)
+        assert self.process.stdout is not None
+        rest = await asyncio.wait_for(self.process.stdout.read(), 30)
+        self.output += rest.decode()
+        return await self.process.wait()
+
+    async def __aexit__(self, *exc: object) -> None:
+        if self.process.returncode is None:
+            self.process.kill()
+            await self.process.wait()
+
+
+class _Server:
+    """Enough of aiohttp's TestServer for the test clients."""
+
+    def __init__(self, port: int) -> None:
+        self.host, self.port = "127.0.0.1", port
+
+
+async def test_serve_runs_the_demo_out_of_the_box(tmp_path: Path) -> None:
+    async with Served(tmp_path) as served:
+        assert "demo agent: demo@chatkit.local / " in served.output
+        password = served.output.split("demo agent: demo@chatkit.local / ")[1].split()[0]
+        base = f"http://127.0.0.1:{served.port}"
+        async with aiohttp.ClientSession() as http:
+            async with http.get(f"{base}/chat/widget.js") as response:
+                assert response.status == 200
+            async with http.get(f"{base}/") as response:
+                assert response.status == 200 and "/chat/widget.js" in await response.text()
+        # The demo bot answers from the demo knowledge base.
+        visitor = Visitor(_Server(served.port))  # type: ignore[arg-type]
+        await visitor.start()
+        await visitor.say("how long does shipping take", "c-1")
+        answer = await visitor.next("message")
+        assert answer["sender"] == "bot" and "business days" in answer["body"]
+        # The printed credentials work.
+        agent = AgentClient(_Server(served.port))  # type: ignore[arg-type]
+        await agent.login("demo@chatkit.local", password)
+        listed = await agent.ok("conversations", {"status": ["bot"]})
+        assert len(listed["conversations"]) == 1
+        await agent.close()
+        await visitor.close()
+        assert await served.stop() == 0
+
+
+@pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGINT])
+async def test_signals_shut_down_cleanly_keeping_acked_messages(tmp_path: Path,
+                                                                sig: int) -> None:
+    async with Served(tmp_path, "--no-demo") as served:
+        visitor = Visitor(_Server(served.port))  # type: ignore[arg-type]
+        await visitor.start()
+        acked = [await visitor.say(f"message {n}", f"c-{n}") for n in range(20)]
+        # More in flight when the signal lands: those acked must be stored too.
+        pending = [asyncio.create_task(visitor.call("message", {"client_id": f"late-{n}",
+                                                                "body": f"late {n}"}))
+                   for n in range(20)]
+        await asyncio.sleep(0)
+        code = await served.stop(sig)
+        results = await asyncio.gather(*pending, return_exceptions=True)
+        await visitor.close()
+    assert code == 0, served.output
+    assert "Traceback" not in served.output
+    late_acks = [r["data"] for r in results if isinstance(r, dict) and r.get("ok")]
+    stored = await stored_bodies(served.db, acked[0]["conversation_id"])
+    for message in acked + late_acks:
+        assert (message["seq"], message["body"]) in stored

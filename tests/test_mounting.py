@@ -1,0 +1,79 @@
+"""chatkit mounted as a sub-app beside a host's own routes and middlewares."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+import aiohttp
+from aiohttp import web
+from aiohttp.test_utils import TestServer
+
+from chatkit import ChatKit, Settings
+from tests.clients import Visitor
+from tests.conftest import SECRET
+
+
+async def test_mounted_under_a_prefix_beside_host_routes(
+        aiohttp_server: Callable[..., Awaitable[TestServer]], db_url: str) -> None:
+    seen: list[str] = []
+
+    @web.middleware
+    async def host_middleware(request: web.Request, handler: Any) -> web.StreamResponse:
+        seen.append(request.path)
+        response = await handler(request)
+        response.headers["X-Host"] = "yes"
+        return response
+
+    async def home(request: web.Request) -> web.Response:
+        return web.Response(text="the host's home page")
+
+    async def orders(request: web.Request) -> web.Response:
+        return web.json_response({"orders": [1, 2]})
+
+    app = web.Application(middlewares=[host_middleware])
+    app.router.add_get("/", home)
+    app.router.add_get("/api/orders", orders)
+    kit = ChatKit(Settings(database_url=db_url, secret_key=SECRET, bot_enabled=False))
+    sub = kit.setup(app, prefix="/support")
+    assert sub is not app and len(app.middlewares) == 1
+
+    server = await aiohttp_server(app)
+    base = f"http://{server.host}:{server.port}"
+    async with aiohttp.ClientSession() as http:
+        async with http.get(f"{base}/") as response:
+            assert await response.text() == "the host's home page"
+            assert response.headers["X-Host"] == "yes"
+        async with http.get(f"{base}/api/orders") as response:
+            assert await response.json() == {"orders": [1, 2]}
+        async with http.get(f"{base}/support/api/health") as response:
+            assert await response.json() == {"status": "ok"}
+        async with http.get(f"{base}/chat/api/health") as response:
+            assert response.status == 404  # only where it was mounted
+
+    visitor = Visitor(server, prefix="/support")
+    await visitor.start()
+    sent = await visitor.say("hello from a mounted chatkit", "c-1")
+    assert sent["seq"] == 1
+    await visitor.close()
+    assert "/" in seen and "/api/orders" in seen
+
+
+def test_mounting_twice_is_refused(db_url: str) -> None:
+    kit = ChatKit(Settings(database_url=db_url))
+    kit.setup(web.Application())
+    try:
+        kit.setup(web.Application())
+    except RuntimeError as exc:
+        assert "already mounted" in str(exc)
+    else:
+        raise AssertionError("mounted twice")
+
+
+def test_a_bad_prefix_is_refused(db_url: str) -> None:
+    import pytest
+    from pydantic import ValidationError
+
+    kit = ChatKit(Settings(database_url=db_url))
+    with pytest.raises(ValidationError, match="prefix"):
+        kit.setup(web.Application(), prefix="support")
