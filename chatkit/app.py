@@ -26,7 +26,12 @@ from chatkit.errors import Conflict
 from chatkit.kb import load_kb
 from chatkit.keys import KIT
 from chatkit.models import AgentRole
-from chatkit.realtime.server import SocketNotifier, create_socket_server, register_namespaces
+from chatkit.realtime.server import (
+    SocketNotifier,
+    close_socket_server,
+    create_socket_server,
+    register_namespaces,
+)
 from chatkit.routes import add_routes
 from chatkit.settings import Settings
 from chatkit.storage import SqlStore, Store
@@ -108,12 +113,7 @@ class ChatKit:
             await self.store.close()
 
     async def _disconnect_clients(self, app: web.Application) -> None:
-        # Tell every client we are going (they reconnect to a live process), then stop
-        # Socket.IO's background tasks. engine.io's own disconnect() waits for each socket's
-        # send queue to drain, which never happens for a socket already half-closed.
-        for socket in list(self.sio.eio.sockets.values()):
-            await socket.close(wait=False)
-        await self.sio.shutdown()
+        await close_socket_server(self.sio)
 
     async def _start_demo(self) -> None:
         password = await self.store.get_or_create_secret(

@@ -77,3 +77,29 @@ def test_a_bad_prefix_is_refused(db_url: str) -> None:
     kit = ChatKit(Settings(database_url=db_url))
     with pytest.raises(ValidationError, match="prefix"):
         kit.setup(web.Application(), prefix="support")
+
+
+async def test_the_example_host_app_works(
+        aiohttp_server: Callable[..., Awaitable[TestServer]], tmp_path: Any,
+        monkeypatch: Any) -> None:
+    import importlib.util
+    from pathlib import Path
+
+    monkeypatch.chdir(tmp_path)  # the example keeps its database in the working directory
+    path = Path(__file__).parent.parent / "examples" / "host_app.py"
+    spec = importlib.util.spec_from_file_location("host_app", path)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    server = await aiohttp_server(module.build_app())
+    base = f"http://{server.host}:{server.port}"
+    async with aiohttp.ClientSession() as http:
+        async with http.get(f"{base}/") as response:
+            assert "/support/widget.js" in await response.text()
+            assert response.headers["X-Served-By"] == "acme"
+        async with http.get(f"{base}/support/widget.js") as response:
+            assert response.status == 200
+    visitor = Visitor(server, prefix="/support")
+    await visitor.start()
+    assert (await visitor.say("hello", "c-1"))["seq"] == 1
+    await visitor.close()

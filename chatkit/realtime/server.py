@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 from typing import Any
 
 import orjson
@@ -42,6 +44,26 @@ def create_socket_server(settings: Settings) -> socketio.AsyncServer:
         origins = "*"
     return socketio.AsyncServer(async_mode="aiohttp", client_manager=manager,
                                 json=_OrjsonCodec, cors_allowed_origins=origins)
+
+
+async def close_socket_server(sio: socketio.AsyncServer) -> None:
+    """Tell every client we are going (they reconnect to a live process), stop Socket.IO's
+    background tasks, and close the Redis manager's connections, which python-socketio
+    leaves open. engine.io's own disconnect() waits for each socket's send queue to drain,
+    which never happens for a socket already half-closed, so sockets are closed one by one."""
+    for socket in list(sio.eio.sockets.values()):
+        await socket.close(wait=False)
+    await sio.shutdown()
+    manager = sio.manager
+    listener = getattr(manager, "thread", None)
+    if isinstance(listener, asyncio.Task):
+        listener.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await listener
+    for name in ("pubsub", "redis"):
+        connection = getattr(manager, name, None)
+        if connection is not None:
+            await connection.aclose()
 
 
 class SocketNotifier:

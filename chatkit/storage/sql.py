@@ -304,9 +304,11 @@ class SqlStore:
         keyed = {(item.author_id, item.client_id) for item in batch if item.client_id}
         stored: dict[tuple[str | None, str | None], Message] = {}
         if keyed:
+            # Both columns, so the unique (author_id, client_id) index serves the lookup.
+            authors = {author for author, _ in keyed}
             client_ids = {client_id for _, client_id in keyed}
-            found = (await conn.execute(
-                select(t.messages).where(m.client_id.in_(client_ids)))).all()
+            found = (await conn.execute(select(t.messages).where(
+                m.author_id.in_(authors), m.client_id.in_(client_ids)))).all()
             for row in found:
                 if (row.author_id, row.client_id) in keyed:
                     stored[(row.author_id, row.client_id)] = _to_message(row)
