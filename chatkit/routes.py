@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 
 from aiohttp import web
@@ -15,6 +16,7 @@ from chatkit.realtime.schemas import Login
 STATIC = Path(__file__).resolve().parent / "static"
 
 routes = web.RouteTableDef()
+Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
 
 def error_response(status: int, code: str, message: str) -> web.Response:
@@ -37,6 +39,13 @@ async def widget_frame(request: web.Request) -> web.StreamResponse:
 async def console(request: web.Request) -> web.StreamResponse:
     return web.FileResponse(STATIC / "console" / "index.html",
                             headers={"Cache-Control": "no-cache"})
+
+
+@routes.get("/widget")
+@routes.get("/console")
+async def add_slash(request: web.Request) -> web.StreamResponse:
+    # The pages load their files by relative paths, which need the trailing slash.
+    raise web.HTTPPermanentRedirect(request.path + "/")
 
 
 @routes.get("/api/health")
@@ -62,6 +71,19 @@ async def login(request: web.Request) -> web.Response:
     except ChatKitError as exc:
         return error_response(401, exc.code, exc.message)
     return web.json_response({"token": kit.agents.issue_token(agent), "agent": agent.to_wire()})
+
+
+@web.middleware
+async def no_websocket_compression(request: web.Request,
+                                   handler: Handler) -> web.StreamResponse:
+    """Decline permessage-deflate on the Socket.IO endpoint. Browsers always offer it and
+    engine.io accepts whatever is offered; its zlib state costs about 100 KB per idle
+    connection, while chat messages are too small to gain from compression."""
+    if "Sec-WebSocket-Extensions" in request.headers:
+        headers = request.headers.copy()
+        del headers["Sec-WebSocket-Extensions"]
+        request = request.clone(headers=headers)
+    return await handler(request)
 
 
 def add_routes(app: web.Application) -> None:

@@ -5,9 +5,13 @@
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
+
 from aiohttp import web
 
 from chatkit import ChatKit, Settings
+
+Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
 PAGE = """<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><title>Acme Outdoor</title></head>
@@ -20,7 +24,7 @@ PAGE = """<!doctype html>
 
 
 @web.middleware
-async def server_header(request: web.Request, handler: web.Handler) -> web.StreamResponse:
+async def server_header(request: web.Request, handler: Handler) -> web.StreamResponse:
     response = await handler(request)
     response.headers["X-Served-By"] = "acme"
     return response

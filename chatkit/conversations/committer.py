@@ -15,7 +15,7 @@ log = logging.getLogger(__name__)
 
 
 class GroupCommitter:
-    def __init__(self, store: Store, *, max_batch: int = 500) -> None:
+    def __init__(self, store: Store, *, max_batch: int = 5000) -> None:
         self._store = store
         self._max_batch = max_batch
         self._pending: list[tuple[NewMessage, asyncio.Future[AppendResult | None]]] = []

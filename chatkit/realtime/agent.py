@@ -41,6 +41,8 @@ class AgentNamespace(Namespace):
         self.conversations = conversations
         self.agents = agents
         self.connections: dict[str, AgentConnection] = {}
+        # conversation id -> the sockets here that joined it
+        self._joined_by: dict[str, set[str]] = {}
 
     async def on_connect(self, sid: str, environ: dict[str, Any], auth: Any) -> None:
         try:
@@ -52,7 +54,16 @@ class AgentNamespace(Namespace):
         await self.enter_room(sid, AGENTS_ROOM)
 
     async def on_disconnect(self, sid: str) -> None:
-        self.connections.pop(sid, None)
+        conn = self.connections.pop(sid, None)
+        for conversation_id in conn.joined if conn is not None else ():
+            self._forget(sid, conversation_id)
+
+    def _forget(self, sid: str, conversation_id: str) -> None:
+        sids = self._joined_by.get(conversation_id)
+        if sids is not None:
+            sids.discard(sid)
+            if not sids:
+                del self._joined_by[conversation_id]
 
     async def list_conversations(self, sid: str,
                                  payload: s.ListConversations) -> dict[str, Any]:
@@ -66,6 +77,7 @@ class AgentNamespace(Namespace):
             conn.agent, payload.conversation_id, since_seq=payload.since_seq,
             limit=payload.limit)
         conn.joined[conversation.id] = conversation
+        self._joined_by.setdefault(conversation.id, set()).add(sid)
         await self.enter_room(sid, conversation_room(conversation.id))
         return {"conversation": conversation.to_wire(),
                 "messages": [m.to_wire() for m in page.messages], "has_more": page.has_more}
@@ -88,14 +100,16 @@ class AgentNamespace(Namespace):
     async def resolve(self, sid: str, payload: s.Resolve) -> dict[str, Any]:
         conn = connection(self.connections, sid)
         conversation = await self.conversations.resolve(conn.agent, payload.conversation_id)
-        conn.joined.pop(conversation.id, None)
+        if conn.joined.pop(conversation.id, None) is not None:
+            self._forget(sid, conversation.id)
         return conversation.to_wire()
 
     def conversation_changed(self, conversation: Conversation) -> None:
         """Forget joined conversations that were resolved or went to someone else."""
-        for conn in self.connections.values():
-            if conversation.id in conn.joined:
-                if conversation.is_open and conversation.agent_id == conn.agent.id:
-                    conn.joined[conversation.id] = conversation
-                else:
-                    del conn.joined[conversation.id]
+        for sid in list(self._joined_by.get(conversation.id, ())):
+            conn = self.connections[sid]
+            if conversation.is_open and conversation.agent_id == conn.agent.id:
+                conn.joined[conversation.id] = conversation
+            else:
+                del conn.joined[conversation.id]
+                self._forget(sid, conversation.id)
