@@ -103,3 +103,14 @@ async def test_the_example_host_app_works(
     await visitor.start()
     assert (await visitor.say("hello", "c-1"))["seq"] == 1
     await visitor.close()
+
+
+async def test_pages_without_the_trailing_slash_redirect(server: TestServer) -> None:
+    base = f"http://{server.host}:{server.port}/chat"
+    async with aiohttp.ClientSession() as http:
+        for page in ("widget", "console"):
+            async with http.get(f"{base}/{page}", allow_redirects=False) as response:
+                assert response.status == 308
+                assert response.headers["Location"] == f"/chat/{page}/"
+            async with http.get(f"{base}/{page}/") as response:
+                assert response.status == 200 and "text/html" in response.content_type

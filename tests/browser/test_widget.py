@@ -1,0 +1,332 @@
+"""The widget and the console, end to end: real server, real Chromium, hostile host page."""
+
+from __future__ import annotations
+
+import asyncio
+import re
+from collections.abc import AsyncIterator
+from typing import Any
+
+import pytest
+
+from tests.browser.agent import Agent
+from tests.browser.conftest import AGENT_EMAIL, AGENT_NAME, AGENT_PASSWORD, Chat
+
+pytestmark = pytest.mark.browser
+
+XSS = "<img src=x onerror=window.__xss=1>"
+
+
+@pytest.fixture
+async def agent(chat: Chat) -> AsyncIterator[Agent]:
+    agent = Agent(chat)
+    await agent.login(AGENT_EMAIL, AGENT_PASSWORD)
+    yield agent
+    await agent.close()
+
+
+async def socket_requests(page: Any) -> list[str]:
+    return [url for url in page.socket_urls if "/socket.io/" in url]
+
+
+def track_sockets(page: Any) -> None:
+    page.socket_urls = []
+    page.on("request", lambda request: page.socket_urls.append(request.url))
+    page.on("websocket", lambda ws: page.socket_urls.append(ws.url))
+
+
+async def test_visitor_and_agent_chat_through_the_widget(
+        page: Any, host_page: str, chat: Chat, agent: Agent, screenshot: Any) -> None:
+    from playwright.async_api import expect
+
+    track_sockets(page)
+    await page.goto(host_page)
+    launcher = page.locator("chatkit-widget button.launcher")
+    await expect(launcher).to_be_visible()
+    await page.wait_for_function("window.__events.some(e => e.name === 'ready')")
+
+    # Only ChatKit is added to the host page's globals, and no socket before the visitor acts.
+    assert await page.evaluate("typeof window.ChatKit") == "function"
+    assert await socket_requests(page) == []
+
+    # The host page's CSS reaches neither the launcher nor the frame.
+    box = await launcher.bounding_box()
+    assert box is not None and (round(box["width"]), round(box["height"])) == (56, 56)
+    frame_element = page.locator("chatkit-widget iframe")
+    assert await frame_element.evaluate("el => getComputedStyle(el).borderTopWidth") == "0px"
+    await expect(launcher.locator("svg.i-chat")).to_be_visible()
+    await expect(launcher.locator("svg.i-close")).to_be_hidden()
+    await screenshot(page, "closed")
+
+    await launcher.click()
+    frame = page.frame_locator("chatkit-widget iframe")
+    composer = frame.locator("#ck-input")
+    await expect(composer).to_be_focused()
+    assert (await frame_element.bounding_box())["width"] == 370
+    await expect(launcher).to_have_attribute("aria-expanded", "true")
+    await expect(launcher.locator("svg.i-close")).to_be_visible()
+    await expect(launcher.locator("svg.i-chat")).to_be_hidden()
+
+    # Enter sends; Shift+Enter is a newline.
+    await composer.type("Hello, I have a question")
+    await composer.press("Shift+Enter")
+    await composer.type("about my order")
+    await composer.press("Enter")
+    first = frame.locator("li.ck-msg--visitor").first
+    await expect(first.locator(".ck-body")).to_have_text("Hello, I have a question\nabout my order")
+    await expect(first).to_have_attribute("data-state", "sent")
+    await expect(first.locator(".ck-author")).to_have_text("You")
+    await expect(composer).to_have_value("")
+
+    await composer.fill(f"visitor says {XSS}")
+    await composer.press("Enter")
+    mine = frame.locator("li.ck-msg--visitor").nth(1)
+    await expect(mine).to_have_attribute("data-state", "sent")
+    await expect(mine.locator(".ck-body")).to_have_text(f"visitor says {XSS}")
+
+    # The agent takes the conversation and answers, with markup that must stay text.
+    listed = await agent.ok("conversations", {"status": ["bot", "queued", "assigned"]})
+    assert len(listed["conversations"]) == 1
+    conversation_id = listed["conversations"][0]["id"]
+    joined = await agent.ok("join", {"conversation_id": conversation_id})
+    bodies = [m["body"] for m in joined["messages"]]
+    assert "Hello, I have a question\nabout my order" in bodies
+    assert f"visitor says {XSS}" in bodies
+    await agent.say(conversation_id, f"Hi! I'm here to help. {XSS}")
+
+    reply = frame.locator("li.ck-msg--agent").last
+    await expect(reply.locator(".ck-body")).to_have_text(f"Hi! I'm here to help. {XSS}")
+    await expect(reply.locator(".ck-author")).to_have_text(AGENT_NAME)
+    await expect(frame.locator("#ck-status")).to_have_text(f"You're chatting with {AGENT_NAME}")
+    await expect(frame.locator("#ck-live")).to_contain_text(f"{AGENT_NAME}: Hi!")
+
+    # Nothing was parsed as HTML, nothing ran.
+    assert await frame.locator("#ck-messages img").count() == 0
+    chat_frame = next(f for f in page.frames if f.url.startswith(chat.mount))
+    assert await chat_frame.evaluate("window.__xss") is None
+    assert await page.evaluate("window.__xss") is None
+
+    # The host page heard about the messages through ChatKit('on', 'message').
+    events = await page.evaluate("window.__events")
+    names = [e["name"] for e in events]
+    assert names[:2] == ["ready", "open"]
+    heard = [e["data"]["body"] for e in events if e["name"] == "message"]
+    assert f"Hi! I'm here to help. {XSS}" in heard
+    await screenshot(page, "conversation")
+
+    # Closed panel: a new reply shows as an unread badge on the launcher.
+    await frame.locator("#ck-close").click()
+    await expect(launcher).to_have_attribute("aria-expanded", "false")
+    await expect(launcher).to_be_focused()
+    await agent.say(conversation_id, "Are you still there?")
+    badge = page.locator("chatkit-widget .badge")
+    await expect(badge).to_have_text("1")
+    await expect(launcher).to_have_attribute("aria-label", "Open chat, 1 unread")
+    await screenshot(page, "unread")
+    await page.evaluate("ChatKit('open')")
+    await expect(badge).to_be_hidden()
+    await expect(frame.locator("li.ck-msg--agent").last.locator(".ck-body")).to_have_text(
+        "Are you still there?")
+
+
+async def test_outbox_survives_going_offline_and_reloads(
+        page: Any, host_page: str, chat: Chat, agent: Agent, screenshot: Any) -> None:
+    from playwright.async_api import expect
+
+    await page.goto(host_page)
+    await page.locator("chatkit-widget button.launcher").click()
+    frame = page.frame_locator("chatkit-widget iframe")
+    composer = frame.locator("#ck-input")
+    await composer.fill("first message")
+    await composer.press("Enter")
+    await expect(frame.locator("li.ck-msg--visitor").first).to_have_attribute("data-state", "sent")
+
+    # Offline: a new message waits as "sending", in the outbox, under the offline banner.
+    await page.context.set_offline(True)
+    await expect(frame.locator("#ck-offline")).to_be_visible()
+    await composer.fill("written while offline")
+    await composer.press("Enter")
+    waiting = frame.locator("li.ck-msg--visitor").nth(1)
+    await expect(waiting).to_have_attribute("data-state", "sending")
+    await screenshot(page, "offline")
+    chat_frame = next(f for f in page.frames if f.url.startswith(chat.mount))
+    outbox = await chat_frame.evaluate("JSON.parse(localStorage.getItem('chatkit.outbox'))")
+    assert [item["body"] for item in outbox] == ["written while offline"]
+
+    # Back online: socket.io-client reconnects by itself; resume, then the outbox is sent.
+    await page.context.set_offline(False)
+    await expect(waiting).to_have_attribute("data-state", "sent", timeout=20_000)
+    await expect(frame.locator("#ck-offline")).to_be_hidden()
+    assert await chat_frame.evaluate("localStorage.getItem('chatkit.outbox')") is None
+
+    # A message left in the outbox by an earlier page (acked or not) is resent after a
+    # reload with its own client_id, and stored once.
+    joined = await agent.ok("join", {"conversation_id": outbox_conversation(
+        await agent.ok("conversations", {"status": ["bot", "queued", "assigned"]}))})
+    stored = {m["client_id"]: m for m in joined["messages"] if m["sender"] == "visitor"}
+    resend = [{"client_id": outbox[0]["client_id"], "body": "written while offline",
+               "created_at": 0},
+              {"client_id": "c-from-last-visit-1", "body": "left in the outbox",
+               "created_at": 0}]
+    await chat_frame.evaluate("items => localStorage.setItem('chatkit.outbox', "
+                              "JSON.stringify(items))", resend)
+    await page.reload()
+    frame = page.frame_locator("chatkit-widget iframe")
+    bodies = frame.locator("li.ck-msg--visitor .ck-body")
+    await expect(bodies).to_have_text(
+        ["first message", "written while offline", "left in the outbox"])
+    await expect(frame.locator("li.ck-msg--visitor[data-state=sending]")).to_have_count(0)
+    history = await agent.ok("history", {"conversation_id": joined["conversation"]["id"]})
+    visitor_ids = [m["client_id"] for m in history["messages"] if m["sender"] == "visitor"]
+    assert visitor_ids == [*stored, "c-from-last-visit-1"]
+
+
+def outbox_conversation(listed: dict[str, Any]) -> str:
+    (conversation,) = listed["conversations"]
+    conversation_id: str = conversation["id"]
+    return conversation_id
+
+
+async def test_no_socket_until_the_visitor_opens_the_chat(page: Any, host_page: str) -> None:
+    from playwright.async_api import expect
+
+    track_sockets(page)
+    await page.goto(host_page)
+    await page.wait_for_function("window.__events.some(e => e.name === 'ready')")
+    await page.wait_for_timeout(300)
+    assert await socket_requests(page) == []
+    await page.evaluate("ChatKit('open')")
+    await expect(page.frame_locator("chatkit-widget iframe").locator("#ck-input")).to_be_focused()
+    for _ in range(50):
+        if await socket_requests(page):
+            break
+        await asyncio.sleep(0.1)
+    assert await socket_requests(page) != []
+
+
+async def test_talk_to_a_person_queues_the_conversation(
+        page: Any, host_page: str, chat: Chat) -> None:
+    from playwright.async_api import expect
+
+    await page.goto(host_page)
+    await page.locator("chatkit-widget button.launcher").click()
+    frame = page.frame_locator("chatkit-widget iframe")
+    await frame.locator("#ck-input").fill("Where is my parcel?")
+    await frame.locator("#ck-input").press("Enter")
+    handoff = frame.locator("#ck-handoff")
+    await expect(handoff).to_be_visible()
+    await handoff.click()
+    await expect(frame.locator("#ck-status")).to_have_text(re.compile("Waiting for a person"))
+    await expect(handoff).to_be_hidden()
+
+
+async def test_full_screen_on_small_screens(page: Any, host_page: str, screenshot: Any) -> None:
+    from playwright.async_api import expect
+
+    await page.set_viewport_size({"width": 375, "height": 700})
+    await page.goto(host_page)
+    await page.locator("chatkit-widget button.launcher").click()
+    frame_element = page.locator("chatkit-widget iframe")
+    await expect(page.frame_locator("chatkit-widget iframe").locator("#ck-input")).to_be_focused()
+    box = await frame_element.bounding_box()
+    assert box == {"x": 0, "y": 0, "width": 375, "height": 700}
+    await screenshot(page, "mobile")
+    await page.frame_locator("chatkit-widget iframe").locator("#ck-close").click()
+    await expect(page.locator("chatkit-widget button.launcher")).to_be_visible()
+
+
+async def test_bridge_ignores_messages_from_anyone_else(page: Any, host_page: str) -> None:
+    """Both ends of the postMessage bridge check the sender's window and origin."""
+    track_sockets(page)
+    await page.goto(host_page)
+    await page.wait_for_function("window.__events.some(e => e.name === 'ready')")
+    # The loader: an 'unread' posted by the host page itself (not the frame) is ignored.
+    await page.evaluate("window.postMessage({chatkit: 1, type: 'unread', count: 5}, '*')")
+    # The frame: an 'open' from its own window (not its parent) opens no socket.
+    frame = next(f for f in page.frames if "/widget/" in f.url)
+    await frame.evaluate("window.postMessage({chatkit: 1, type: 'open'}, '*')")
+    await page.wait_for_timeout(500)
+    assert await page.locator("chatkit-widget .badge").is_hidden()
+    assert await socket_requests(page) == []
+
+
+async def test_demo_page_embeds_the_widget(page: Any, chat: Chat, screenshot: Any) -> None:
+    from playwright.async_api import expect
+
+    await page.goto(chat.origin + "/")
+    await expect(page.locator("h1")).to_contain_text("Small-batch coffee")
+    assert "__CHATKIT_PREFIX__" not in await page.content()
+    await page.get_by_role("button", name="Chat with us").click()
+    frame = page.frame_locator("chatkit-widget iframe")
+    await frame.locator("#ck-input").fill("Do you ship to Norway?")
+    await frame.locator("#ck-input").press("Enter")
+    sent = frame.locator("li.ck-msg--visitor").first
+    await expect(sent).to_have_attribute("data-state", "sent")
+    await screenshot(page, "demo")
+
+
+async def test_console_agent_answers_a_visitor(
+        page: Any, chat: Chat, screenshot: Any) -> None:
+    from playwright.async_api import expect
+
+    from tests.clients import Visitor
+
+    visitor = Visitor(chat.server)
+    await visitor.start()
+    await visitor.say("Hello from a visitor <b>bold?</b>", "c-test-1")
+
+    await page.goto(f"{chat.mount}/console/")
+    await page.fill("#login-email", AGENT_EMAIL)
+    await page.fill("#login-password", "wrong password")
+    await page.click("button[type=submit]")
+    await expect(page.locator("#login-error")).not_to_be_empty()
+    await page.fill("#login-password", AGENT_PASSWORD)
+    await page.click("button[type=submit]")
+    await expect(page.locator("#agent-name")).to_have_text(AGENT_NAME)
+
+    item = page.locator("#conversation-list button").first
+    await expect(item).to_be_visible()
+    await item.click()
+    visitor_message = page.locator("#thread-messages .from-visitor .body").first
+    await expect(visitor_message).to_have_text("Hello from a visitor <b>bold?</b>")
+    assert await page.locator("#thread-messages b:text('bold?')").count() == 0
+
+    await page.fill("#reply-input", "Hello! How can I help?")
+    await page.press("#reply-input", "Enter")
+    reply = await visitor.next("message")
+    while reply["sender"] != "agent":
+        reply = await visitor.next("message")
+    assert reply["body"] == "Hello! How can I help?"
+    assert reply["author_name"] == AGENT_NAME
+
+    # Live: the visitor writes again and the console shows it without a reload.
+    await visitor.say("Thanks!", "c-test-2")
+    await expect(page.locator("#thread-messages .from-visitor .body").last).to_have_text("Thanks!")
+    await screenshot(page, "console")
+
+    await page.click("#resolve")
+    await expect(page.locator("#thread-status")).to_contain_text("resolved")
+    await expect(page.locator("#conversation-list button")).to_have_count(0)
+    await visitor.close()
+
+
+async def test_a_refused_token_is_dropped_and_the_visitor_starts_afresh(
+        page: Any, host_page: str, chat: Chat) -> None:
+    from playwright.async_api import expect
+
+    await page.goto(host_page)
+    await page.wait_for_function("window.__events.some(e => e.name === 'ready')")
+    chat_frame = next(f for f in page.frames if f.url.startswith(chat.mount))
+    await chat_frame.evaluate("""() => {
+        localStorage.setItem('chatkit.token', 'forged.token.value');
+        localStorage.setItem('chatkit.conversation', 'no-such-conversation');
+    }""")
+    await page.reload()
+    frame = page.frame_locator("chatkit-widget iframe")
+    await page.locator("chatkit-widget button.launcher").click()
+    await frame.locator("#ck-input").fill("Hello again")
+    await frame.locator("#ck-input").press("Enter")
+    await expect(frame.locator("li.ck-msg--visitor").first).to_have_attribute("data-state", "sent")
+    chat_frame = next(f for f in page.frames if f.url.startswith(chat.mount))
+    token = await chat_frame.evaluate("localStorage.getItem('chatkit.token')")
+    assert token and token != "forged.token.value"

@@ -1,0 +1,314 @@
+// The agent console (served at {mount}/console/): sign in over HTTP, then the /agent namespace
+// of docs/protocol.md. Deliberately small: later work grows it into a full inbox.
+import { isRetryable, request } from '../shared/ack.js';
+import { byId, h, nearBottom, timeElement } from '../shared/dom.js';
+import { clientIdFactory } from '../shared/ids.js';
+import { connectNamespace, mountFromScript } from '../shared/socket.js';
+
+const mount = mountFromScript(document.currentScript, '/static/console/console.js');
+const SESSION_KEY = 'chatkit.console';
+const LISTED = ['bot', 'queued', 'assigned'];
+const STATUS_LABEL = { bot: 'with bot', queued: 'waiting', assigned: 'assigned', resolved: 'resolved' };
+const nextClientId = clientIdFactory();
+
+const ui = {
+  loginView: byId('login-view'),
+  loginForm: byId('login-form'),
+  loginError: byId('login-error'),
+  appView: byId('app-view'),
+  conn: byId('conn'),
+  agentName: byId('agent-name'),
+  list: byId('conversation-list'),
+  listEmpty: byId('list-empty'),
+  title: byId('thread-title'),
+  status: byId('thread-status'),
+  resolve: byId('resolve'),
+  messages: byId('thread-messages'),
+  replyForm: byId('reply-form'),
+  reply: byId('reply-input'),
+};
+
+const state = {
+  auth: null, // {token, agent}
+  socket: null,
+  conversations: new Map(),
+  unread: new Set(),
+  current: null, // the open conversation's id
+  seen: new Set(), // seqs shown for the open conversation
+  lastSeq: 0,
+  outbox: [], // [{conversation_id, client_id, body, el}] replies not yet acknowledged
+};
+
+function loadAuth() {
+  try {
+    const auth = JSON.parse(sessionStorage.getItem(SESSION_KEY) || 'null');
+    return auth && typeof auth.token === 'string' ? auth : null;
+  } catch {
+    return null;
+  }
+}
+
+function saveAuth(auth) {
+  try {
+    if (auth) sessionStorage.setItem(SESSION_KEY, JSON.stringify(auth));
+    else sessionStorage.removeItem(SESSION_KEY);
+  } catch {
+    // Not kept across reloads; the console still works.
+  }
+}
+
+async function login(email, password) {
+  const response = await fetch(new URL('api/agents/login', `${mount.href}/`), {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify({ email, password }),
+  });
+  const data = await response.json().catch(() => ({}));
+  if (!response.ok) throw new Error((data.error && data.error.message) || `Sign-in failed (${response.status})`);
+  return data;
+}
+
+function visitorLabel(conversation) {
+  return `Visitor ${String(conversation.contact_id || conversation.id).slice(0, 6)}`;
+}
+
+function senderName(message) {
+  if (message.sender === 'visitor') return message.author_name || 'Visitor';
+  if (message.sender === 'agent') {
+    return state.auth && message.author_id === state.auth.agent.id ? 'You' : message.author_name || 'Agent';
+  }
+  return message.author_name || (message.sender === 'bot' ? 'Bot' : '');
+}
+
+// ---- conversation list ----
+
+function renderList() {
+  const conversations = [...state.conversations.values()].sort((a, b) => a.created_at - b.created_at);
+  ui.list.replaceChildren(
+    ...conversations.map((conversation) => {
+      const button = h(
+        'button',
+        { type: 'button', 'aria-current': String(conversation.id === state.current), 'data-id': conversation.id },
+        h('span', { class: 'who', text: visitorLabel(conversation) }),
+        h(
+          'span',
+          { class: 'meta' },
+          h('span', { class: `status status-${conversation.status}`, text: STATUS_LABEL[conversation.status] || conversation.status }),
+          conversation.agent_name ? ` ${conversation.agent_name} · ` : ' ',
+          timeElement(conversation.created_at),
+        ),
+      );
+      button.addEventListener('click', () => openConversation(conversation.id));
+      return h('li', { class: state.unread.has(conversation.id) ? 'unread' : null }, button);
+    }),
+  );
+  ui.listEmpty.hidden = conversations.length > 0;
+}
+
+function upsertConversation(conversation) {
+  if (LISTED.includes(conversation.status)) state.conversations.set(conversation.id, conversation);
+  else state.conversations.delete(conversation.id);
+  if (conversation.id === state.current) renderHeader(conversation);
+  renderList();
+}
+
+async function refreshList() {
+  const data = await request(state.socket, 'conversations', { status: LISTED });
+  state.conversations = new Map(data.conversations.map((c) => [c.id, c]));
+  renderList();
+}
+
+// ---- the open conversation ----
+
+function renderHeader(conversation, readOnly = false) {
+  ui.title.textContent = visitorLabel(conversation);
+  const mine = conversation.status === 'assigned' && state.auth && conversation.agent_id === state.auth.agent.id;
+  ui.status.textContent = [STATUS_LABEL[conversation.status] || conversation.status, conversation.agent_name]
+    .filter(Boolean)
+    .join(' · ');
+  ui.resolve.hidden = !mine;
+  ui.replyForm.hidden = !mine || readOnly;
+}
+
+function addMessage(message) {
+  if (message.conversation_id !== state.current || state.seen.has(message.seq)) return;
+  state.seen.add(message.seq);
+  while (state.seen.has(state.lastSeq + 1)) state.lastSeq += 1;
+  const pending = state.outbox.find((item) => item.client_id === message.client_id && message.sender === 'agent');
+  if (pending && pending.el) {
+    pending.el.classList.remove('sending');
+    pending.el.dataset.seq = String(message.seq);
+    return;
+  }
+  const el = messageElement(message.sender, senderName(message), message.body, message.created_at);
+  el.dataset.seq = String(message.seq);
+  // Keep seq order when a reconnect fills a gap.
+  const later = [...ui.messages.children].find((other) => Number(other.dataset.seq) > message.seq);
+  const stick = nearBottom(ui.messages);
+  ui.messages.insertBefore(el, later || null);
+  if (stick) ui.messages.scrollTop = ui.messages.scrollHeight;
+}
+
+function messageElement(sender, name, body, createdAt) {
+  return h(
+    'li',
+    { class: `message from-${sender}` },
+    h('div', { class: 'meta' }, name ? h('b', { text: name }) : null, timeElement(createdAt)),
+    h('div', { class: 'body', text: body }),
+  );
+}
+
+async function openConversation(id) {
+  state.current = id;
+  state.seen = new Set();
+  state.lastSeq = 0;
+  state.unread.delete(id);
+  ui.messages.replaceChildren();
+  renderList();
+  await joinCurrent();
+  ui.reply.focus();
+}
+
+/** Joins (or re-joins after a reconnect) the open conversation and fills in its messages. */
+async function joinCurrent() {
+  const id = state.current;
+  if (!id) return;
+  try {
+    for (;;) {
+      const data = await request(state.socket, 'join', { conversation_id: id, since_seq: state.lastSeq, limit: 200 });
+      if (state.current !== id) return;
+      renderHeader(data.conversation);
+      upsertConversation(data.conversation);
+      data.messages.forEach(addMessage);
+      if (!data.has_more || !data.messages.length) break;
+    }
+    flushOutbox();
+  } catch (error) {
+    if (error.code !== 'conflict') {
+      ui.status.textContent = `Could not open: ${error.message}`;
+      return;
+    }
+    // Another agent has it: show it read-only.
+    const data = await request(state.socket, 'history', { conversation_id: id, limit: 200 });
+    if (state.current !== id) return;
+    const conversation = state.conversations.get(id);
+    if (conversation) renderHeader(conversation, true);
+    data.messages.forEach(addMessage);
+  }
+}
+
+async function sendReply(body) {
+  const item = { conversation_id: state.current, client_id: nextClientId(), body, el: null };
+  item.el = messageElement('agent', 'You', body, Date.now());
+  item.el.classList.add('sending');
+  ui.messages.append(item.el);
+  ui.messages.scrollTop = ui.messages.scrollHeight;
+  state.outbox.push(item);
+  await flushOutbox();
+}
+
+let flushing = false;
+async function flushOutbox() {
+  if (flushing) return;
+  flushing = true;
+  try {
+    while (state.outbox.length && state.socket.connected) {
+      const item = state.outbox[0];
+      const { conversation_id, client_id, body } = item;
+      try {
+        const message = await request(state.socket, 'message', { conversation_id, client_id, body });
+        addMessage(message);
+        item.el.classList.remove('sending');
+        state.outbox.shift();
+      } catch (error) {
+        if (isRetryable(error)) break; // resent after the next (re)connect
+        state.outbox.shift();
+        item.el.classList.remove('sending');
+        item.el.append(h('div', { class: 'error', text: `Not sent: ${error.message}` }));
+      }
+    }
+  } finally {
+    flushing = false;
+  }
+}
+
+// ---- connection and sign-in ----
+
+function connect() {
+  ui.loginView.hidden = true;
+  ui.appView.hidden = false;
+  ui.agentName.textContent = state.auth.agent.name;
+  const socket = connectNamespace(mount, '/agent', () => ({ token: state.auth.token }));
+  state.socket = socket;
+  socket.on('connect', async () => {
+    ui.conn.textContent = 'Online';
+    await refreshList();
+    await joinCurrent();
+  });
+  socket.on('disconnect', (reason) => {
+    ui.conn.textContent = 'Reconnecting…';
+    // A disconnect sent by the server (a restart, say) is not retried by socket.io-client.
+    if (reason === 'io server disconnect') {
+      setTimeout(() => state.socket === socket && socket.connect(), 2000 + Math.random() * 3000);
+    }
+  });
+  socket.on('connect_error', (error) => {
+    if (error.data && error.data.code === 'invalid_token') signOut('Your session has expired. Please sign in again.');
+    else ui.conn.textContent = 'Reconnecting…';
+  });
+  socket.on('conversation', upsertConversation);
+  socket.on('message', (message) => {
+    if (message.conversation_id === state.current) addMessage(message);
+    else if (state.conversations.has(message.conversation_id)) {
+      state.unread.add(message.conversation_id);
+      renderList();
+    }
+  });
+  socket.connect();
+}
+
+function signOut(reason = '') {
+  if (state.socket) state.socket.disconnect();
+  Object.assign(state, { auth: null, socket: null, current: null, outbox: [], conversations: new Map() });
+  saveAuth(null);
+  ui.appView.hidden = true;
+  ui.loginView.hidden = false;
+  ui.loginError.textContent = reason;
+}
+
+ui.loginForm.addEventListener('submit', async (event) => {
+  event.preventDefault();
+  ui.loginError.textContent = '';
+  try {
+    state.auth = await login(byId('login-email').value, byId('login-password').value);
+    saveAuth(state.auth);
+    connect();
+  } catch (error) {
+    ui.loginError.textContent = error.message;
+  }
+});
+
+ui.replyForm.addEventListener('submit', (event) => {
+  event.preventDefault();
+  const body = ui.reply.value;
+  if (!body.trim() || !state.current) return;
+  ui.reply.value = '';
+  sendReply(body);
+});
+ui.reply.addEventListener('keydown', (event) => {
+  if (event.key === 'Enter' && !event.shiftKey && !event.isComposing) {
+    event.preventDefault();
+    ui.replyForm.requestSubmit();
+  }
+});
+ui.resolve.addEventListener('click', async () => {
+  try {
+    upsertConversation(await request(state.socket, 'resolve', { conversation_id: state.current }));
+  } catch (error) {
+    ui.status.textContent = `Could not resolve: ${error.message}`;
+  }
+});
+byId('logout').addEventListener('click', () => signOut());
+
+state.auth = loadAuth();
+if (state.auth) connect();

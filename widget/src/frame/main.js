@@ -1,0 +1,109 @@
+// The chat app inside the iframe (served at {mount}/widget/). It talks to the host page's
+// loader over postMessage, and to chatkit over Socket.IO, but opens no socket until the
+// visitor opens the panel or may have a conversation going.
+import { TO_FRAME, bridgeMessage, readBridgeMessage } from '../shared/bridge.js';
+import { clientIdFactory } from '../shared/ids.js';
+import { connectNamespace, mountFromScript } from '../shared/socket.js';
+import { VisitorSession } from './session.js';
+import { VisitorStorage } from './storage.js';
+import { ChatView } from './view.js';
+
+/**
+ * The host page's origin, given by the loader in the URL hash. Where the browser can tell us
+ * who really embeds us (location.ancestorOrigins), a mismatch disables the bridge.
+ */
+function hostOrigin() {
+  if (window.parent === window) return null;
+  const origin = new URLSearchParams(location.hash.slice(1)).get('origin');
+  if (!origin || !/^https?:\/\/[^/]+$/.test(origin)) return null;
+  const ancestors = location.ancestorOrigins;
+  if (ancestors && ancestors.length && ancestors[0] !== origin) return null;
+  return origin;
+}
+
+/** The loader in the host page, or a no-op when the frame is opened on its own. */
+function connectHost(origin, onMessage) {
+  if (!origin) return { post() {} };
+  window.addEventListener('message', (event) => {
+    if (event.origin !== origin || event.source !== window.parent) return;
+    const message = readBridgeMessage(event.data, TO_FRAME);
+    if (message) onMessage(message);
+  });
+  return {
+    post(type, fields) {
+      window.parent.postMessage(bridgeMessage(type, fields), origin);
+    },
+  };
+}
+
+/** What the host page's ChatKit('on', 'message') handlers get: the message, no internals. */
+function publicMessage(message) {
+  const { id, conversation_id, seq, sender, author_name, body, created_at } = message;
+  return { id, conversation_id, seq, sender, author_name, body, created_at };
+}
+
+function main() {
+  const mount = mountFromScript(document.currentScript, '/static/widget/app.js');
+  const origin = hostOrigin();
+  const standalone = window.parent === window;
+  let panelOpen = standalone;
+  let unread = 0;
+
+  const session = new VisitorSession({
+    socketFactory: (auth) => connectNamespace(mount, '/visitor', auth),
+    storage: new VisitorStorage(),
+    nextClientId: clientIdFactory(),
+  });
+
+  const host = connectHost(origin, (message) => {
+    if (message.type === 'open') {
+      panelOpen = true;
+      unread = 0;
+      session.connect();
+      view.focusComposer();
+    } else if (message.type === 'close') {
+      panelOpen = false;
+    }
+  });
+
+  const view = new ChatView({
+    onSend: (body) => session.send(body),
+    onRetry: (item) => session.retry(item),
+    onClose: () => host.post('close'),
+    onHandoff: async () => {
+      try {
+        await session.handoff();
+      } catch {
+        view.notice("We couldn't reach a person just now. Please try again in a moment.");
+      }
+    },
+  });
+
+  session.on('status', (status) => view.setOnline(status !== 'offline'));
+  session.on('conversation', (conversation) => view.setConversation(conversation));
+  session.on('pending', (item) => view.addPending(item));
+  session.on('failed', (item) => view.markFailed(item));
+  session.on('sent', (item, message) => {
+    view.markSent(item, message);
+    host.post('message', { message: publicMessage(message) });
+  });
+  session.on('message', (message, { live }) => {
+    view.addMessage(message, { announce: live });
+    if (!live) return;
+    host.post('message', { message: publicMessage(message) });
+    if (!panelOpen && message.sender !== 'visitor') {
+      unread += 1;
+      host.post('unread', { count: unread });
+    }
+  });
+
+  session.start();
+  if (standalone) {
+    session.connect();
+    view.focusComposer();
+  }
+  host.post('ready');
+}
+
+main();
+

@@ -1,0 +1,218 @@
+// The visitor's side of the protocol (docs/protocol.md, namespace /visitor): connecting,
+// resuming, the outbox with its at-least-once resends, and dedupe by seq. It knows nothing
+// about the DOM; the view listens to its events:
+//
+//   status(state)            'idle' | 'connecting' | 'online' | 'offline'
+//   conversation(conv)       the open conversation changed (or null)
+//   message(msg, {live})     a stored message not seen before (live: arrived just now)
+//   pending(item)            a message of ours waits for its ack ('sending')
+//   sent(item, msg)          the server stored a message of ours
+//   failed(item, error)      the server refused a message of ours for good
+import { ProtocolError, isRetryable, request } from '../shared/ack.js';
+import { Emitter } from '../shared/emitter.js';
+
+const RESUME_PAGE = 100;
+const RETRY_MS = 3000;
+
+export class VisitorSession extends Emitter {
+  constructor({ socketFactory, storage, nextClientId }) {
+    super();
+    this.storage = storage;
+    this.nextClientId = nextClientId;
+    this.socketFactory = socketFactory;
+    this.socket = null;
+    this.status = 'idle';
+    this.conversation = null;
+    /** "conversation_id:seq" of every message shown. */
+    this.seen = new Set();
+    /** Highest seq of the current conversation up to which we have every message. */
+    this.lastSeq = 0;
+    this.outbox = storage.outbox;
+    this.flushing = false;
+    this.retryTimer = 0;
+  }
+
+  /** Connects now only if the visitor may have a conversation going; else waits for open(). */
+  start() {
+    for (const item of this.outbox) this.emit('pending', item);
+    if (this.outbox.length || (this.storage.token && this.storage.conversationId)) this.connect();
+  }
+
+  connect() {
+    if (!this.socket) this.#createSocket();
+    if (!this.socket.connected && !this.socket.active) {
+      this.#setStatus('connecting');
+      this.socket.connect();
+    }
+  }
+
+  /** Queues a message; it is sent now or after the next (re)connect. */
+  send(body) {
+    const item = { client_id: this.nextClientId(), body, created_at: Date.now() };
+    this.outbox.push(item);
+    this.#saveOutbox();
+    this.emit('pending', item);
+    this.connect();
+    this.#flush();
+    return item;
+  }
+
+  /** Puts a failed message back in the outbox, with its original client_id. */
+  retry(item) {
+    if (!this.outbox.includes(item)) this.outbox.push(item);
+    this.#saveOutbox();
+    this.emit('pending', item);
+    this.connect();
+    this.#flush();
+  }
+
+  /** Asks for a person; resolves with the updated conversation. */
+  async handoff() {
+    if (!this.socket) throw new ProtocolError('offline', 'not connected');
+    const conversation = await request(this.socket, 'handoff', {});
+    this.#setConversation(conversation);
+    return conversation;
+  }
+
+  #createSocket() {
+    const socket = this.socketFactory(() => (this.storage.token ? { token: this.storage.token } : {}));
+    socket.on('connect', () => this.#resume());
+    socket.on('disconnect', (reason) => {
+      this.#setStatus('offline');
+      // A disconnect sent by the server (a restart, say) is not retried by socket.io-client.
+      if (reason === 'io server disconnect') setTimeout(() => socket.connect(), RETRY_MS * (1 + Math.random()));
+    });
+    socket.on('connect_error', (error) => {
+      this.#setStatus('offline');
+      if (error && error.data && error.data.code === 'invalid_token') {
+        // A token from another server or an old secret: start afresh as a new visitor. The
+        // server refused the connection, so socket.io-client will not retry on its own.
+        this.storage.token = null;
+        this.storage.conversationId = null;
+        setTimeout(() => socket.connect(), 500);
+      }
+    });
+    socket.on('message', (message) => this.#receive(message, true));
+    socket.on('conversation', (conversation) => this.#setConversation(conversation));
+    this.socket = socket;
+  }
+
+  async #resume() {
+    this.#setStatus('connecting');
+    try {
+      let since = this.lastSeq;
+      let currentId = this.conversation && this.conversation.id;
+      for (;;) {
+        const data = await request(this.socket, 'resume', { since_seq: since, limit: RESUME_PAGE });
+        if (typeof data.token === 'string') this.storage.token = data.token;
+        const conversation = data.conversation || null;
+        if (conversation && conversation.id !== currentId && since > 0) {
+          // A new conversation since we last looked: since_seq belonged to the old one.
+          currentId = conversation.id;
+          since = 0;
+          this.lastSeq = 0;
+          continue;
+        }
+        this.#setConversation(conversation);
+        for (const message of data.messages || []) this.#receive(message, false);
+        const last = (data.messages || []).at(-1);
+        if (!data.has_more || !last) break;
+        since = last.seq;
+      }
+      this.#setStatus('online');
+      this.#flush();
+    } catch (error) {
+      if (!this.socket.connected) return; // the next connect resumes again
+      if (error.code === 'timeout' || error.code === 'unavailable') {
+        this.#setStatus('offline');
+        setTimeout(() => this.socket.connected && this.#resume(), RETRY_MS);
+      } else {
+        this.#setStatus('offline');
+        console.error('chatkit: resume failed', error);
+      }
+    }
+  }
+
+  async #flush() {
+    if (this.flushing || this.status !== 'online') return;
+    this.flushing = true;
+    clearTimeout(this.retryTimer);
+    try {
+      // One at a time, in order: the server may handle concurrent events out of order.
+      while (this.status === 'online' && this.outbox.length) {
+        const item = this.outbox[0];
+        try {
+          const message = await request(this.socket, 'message', { client_id: item.client_id, body: item.body });
+          this.#receive(message, true);
+          this.#settle(item);
+        } catch (error) {
+          if (isRetryable(error)) {
+            if (this.socket.connected) this.retryTimer = setTimeout(() => this.#flush(), RETRY_MS);
+            break;
+          }
+          this.#dropFromOutbox(item);
+          this.emit('failed', item, error);
+        }
+      }
+    } finally {
+      this.flushing = false;
+    }
+  }
+
+  #receive(message, live) {
+    if (!message || typeof message.seq !== 'number' || typeof message.conversation_id !== 'string') return;
+    const key = `${message.conversation_id}:${message.seq}`;
+    const mine = message.sender === 'visitor' && this.outbox.find((i) => i.client_id === message.client_id);
+    if (mine) this.#settle(mine, message);
+    if (this.seen.has(key)) return;
+    this.seen.add(key);
+    if (!this.conversation || this.conversation.id !== message.conversation_id) {
+      // Our first message started a conversation; its `conversation` event may come later.
+      if (!this.conversation || this.conversation.status === 'resolved') {
+        this.#setConversation({ id: message.conversation_id, status: 'bot', agent_name: null });
+      }
+    }
+    if (this.conversation && this.conversation.id === message.conversation_id) {
+      while (this.seen.has(`${message.conversation_id}:${this.lastSeq + 1}`)) this.lastSeq += 1;
+    }
+    if (!mine) this.emit('message', message, { live });
+  }
+
+  #settle(item, message) {
+    this.#dropFromOutbox(item);
+    if (message) {
+      item.message = message;
+      this.emit('sent', item, message);
+    }
+  }
+
+  #dropFromOutbox(item) {
+    const index = this.outbox.indexOf(item);
+    if (index >= 0) {
+      this.outbox.splice(index, 1);
+      this.#saveOutbox();
+    }
+  }
+
+  #saveOutbox() {
+    this.storage.outbox = this.outbox.map(({ client_id, body, created_at }) => ({ client_id, body, created_at }));
+  }
+
+  #setConversation(conversation) {
+    const previous = this.conversation;
+    if (conversation && previous && conversation.id !== previous.id) {
+      // A late event about an older conversation of ours: keep showing the open one.
+      if (conversation.status === 'resolved' && previous.status !== 'resolved') return;
+      this.lastSeq = 0;
+    }
+    this.conversation = conversation;
+    this.storage.conversationId = conversation && conversation.status !== 'resolved' ? conversation.id : null;
+    this.emit('conversation', conversation);
+  }
+
+  #setStatus(status) {
+    if (status === this.status) return;
+    this.status = status;
+    this.emit('status', status);
+  }
+}

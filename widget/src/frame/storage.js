@@ -1,0 +1,78 @@
+// What the widget keeps in the browser (chatkit's origin): the visitor token, the open
+// conversation's id (so a page load knows whether to connect at once) and the outbox of
+// messages not yet acknowledged. Storage may be unavailable (privacy modes, blocked
+// third-party storage): then everything lives for the page's lifetime only.
+
+const KEYS = { token: 'chatkit.token', conversation: 'chatkit.conversation', outbox: 'chatkit.outbox' };
+
+function open() {
+  try {
+    const storage = window.localStorage;
+    storage.setItem('chatkit.probe', '1');
+    storage.removeItem('chatkit.probe');
+    return storage;
+  } catch {
+    return null;
+  }
+}
+
+export class VisitorStorage {
+  #storage = open();
+  #memory = new Map();
+
+  #get(key) {
+    if (!this.#storage) return this.#memory.get(key) ?? null;
+    try {
+      return this.#storage.getItem(key);
+    } catch {
+      return null;
+    }
+  }
+
+  #set(key, value) {
+    if (!this.#storage) {
+      if (value == null) this.#memory.delete(key);
+      else this.#memory.set(key, value);
+      return;
+    }
+    try {
+      if (value == null) this.#storage.removeItem(key);
+      else this.#storage.setItem(key, value);
+    } catch {
+      // Quota or a revoked permission: the page keeps working from memory.
+    }
+  }
+
+  get token() {
+    return this.#get(KEYS.token);
+  }
+
+  set token(value) {
+    this.#set(KEYS.token, value);
+  }
+
+  /** The id of the visitor's open (not resolved) conversation, if any. */
+  get conversationId() {
+    return this.#get(KEYS.conversation);
+  }
+
+  set conversationId(value) {
+    this.#set(KEYS.conversation, value);
+  }
+
+  /** [{client_id, body, created_at}], oldest first. */
+  get outbox() {
+    try {
+      const items = JSON.parse(this.#get(KEYS.outbox) || '[]');
+      return Array.isArray(items)
+        ? items.filter((i) => i && typeof i.client_id === 'string' && typeof i.body === 'string')
+        : [];
+    } catch {
+      return [];
+    }
+  }
+
+  set outbox(items) {
+    this.#set(KEYS.outbox, items.length ? JSON.stringify(items) : null);
+  }
+}

@@ -1,0 +1,159 @@
+// The chat panel's DOM. Every name and body is set with textContent (see shared/dom.js).
+import { autoGrow, byId, h, nearBottom, timeElement } from '../shared/dom.js';
+
+const STATUS_TEXT = {
+  bot: 'Our assistant is answering',
+  queued: 'Waiting for a person to join…',
+  resolved: 'This conversation is resolved. Write again any time.',
+};
+
+const NAMES = { visitor: 'You', bot: 'Assistant', agent: 'Agent', system: '' };
+
+export function senderName(message) {
+  if (message.sender === 'visitor') return 'You';
+  return message.author_name || NAMES[message.sender] || '';
+}
+
+export class ChatView {
+  constructor({ onSend, onRetry, onHandoff, onClose }) {
+    this.status = byId('ck-status');
+    this.offline = byId('ck-offline');
+    this.scroll = byId('ck-scroll');
+    this.list = byId('ck-messages');
+    this.live = byId('ck-live');
+    this.handoff = byId('ck-handoff');
+    this.form = byId('ck-composer');
+    this.input = byId('ck-input');
+    /** client_id → <li> of our own messages; "conversation:seq" → <li> of the others. */
+    this.items = new Map();
+    this.onRetry = onRetry;
+
+    const resize = autoGrow(this.input);
+    const submit = () => {
+      const body = this.input.value;
+      if (!body.trim()) return;
+      this.input.value = '';
+      resize();
+      onSend(body);
+    };
+    this.form.addEventListener('submit', (event) => {
+      event.preventDefault();
+      submit();
+    });
+    this.input.addEventListener('keydown', (event) => {
+      // Enter sends, Shift+Enter is a newline; never interrupt an IME composition.
+      if (event.key === 'Enter' && !event.shiftKey && !event.isComposing) {
+        event.preventDefault();
+        submit();
+      }
+    });
+    this.handoff.addEventListener('click', () => onHandoff());
+    byId('ck-close').addEventListener('click', () => onClose());
+    document.addEventListener('keydown', (event) => {
+      if (event.key === 'Escape') onClose();
+    });
+  }
+
+  focusComposer() {
+    this.input.focus();
+  }
+
+  setOnline(online) {
+    this.offline.hidden = online;
+  }
+
+  setConversation(conversation) {
+    const status = conversation ? conversation.status : null;
+    this.handoff.hidden = status !== 'bot';
+    if (status === 'assigned') {
+      this.status.textContent = conversation.agent_name
+        ? `You're chatting with ${conversation.agent_name}`
+        : 'A person has joined';
+    } else {
+      this.status.textContent = STATUS_TEXT[status] || 'We usually reply in a few minutes';
+    }
+  }
+
+  /** A stored message from the server (ours from another tab, the bot's, an agent's). */
+  addMessage(message, { announce }) {
+    const key = `${message.conversation_id}:${message.seq}`;
+    if (this.items.has(key)) return;
+    const item = this.#render(message.sender, senderName(message), message.body, message.created_at);
+    item.dataset.conv = message.conversation_id;
+    item.dataset.seq = String(message.seq);
+    this.items.set(key, item);
+    this.#insert(item, false);
+    if (announce && message.sender !== 'visitor') {
+      this.live.textContent = `${senderName(message) || 'Message'}: ${message.body}`;
+    }
+  }
+
+  /** One of ours, waiting for its ack. */
+  addPending(pending) {
+    let item = this.items.get(pending.client_id);
+    if (!item) {
+      item = this.#render('visitor', 'You', pending.body, pending.created_at);
+      this.items.set(pending.client_id, item);
+      this.#insert(item, true);
+    }
+    this.#setState(item, 'sending', 'Sending…');
+  }
+
+  markSent(pending, message) {
+    const item = this.items.get(pending.client_id);
+    if (!item) return;
+    item.dataset.conv = message.conversation_id;
+    item.dataset.seq = String(message.seq);
+    this.items.set(`${message.conversation_id}:${message.seq}`, item);
+    this.#setState(item, 'sent', 'Sent');
+    // A reply may have been shown before our ack came: move ours to its place by seq.
+    this.#insert(item, false);
+  }
+
+  markFailed(pending) {
+    const item = this.items.get(pending.client_id);
+    if (!item) return;
+    const retry = h('button', { type: 'button', class: 'ck-retry', text: 'Retry' });
+    retry.addEventListener('click', () => this.onRetry(pending), { once: true });
+    this.#setState(item, 'failed', 'Not sent. ', retry);
+  }
+
+  notice(text) {
+    this.#insert(h('li', { class: 'ck-msg ck-msg--system' }, h('div', { class: 'ck-body', text })), true);
+  }
+
+  #render(sender, name, body, createdAt) {
+    return h(
+      'li',
+      { class: `ck-msg ck-msg--${sender}` },
+      h('div', { class: 'ck-meta' }, name ? h('span', { class: 'ck-author', text: name }) : null, timeElement(createdAt)),
+      h('div', { class: 'ck-body', text: body }),
+    );
+  }
+
+  #setState(item, state, text, ...extra) {
+    item.dataset.state = state;
+    let line = item.querySelector('.ck-state');
+    if (!line) line = item.appendChild(h('div', { class: 'ck-state' }));
+    line.replaceChildren(text, ...extra);
+  }
+
+  /** Appends, keeping stored messages in seq order ahead of those still sending. */
+  #insert(item, scroll) {
+    const stick = scroll || nearBottom(this.scroll);
+    const seq = item.dataset.seq ? Number(item.dataset.seq) : null;
+    let before = null;
+    if (seq !== null) {
+      for (const other of this.list.children) {
+        if (other === item) continue;
+        const later = other.dataset.conv === item.dataset.conv && Number(other.dataset.seq) > seq;
+        if (other.dataset.state === 'sending' || later) {
+          before = other;
+          break;
+        }
+      }
+    }
+    this.list.insertBefore(item, before);
+    if (stick) this.scroll.scrollTop = this.scroll.scrollHeight;
+  }
+}

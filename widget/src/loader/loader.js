@@ -1,0 +1,148 @@
+// The script a host page embeds: <script src="https://support.example.com/chat/widget.js" async>.
+// It defines only the global `ChatKit`, draws the launcher, and puts the chat itself in an
+// iframe on chatkit's origin, so the host page's CSS and scripts can neither break nor read it.
+//
+//   window.ChatKit = window.ChatKit || function () { (ChatKit.q = ChatKit.q || []).push(arguments) };
+//   ChatKit('on', 'message', (message) => console.log(message.body));
+//   ChatKit('open');
+import { FROM_FRAME, bridgeMessage, readBridgeMessage } from '../shared/bridge.js';
+import { createLauncher } from './styles.js';
+
+/* global __LOADER_CSS__ */
+const css = __LOADER_CSS__;
+
+const EVENTS = ['ready', 'open', 'close', 'message'];
+// Shadow host styles: inline !important beats any host-page rule, and `all: initial` stops
+// the page's inherited properties (fonts, colours, line height) from leaking in.
+const HOST_STYLE = {
+  all: 'initial',
+  display: 'block',
+  position: 'fixed',
+  right: '0',
+  bottom: '0',
+  width: '0',
+  height: '0',
+  'z-index': '2147483647',
+};
+
+function start(script) {
+  const src = new URL(script.src, location.href);
+  const mount = src.href.replace(/\/widget\.js(?:[?#].*)?$/, '');
+  const frameOrigin = src.origin;
+  const queued = (window.ChatKit && window.ChatKit.q) || [];
+  const handlers = Object.fromEntries(EVENTS.map((name) => [name, []]));
+  let isOpen = false;
+  let isReady = false;
+
+  const host = document.createElement('chatkit-widget');
+  for (const [name, value] of Object.entries(HOST_STYLE)) host.style.setProperty(name, value, 'important');
+  const shadow = host.attachShadow({ mode: 'open' });
+  const { root, frame, launcher, badge } = createLauncher();
+  shadow.append(root);
+  if (shadow.adoptedStyleSheets && typeof CSSStyleSheet === 'function' && 'replaceSync' in CSSStyleSheet.prototype) {
+    // Constructed sheets are not subject to the host page's CSP style-src.
+    const sheet = new CSSStyleSheet();
+    sheet.replaceSync(css);
+    shadow.adoptedStyleSheets = [sheet];
+  } else {
+    const style = document.createElement('style');
+    style.textContent = css;
+    shadow.prepend(style);
+  }
+
+  const fire = (name, arg) => {
+    for (const fn of handlers[name]) {
+      try {
+        fn(arg);
+      } catch (error) {
+        setTimeout(() => { throw error; });
+      }
+    }
+  };
+  const toFrame = (type, fields) => {
+    if (isReady) frame.contentWindow.postMessage(bridgeMessage(type, fields), frameOrigin);
+  };
+  const setUnread = (count) => {
+    badge.hidden = !count;
+    badge.textContent = count > 99 ? '99+' : String(count);
+    launcher.setAttribute('aria-label', count ? `Open chat, ${count} unread` : 'Open chat');
+    if (isOpen) launcher.setAttribute('aria-label', 'Close chat');
+  };
+  const setOpen = (open) => {
+    if (open === isOpen) return;
+    isOpen = open;
+    root.classList.toggle('open', open);
+    launcher.setAttribute('aria-expanded', String(open));
+    if (open) {
+      setUnread(0);
+      frame.contentWindow.focus();
+    } else {
+      setUnread(0);
+      if (shadow.activeElement === frame) launcher.focus();
+    }
+    toFrame(open ? 'open' : 'close');
+    fire(open ? 'open' : 'close');
+  };
+
+  const api = {
+    open: () => setOpen(true),
+    close: () => setOpen(false),
+    toggle: () => setOpen(!isOpen),
+    on(name, fn) {
+      if (!handlers[name] || typeof fn !== 'function') throw new TypeError(`ChatKit('on'): unknown event ${name}`);
+      handlers[name].push(fn);
+      if (name === 'ready' && isReady) setTimeout(() => fn());
+    },
+  };
+  const ChatKit = function (command, ...args) {
+    if (!Object.prototype.hasOwnProperty.call(api, command)) throw new TypeError(`ChatKit: unknown command ${command}`);
+    return api[command](...args);
+  };
+  ChatKit.loaded = true;
+  window.ChatKit = ChatKit;
+
+  window.addEventListener('message', (event) => {
+    if (event.origin !== frameOrigin || event.source !== frame.contentWindow) return;
+    const message = readBridgeMessage(event.data, FROM_FRAME);
+    if (!message) return;
+    if (message.type === 'ready') {
+      isReady = true;
+      toFrame(isOpen ? 'open' : 'close');
+      fire('ready');
+    } else if (message.type === 'close') {
+      setOpen(false);
+    } else if (message.type === 'unread') {
+      if (Number.isInteger(message.count) && message.count >= 0 && !isOpen) setUnread(message.count);
+    } else if (message.type === 'message') {
+      if (message.message && typeof message.message === 'object') fire('message', { ...message.message });
+    }
+  });
+  launcher.addEventListener('click', () => setOpen(!isOpen));
+  setUnread(0);
+
+  // The hash carries the host page's origin, the only origin the frame will talk to.
+  frame.src = `${mount}/widget/#origin=${encodeURIComponent(location.origin)}`;
+  (document.body || document.documentElement).appendChild(host);
+
+  for (const args of queued) {
+    try {
+      ChatKit(...args);
+    } catch (error) {
+      setTimeout(() => { throw error; });
+    }
+  }
+}
+
+(() => {
+  if (window.ChatKit && window.ChatKit.loaded) return; // the script was included twice
+  const script = document.currentScript || document.querySelector('script[src$="/widget.js"]');
+  if (!script) return;
+  // Queue calls made between now and start(), as the page's own stub would.
+  if (!window.ChatKit) {
+    window.ChatKit = function () {
+      (window.ChatKit.q = window.ChatKit.q || []).push(arguments);
+    };
+  }
+  if (document.body) start(script);
+  else document.addEventListener('DOMContentLoaded', () => start(script), { once: true });
+})();
