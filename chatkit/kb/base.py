@@ -1,6 +1,7 @@
 """FAQ entries loaded from YAML and matched with rapidfuzz.
 
-This first matcher scores each phrasing with rapidfuzz's WRatio and answers above a threshold.
+This first matcher scores each phrasing with rapidfuzz's token_ratio (word order does not
+matter; WRatio's partial matching scored unrelated questions high) and answers above a threshold.
 It is deliberately simple; the knowledge-base issue replaces it with a normalising, indexed
 matcher whose confidence means the same across knowledge bases."""
 
@@ -39,7 +40,7 @@ class Match:
 
 
 class KnowledgeBase:
-    def __init__(self, entries: list[KBEntry], *, threshold: float = 0.75) -> None:
+    def __init__(self, entries: list[KBEntry], *, threshold: float = 0.62) -> None:
         ids = [entry.id for entry in entries]
         if len(ids) != len(set(ids)):
             raise ConfigError("knowledge base entry ids must be unique")
@@ -59,7 +60,7 @@ class KnowledgeBase:
             return []
         found: dict[str, Match] = {}
         for phrasing, score, index in process.extract(
-                query, self._phrasings, scorer=fuzz.WRatio, limit=limit * 4):
+                query, self._phrasings, scorer=fuzz.token_ratio, limit=limit * 4):
             entry = self._owners[index]
             if entry.id not in found:
                 found[entry.id] = Match(entry, score / 100, phrasing)
