@@ -103,7 +103,6 @@ class NewMessage:
 
 @dataclass(slots=True, frozen=True)
 class Message:
-    id: str
     conversation_id: str
     seq: int
     client_id: str | None
@@ -112,6 +111,12 @@ class Message:
     author_name: str | None
     body: str
     created_at: int
+
+    @property
+    def id(self) -> str:
+        """The server's id for the message. (conversation, seq) names it already, so the
+        store keys messages by that pair and needs no second, random key."""
+        return f"{self.conversation_id}-{self.seq}"
 
     def to_wire(self) -> dict[str, Any]:
         return {

@@ -6,6 +6,7 @@ import asyncio
 import contextlib
 from typing import Any
 
+import engineio
 import orjson
 import socketio
 
@@ -29,21 +30,66 @@ class _OrjsonCodec:
         return orjson.loads(data)
 
 
+class _TextPacket(socketio.packet.Packet):  # type: ignore[misc]
+    """chatkit never sends bytes, so the library's recursive search for them in every
+    outgoing packet is skipped."""
+
+    json = _OrjsonCodec
+
+    @classmethod
+    def data_is_binary(cls, data: Any) -> bool:
+        return False
+
+
+class _LocalDelivery(socketio.AsyncManager):  # type: ignore[misc]
+    """Delivers an emit to this process's sockets with one encode and no task per recipient
+    (the library starts a task for each), and no encode at all when everyone is skipped:
+    the sender of a message already has it in its ack. With Redis, every process delivers
+    its share through this same method."""
+
+    async def emit(self, event: str, data: Any, namespace: str, room: str | None = None,
+                   skip_sid: str | list[str] | None = None, callback: Any = None,
+                   to: str | None = None, **kwargs: Any) -> None:
+        if callback is not None or namespace not in self.rooms:
+            await super().emit(event, data, namespace, room=room, skip_sid=skip_sid,
+                               callback=callback, to=to, **kwargs)
+            return
+        skip = skip_sid if isinstance(skip_sid, list) else [skip_sid]
+        recipients = [eio_sid for sid, eio_sid in self.get_participants(namespace, to or room)
+                      if sid not in skip]
+        if not recipients:
+            return
+        args = list(data) if isinstance(data, tuple) else [] if data is None else [data]
+        encoded = self.server.packet_class(socketio.packet.EVENT, namespace=namespace,
+                                           data=[event, *args]).encode()
+        frames = [engineio.packet.Packet(engineio.packet.MESSAGE, part)
+                  for part in (encoded if isinstance(encoded, list) else [encoded])]
+        for eio_sid in recipients:
+            for frame in frames:
+                await self.server._send_eio_packet(eio_sid, frame)
+
+
+class _RedisDelivery(socketio.AsyncRedisManager, _LocalDelivery):  # type: ignore[misc]
+    """Redis pub/sub between processes; _LocalDelivery within each."""
+
+
 def create_socket_server(settings: Settings) -> socketio.AsyncServer:
-    manager = None
+    manager: _LocalDelivery
     if settings.redis_url:
         try:
             import redis.asyncio  # noqa: F401
         except ImportError as exc:  # pragma: no cover - depends on the install
             raise ImportError("--redis needs the redis package: "
                               "pip install 'chatkit[redis]'") from exc
-        manager = socketio.AsyncRedisManager(settings.redis_url)
+        manager = _RedisDelivery(settings.redis_url)
+    else:
+        manager = _LocalDelivery()
     # No list: same-origin only (the widget's iframe is served by chatkit itself).
     origins: list[str] | str | None = settings.allowed_origins or None
     if origins == ["*"]:
         origins = "*"
     return socketio.AsyncServer(async_mode="aiohttp", client_manager=manager,
-                                json=_OrjsonCodec, cors_allowed_origins=origins)
+                                serializer=_TextPacket, cors_allowed_origins=origins)
 
 
 async def close_socket_server(sio: socketio.AsyncServer) -> None:

@@ -59,16 +59,14 @@ conversations = Table(
 
 messages = Table(
     "messages", metadata,
-    Column("id", String(32), primary_key=True),
-    Column("conversation_id", String(32), ForeignKey("conversations.id"), nullable=False),
-    Column("seq", Integer, nullable=False),
+    Column("conversation_id", String(32), ForeignKey("conversations.id"), primary_key=True),
+    Column("seq", Integer, primary_key=True),
     Column("client_id", String(64)),
     Column("sender", String(10), nullable=False),
     Column("author_id", String(32)),
     Column("author_name", String(200)),
     Column("body", Text, nullable=False),
     Column("created_at", BigInteger, nullable=False),
-    UniqueConstraint("conversation_id", "seq", name="uq_messages_conversation_seq"),
     # A sender's client id is stored once, whichever conversation it was sent to.
     UniqueConstraint("author_id", "client_id", name="uq_messages_author_client"),
 )

@@ -274,23 +274,31 @@ class SqlStore:
     async def append_messages(self, batch: Sequence[NewMessage]) -> list[AppendResult | None]:
         if not batch:
             return []
+        # Resends are rare, so first insert without looking for stored copies; the unique
+        # (author_id, client_id) index refuses the batch if one is there, and then the batch
+        # is stored again, looking first. Looking up every client id costs more than the insert.
         try:
             async with self._write() as conn:
-                return await self._append(conn, batch)
+                return await self._append(conn, batch, look_for_stored=False)
+        except IntegrityError:
+            pass
+        try:
+            async with self._write() as conn:
+                return await self._append(conn, batch, look_for_stored=True)
         except IntegrityError:
             if len(batch) == 1:
-                # A racing writer (another process) stored this client id first.
-                async with self._write() as conn:
-                    return await self._append(conn, batch)
-            log.warning("group commit of %d messages conflicted; storing them one by one",
-                        len(batch))
-            results: list[AppendResult | None] = []
-            for item in batch:
-                results.extend(await self.append_messages([item]))
-            return results
+                raise
+        # A racing writer (another process) stored one of these client ids between our look
+        # and our insert: store them one by one, so only that one is affected.
+        log.warning("group commit of %d messages conflicted; storing them one by one",
+                    len(batch))
+        results: list[AppendResult | None] = []
+        for item in batch:
+            results.extend(await self.append_messages([item]))
+        return results
 
-    async def _append(self, conn: AsyncConnection,
-                      batch: Sequence[NewMessage]) -> list[AppendResult | None]:
+    async def _append(self, conn: AsyncConnection, batch: Sequence[NewMessage], *,
+                      look_for_stored: bool) -> list[AppendResult | None]:
         m, c = t.messages.c, t.conversations.c
         conversation_ids = {item.conversation_id for item in batch}
         # Lock the conversations first: then no other writer can add to them until we commit,
@@ -303,7 +311,7 @@ class SqlStore:
 
         keyed = {(item.author_id, item.client_id) for item in batch if item.client_id}
         stored: dict[tuple[str | None, str | None], Message] = {}
-        if keyed:
+        if keyed and look_for_stored:
             # Both columns, so the unique (author_id, client_id) index serves the lookup.
             authors = {author for author, _ in keyed}
             client_ids = {client_id for _, client_id in keyed}
@@ -325,7 +333,7 @@ class SqlStore:
                 results.append(None)
                 continue
             seq = last_seq[item.conversation_id] = last_seq[item.conversation_id] + 1
-            message = Message(id=_new_id(), conversation_id=item.conversation_id, seq=seq,
+            message = Message(conversation_id=item.conversation_id, seq=seq,
                               client_id=item.client_id, sender=item.sender,
                               author_id=item.author_id, author_name=item.author_name,
                               body=item.body, created_at=now)
@@ -333,7 +341,7 @@ class SqlStore:
                 stored[key] = message  # a resend inside the same batch
             results.append(AppendResult(message, duplicate=False))
             new_rows.append({
-                "id": message.id, "conversation_id": message.conversation_id, "seq": seq,
+                "conversation_id": message.conversation_id, "seq": seq,
                 "client_id": message.client_id, "sender": str(message.sender),
                 "author_id": message.author_id, "author_name": message.author_name,
                 "body": message.body, "created_at": now,
@@ -435,7 +443,7 @@ def _to_conversation(row: Row[Any]) -> Conversation:
 
 
 def _to_message(row: Row[Any]) -> Message:
-    return Message(id=row.id, conversation_id=row.conversation_id, seq=row.seq,
+    return Message(conversation_id=row.conversation_id, seq=row.seq,
                    client_id=row.client_id, sender=SenderKind(row.sender),
                    author_id=row.author_id, author_name=row.author_name, body=row.body,
                    created_at=row.created_at)

@@ -52,17 +52,15 @@ def upgrade() -> None:
     op.create_index("ix_conversations_status", "conversations", ["status", "created_at"])
     op.create_table(
         "messages",
-        sa.Column("id", sa.String(32), primary_key=True),
         sa.Column("conversation_id", sa.String(32), sa.ForeignKey("conversations.id"),
-                  nullable=False),
-        sa.Column("seq", sa.Integer, nullable=False),
+                  primary_key=True),
+        sa.Column("seq", sa.Integer, primary_key=True),
         sa.Column("client_id", sa.String(64)),
         sa.Column("sender", sa.String(10), nullable=False),
         sa.Column("author_id", sa.String(32)),
         sa.Column("author_name", sa.String(200)),
         sa.Column("body", sa.Text, nullable=False),
         sa.Column("created_at", sa.BigInteger, nullable=False),
-        sa.UniqueConstraint("conversation_id", "seq", name="uq_messages_conversation_seq"),
         sa.UniqueConstraint("author_id", "client_id", name="uq_messages_author_client"),
     )
     op.create_table(
