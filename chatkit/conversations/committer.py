@@ -38,21 +38,31 @@ class GroupCommitter:
             while self._pending:
                 batch = self._pending[:self._max_batch]
                 del self._pending[:self._max_batch]
-                try:
-                    results = await self._store.append_messages([item for item, _ in batch])
-                except Exception as exc:
-                    log.exception("storing %d messages failed", len(batch))
-                    error = Unavailable("the message could not be stored; resend it")
-                    error.__cause__ = exc
-                    for _, future in batch:
-                        if not future.done():
-                            future.set_exception(error)
-                    continue
-                for (_, future), result in zip(batch, results, strict=True):
-                    if not future.done():
-                        future.set_result(result)
+                await self._commit(batch)
         finally:
             self._worker = None
+
+    async def _commit(self, batch: list[tuple[NewMessage,
+                                              asyncio.Future[AppendResult | None]]]) -> None:
+        try:
+            results = await self._store.append_messages([item for item, _ in batch])
+        except Exception as exc:
+            if len(batch) > 1:
+                # One bad message must not fail the others: store them one by one.
+                log.warning("storing %d messages together failed (%r); retrying one by one",
+                            len(batch), exc)
+                for item in batch:
+                    await self._commit([item])
+                return
+            log.exception("storing a message failed")
+            error = Unavailable("the message could not be stored; resend it")
+            error.__cause__ = exc
+            if not batch[0][1].done():
+                batch[0][1].set_exception(error)
+            return
+        for (_, future), result in zip(batch, results, strict=True):
+            if not future.done():
+                future.set_result(result)
 
     async def close(self) -> None:
         """Refuse new messages and wait until those already received are committed."""

@@ -11,15 +11,23 @@ MAX_BODY = 4000
 OpenStatus = Literal["bot", "queued", "assigned"]
 
 
+def _no_nul(value: str) -> str:
+    # PostgreSQL cannot store U+0000 in text, and no legitimate client sends it.
+    if "\x00" in value:
+        raise ValueError("must not contain NUL characters")
+    return value
+
+
 def _not_blank(value: str) -> str:
     if not value.strip():
         raise ValueError("must not be only whitespace")
     return value
 
 
-ClientId = Annotated[str, Field(min_length=1, max_length=64)]
-Body = Annotated[str, Field(min_length=1, max_length=MAX_BODY), AfterValidator(_not_blank)]
-ConversationId = Annotated[str, Field(min_length=1, max_length=64)]
+Text = Annotated[str, AfterValidator(_no_nul)]
+ClientId = Annotated[Text, Field(min_length=1, max_length=64)]
+Body = Annotated[Text, Field(min_length=1, max_length=MAX_BODY), AfterValidator(_not_blank)]
+ConversationId = Annotated[Text, Field(min_length=1, max_length=64)]
 Limit = Annotated[int, Field(ge=1, le=200)]
 
 
@@ -52,7 +60,7 @@ class History(Payload):
 
 
 class Handoff(Payload):
-    reason: str | None = Field(None, max_length=200)
+    reason: Text | None = Field(None, max_length=200)
 
 
 class ListConversations(Payload):
@@ -78,5 +86,5 @@ class Resolve(Payload):
 
 
 class Login(Payload):
-    email: str = Field(min_length=3, max_length=320)
-    password: str = Field(min_length=1, max_length=1000)
+    email: Text = Field(min_length=3, max_length=320)
+    password: Text = Field(min_length=1, max_length=1000)

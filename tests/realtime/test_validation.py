@@ -24,6 +24,8 @@ BAD_VISITOR_MESSAGES: list[Any] = [
     {"client_id": 7, "body": "client id not a string"},
     {"client_id": "c-1", "body": ["not", "a", "string"]},
     {"client_id": "c-1", "body": "hi", "sender": "agent"},
+    {"client_id": "c-1", "body": "nul \x00 inside"},
+    {"client_id": "c-\x00", "body": "nul in the client id"},
     "just a string",
     ["a", "list"],
     42,
