@@ -17,6 +17,8 @@ from chatkit.realtime.agent import AGENT, AGENTS_ROOM, AgentNamespace, conversat
 from chatkit.realtime.visitor import VISITOR, VisitorNamespace, contact_room
 from chatkit.settings import Settings
 
+MAX_FRAME = 64 * 1024
+
 
 class _OrjsonCodec:
     """python-socketio's `json` hook: orjson is several times faster than the stdlib."""
@@ -88,8 +90,11 @@ def create_socket_server(settings: Settings) -> socketio.AsyncServer:
     origins: list[str] | str | None = settings.allowed_origins or None
     if origins == ["*"]:
         origins = "*"
+    # The largest valid event (a 4000-character body) is far below 64 KiB; a bigger frame
+    # closes the connection before anything parses it.
     return socketio.AsyncServer(async_mode="aiohttp", client_manager=manager,
-                                serializer=_TextPacket, cors_allowed_origins=origins)
+                                serializer=_TextPacket, cors_allowed_origins=origins,
+                                max_http_buffer_size=MAX_FRAME)
 
 
 async def close_socket_server(sio: socketio.AsyncServer) -> None:

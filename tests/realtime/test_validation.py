@@ -125,3 +125,20 @@ async def test_agent_namespace_needs_a_token(server: TestServer) -> None:
         with pytest.raises(Exception, match="failed to connect"):
             await client.connect(auth)
         assert client.connect_error["code"] == "invalid_token"
+
+
+async def test_an_oversized_frame_closes_the_connection_and_stores_nothing(
+        server: TestServer, visitor: Visitor) -> None:
+    from chatkit.realtime.server import MAX_FRAME
+
+    await visitor.start()
+    first = await visitor.say("before", "c-1")
+    await visitor.sio.emit("message", {"client_id": "c-2", "body": "x" * MAX_FRAME},
+                           namespace="/visitor")
+    for _ in range(50):
+        if not visitor.sio.connected:
+            break
+        await asyncio.sleep(0.1)
+    assert not visitor.sio.connected
+    assert await stored_bodies(server.kit.settings.database_url,  # type: ignore[attr-defined]
+                               first["conversation_id"]) == [(1, "before")]
