@@ -10,7 +10,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Collection
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Protocol
 
 from chatkit.bot import Bot
@@ -87,7 +87,7 @@ class ConversationService:
             # The conversation was resolved meanwhile: this message starts the next one.
             conversation = await self._open_or_start(contact_id)
             result = await self.committer.append(
-                NewMessage(conversation.id, SenderKind.VISITOR, body, client_id, contact_id))
+                replace(item, conversation_id=conversation.id))
             if result is None:
                 raise Conflict("the conversation was closed; send the message again")
         if result.duplicate:
@@ -115,7 +115,14 @@ class ConversationService:
     async def _open_or_start(self, contact_id: str) -> Conversation:
         conversation = await self.store.open_conversation_for(contact_id)
         if conversation is None:
-            conversation = await self.store.create_conversation(contact_id)
+            try:
+                conversation = await self.store.create_conversation(contact_id)
+            except Conflict:
+                # Another tab (or process) started it a moment ago: join that one.
+                conversation = await self.store.open_conversation_for(contact_id)
+                if conversation is None:
+                    raise
+                return conversation
             if self.bot is None:
                 # Without a bot every conversation goes straight to the agents' queue.
                 conversation = await self._queue(conversation, actor_kind="system",

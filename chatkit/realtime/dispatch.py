@@ -13,6 +13,9 @@ from chatkit.errors import ChatKitError, InvalidPayload, Unavailable
 
 log = logging.getLogger(__name__)
 
+# The event name given to a packet whose JSON did not parse (see realtime/server.py).
+UNREADABLE = "\x00unreadable"
+
 # event name -> (payload schema, name of the handler method)
 EventTable = dict[str, tuple[type[BaseModel], str]]
 M = TypeVar("M", bound=BaseModel)
@@ -57,6 +60,8 @@ class Namespace(socketio.AsyncNamespace):  # type: ignore[misc]
             return await self.on_disconnect(args[0])
         sid = args[0]
         spec = self.events.get(event)
+        if event == UNREADABLE:
+            return error_ack("invalid_payload", "the event is not valid JSON")
         if spec is None:
             return error_ack("unknown_event", f"no event named {event!r}")
         if len(args) > 2:

@@ -11,10 +11,15 @@ MAX_BODY = 4000
 OpenStatus = Literal["bot", "queued", "assigned"]
 
 
-def _no_nul(value: str) -> str:
-    # PostgreSQL cannot store U+0000 in text, and no legitimate client sends it.
+def _storable(value: str) -> str:
+    # PostgreSQL cannot store U+0000 in text, and no legitimate client sends it; a lone
+    # surrogate is not Unicode text at all and cannot be encoded for the database.
     if "\x00" in value:
         raise ValueError("must not contain NUL characters")
+    try:
+        value.encode()
+    except UnicodeEncodeError:
+        raise ValueError("must be valid Unicode text") from None
     return value
 
 
@@ -24,7 +29,7 @@ def _not_blank(value: str) -> str:
     return value
 
 
-Text = Annotated[str, AfterValidator(_no_nul)]
+Text = Annotated[str, AfterValidator(_storable)]
 ClientId = Annotated[Text, Field(min_length=1, max_length=64)]
 Body = Annotated[Text, Field(min_length=1, max_length=MAX_BODY), AfterValidator(_not_blank)]
 ConversationId = Annotated[Text, Field(min_length=1, max_length=64)]

@@ -14,6 +14,7 @@ from chatkit.agents import AgentService
 from chatkit.conversations import ConversationService
 from chatkit.models import Conversation, Message
 from chatkit.realtime.agent import AGENT, AGENTS_ROOM, AgentNamespace, conversation_room
+from chatkit.realtime.dispatch import UNREADABLE
 from chatkit.realtime.visitor import VISITOR, VisitorNamespace, contact_room
 from chatkit.settings import Settings
 
@@ -34,9 +35,19 @@ class _OrjsonCodec:
 
 class _TextPacket(socketio.packet.Packet):  # type: ignore[misc]
     """chatkit never sends bytes, so the library's recursive search for them in every
-    outgoing packet is skipped."""
+    outgoing packet is skipped. A packet whose JSON does not parse becomes the event
+    UNREADABLE (its ack id is read before the JSON), which dispatch answers with
+    invalid_payload, instead of an error traceback in the log that any client could cause."""
 
     json = _OrjsonCodec
+
+    def decode(self, encoded_packet: str | bytes) -> int:
+        try:
+            attachments: int = super().decode(encoded_packet)
+        except orjson.JSONDecodeError:
+            self.data = [UNREADABLE]
+            return 0
+        return attachments
 
     @classmethod
     def data_is_binary(cls, data: Any) -> bool:

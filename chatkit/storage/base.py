@@ -50,7 +50,8 @@ class Store(Protocol):
 
     # conversations
     async def create_conversation(self, contact_id: str) -> Conversation:
-        """A new conversation in status `bot`."""
+        """A new conversation in status `bot`. Raises chatkit.errors.Conflict when the contact
+        already has an open one (a contact has at most one)."""
 
     async def get_conversation(self, conversation_id: str) -> Conversation | None: ...
 

@@ -14,6 +14,7 @@ from sqlalchemy import (
     Table,
     Text,
     UniqueConstraint,
+    text,
 )
 
 metadata = MetaData()
@@ -54,6 +55,10 @@ conversations = Table(
     Column("assigned_at", BigInteger),
     Column("resolved_at", BigInteger),
     Index("ix_conversations_contact", "contact_id", "created_at"),
+    # At most one open conversation per contact, whichever process starts it.
+    Index("uq_conversations_open_per_contact", "contact_id", unique=True,
+          sqlite_where=text("status != 'resolved'"),
+          postgresql_where=text("status != 'resolved'")),
     Index("ix_conversations_status", "status", "created_at"),
 )
 

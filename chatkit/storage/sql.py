@@ -201,13 +201,16 @@ class SqlStore:
     async def create_conversation(self, contact_id: str) -> Conversation:
         now = now_ms()
         conversation_id = _new_id()
-        async with self._write() as conn:
-            await conn.execute(insert(t.conversations).values(
-                id=conversation_id, contact_id=contact_id, status=str(ConversationStatus.BOT),
-                last_seq=0, created_at=now))
-            await _record(conn, "conversation.created", conversation_id=conversation_id,
-                          actor_kind="visitor", actor_id=contact_id, data={}, at=now)
-            conversation = await _conversation(conn, conversation_id)
+        try:
+            async with self._write() as conn:
+                await conn.execute(insert(t.conversations).values(
+                    id=conversation_id, contact_id=contact_id,
+                    status=str(ConversationStatus.BOT), last_seq=0, created_at=now))
+                await _record(conn, "conversation.created", conversation_id=conversation_id,
+                              actor_kind="visitor", actor_id=contact_id, data={}, at=now)
+                conversation = await _conversation(conn, conversation_id)
+        except IntegrityError as exc:
+            raise Conflict("the contact already has an open conversation") from exc
         assert conversation is not None
         return conversation
 

@@ -139,3 +139,16 @@ async def test_bot_hands_over_when_asked_in_words(start_server: object) -> None:
         pass
     assert changed["queued_at"] is not None
     await visitor.close()
+
+
+async def test_two_tabs_starting_at_once_share_one_conversation(server: TestServer) -> None:
+    tabs = [Visitor(server) for _ in range(4)]
+    token = (await tabs[0].start())["token"]
+    for tab in tabs[1:]:
+        await tab.start(token)
+    sent = await asyncio.gather(*(tab.say(f"first words from tab {n}", f"t{n}")
+                                  for n, tab in enumerate(tabs)))
+    assert len({m["conversation_id"] for m in sent}) == 1
+    assert sorted(m["seq"] for m in sent) == [1, 2, 3, 4]
+    for tab in tabs:
+        await tab.close()

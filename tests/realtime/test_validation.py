@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 from typing import Any
 
 import aiohttp
@@ -142,3 +143,22 @@ async def test_an_oversized_frame_closes_the_connection_and_stores_nothing(
     assert not visitor.sio.connected
     assert await stored_bodies(server.kit.settings.database_url,  # type: ignore[attr-defined]
                                first["conversation_id"]) == [(1, "before")]
+
+
+async def test_an_undecodable_frame_harms_no_one_else(
+        server: TestServer, caplog: pytest.LogCaptureFixture) -> None:
+    bystander = Visitor(server)
+    await bystander.start()
+    attacker = Visitor(server)
+    await attacker.start()
+    # python-socketio's client writes JSON with the stdlib, which escapes a lone surrogate;
+    # the server's JSON decoder refuses it.
+    ack = await attacker.call("message", {"client_id": "c-1", "body": "\ud800"})
+    assert ack == {"ok": False, "error": {"code": "invalid_payload",
+                                          "message": "the event is not valid JSON"}}
+    sent = await bystander.say("still working", "b-1")
+    assert sent["seq"] == 1
+    assert (await attacker.ok("resume"))["conversation"] is None  # nothing was stored
+    assert [r for r in caplog.records if r.levelno >= logging.ERROR] == []
+    await attacker.close()
+    await bystander.close()

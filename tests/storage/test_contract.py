@@ -212,3 +212,14 @@ async def test_concurrent_writers_never_reuse_a_sequence_number(store: SqlStore,
     messages, _ = await store.get_messages(conversation_id, limit=100)
     assert [m.seq for m in messages] == list(range(1, 21))  # 4 writers x 5 distinct ids
     assert len({m.client_id for m in messages}) == 20
+
+
+async def test_a_contact_has_at_most_one_open_conversation(store: SqlStore) -> None:
+    contact_id, first = await new_conversation(store)
+    with pytest.raises(Conflict):
+        await store.create_conversation(contact_id)
+    await store.transition(first, S.RESOLVED, allowed_from=OPEN_STATUSES, agent_id=None,
+                           actor_kind="system", actor_id=None)
+    second = await store.create_conversation(contact_id)  # resolved ones do not count
+    assert second.id != first
+    assert (await store.open_conversation_for(contact_id)).id == second.id  # type: ignore[union-attr]

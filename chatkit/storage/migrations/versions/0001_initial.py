@@ -49,6 +49,9 @@ def upgrade() -> None:
         sa.Column("resolved_at", sa.BigInteger),
     )
     op.create_index("ix_conversations_contact", "conversations", ["contact_id", "created_at"])
+    op.create_index("uq_conversations_open_per_contact", "conversations", ["contact_id"],
+                    unique=True, sqlite_where=sa.text("status != 'resolved'"),
+                    postgresql_where=sa.text("status != 'resolved'"))
     op.create_index("ix_conversations_status", "conversations", ["status", "created_at"])
     op.create_table(
         "messages",
