@@ -32,7 +32,7 @@ from chatkit.realtime.server import (
     create_socket_server,
     register_namespaces,
 )
-from chatkit.routes import add_routes, no_websocket_compression
+from chatkit.routes import add_routes, chatkit_middleware
 from chatkit.settings import Settings
 from chatkit.storage import SqlStore, Store
 from chatkit.tokens import TokenSigner
@@ -71,7 +71,7 @@ class ChatKit:
         if self._subapp is not None:
             raise RuntimeError("this ChatKit is already mounted; create one per app")
         prefix = Settings(prefix=prefix).prefix if prefix is not None else self.settings.prefix
-        sub = web.Application(middlewares=[no_websocket_compression])
+        sub = web.Application(middlewares=[chatkit_middleware])
         sub[KIT] = self
         add_routes(sub)
         # engine.io registers its route on the app it is given: attach before mounting.

@@ -37,8 +37,10 @@ async def widget_frame(request: web.Request) -> web.StreamResponse:
 
 @routes.get("/console/")
 async def console(request: web.Request) -> web.StreamResponse:
-    return web.FileResponse(STATIC / "console" / "index.html",
-                            headers={"Cache-Control": "no-cache"})
+    # No site may frame the console (clickjacking); the widget's frame is another matter.
+    return web.FileResponse(STATIC / "console" / "index.html", headers={
+        "Cache-Control": "no-cache", "X-Frame-Options": "DENY",
+        "Content-Security-Policy": "frame-ancestors 'none'"})
 
 
 @routes.get("/widget")
@@ -74,16 +76,20 @@ async def login(request: web.Request) -> web.Response:
 
 
 @web.middleware
-async def no_websocket_compression(request: web.Request,
-                                   handler: Handler) -> web.StreamResponse:
-    """Decline permessage-deflate on the Socket.IO endpoint. Browsers always offer it and
-    engine.io accepts whatever is offered; its zlib state costs about 100 KB per idle
-    connection, while chat messages are too small to gain from compression."""
+async def chatkit_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
+    """For chatkit's own routes only (it is the sub-app's middleware).
+
+    Declines permessage-deflate: browsers always offer it and engine.io accepts whatever is
+    offered; its zlib state costs about 100 KB per idle connection, while chat messages are
+    too small to gain from compression. Marks every response not to be MIME-sniffed."""
     if "Sec-WebSocket-Extensions" in request.headers:
         headers = request.headers.copy()
         del headers["Sec-WebSocket-Extensions"]
         request = request.clone(headers=headers)
-    return await handler(request)
+    response = await handler(request)
+    if not response.prepared:  # a websocket has sent its headers already
+        response.headers.setdefault("X-Content-Type-Options", "nosniff")
+    return response
 
 
 def add_routes(app: web.Application) -> None:

@@ -114,3 +114,7 @@ async def test_pages_without_the_trailing_slash_redirect(server: TestServer) -> 
                 assert response.headers["Location"] == f"/chat/{page}/"
             async with http.get(f"{base}/{page}/") as response:
                 assert response.status == 200 and "text/html" in response.content_type
+                assert response.headers["X-Content-Type-Options"] == "nosniff"
+    async with aiohttp.ClientSession() as http, http.get(f"{base}/console/") as response:
+        assert response.headers["X-Frame-Options"] == "DENY"
+        assert response.headers["Content-Security-Policy"] == "frame-ancestors 'none'"
