@@ -8,6 +8,7 @@ import signal
 import socket
 import sys
 from pathlib import Path
+from typing import Any
 
 import aiohttp
 import pytest
@@ -168,3 +169,59 @@ async def test_signals_shut_down_cleanly_keeping_acked_messages(tmp_path: Path,
     stored = await stored_bodies(served.db, acked[0]["conversation_id"])
     for message in acked + late_acks:
         assert (message["seq"], message["body"]) in stored
+
+
+async def all_messages(visitor: Visitor) -> list[dict[str, Any]]:
+    """The open conversation's whole history, through `resume` pages."""
+    found: list[dict[str, Any]] = []
+    while True:
+        page = await visitor.ok("resume", {"since_seq": len(found), "limit": 200})
+        found += page["messages"]
+        if not page["has_more"]:
+            return found
+
+
+async def test_kill_9_mid_stream_loses_no_acked_message_and_resends_store_once(
+        tmp_path: Path) -> None:
+    """The server is killed with SIGKILL while 300 messages are in flight. After a restart,
+    every acknowledged message is there exactly as acknowledged; the client resends all it
+    has no ack for (some of which were committed before the kill), and each is stored once."""
+    count = 300
+    async with Served(tmp_path, "--no-demo") as first:
+        visitor = Visitor(_Server(first.port))  # type: ignore[arg-type]
+        token = (await visitor.start())["token"]
+        fifty_acked = asyncio.Event()
+        calls = [asyncio.create_task(visitor.sio.call(
+            "message", {"client_id": f"m-{n}", "body": f"message {n}"},
+            namespace="/visitor", timeout=3)) for n in range(count)]
+        for call in calls:
+            call.add_done_callback(
+                lambda _: sum(c.done() for c in calls) >= 50 and fifty_acked.set())
+        await asyncio.wait_for(fifty_acked.wait(), 30)
+        first.process.kill()
+        await first.process.wait()
+        results = await asyncio.gather(*calls, return_exceptions=True)
+        await visitor.close()
+    acked = {r["data"]["client_id"]: r["data"] for r in results
+             if isinstance(r, dict) and r.get("ok")}
+    assert 50 <= len(acked) < count, "the kill should land mid-stream"
+
+    async with Served(tmp_path, "--no-demo") as second:
+        visitor = Visitor(_Server(second.port))  # type: ignore[arg-type]
+        await visitor.start(token)
+        by_client = {m["client_id"]: m for m in await all_messages(visitor)}
+        for client_id, message in acked.items():
+            assert by_client[client_id] == message
+        # The widget's outbox: everything without an ack is sent again, with its client id.
+        for n in range(count):
+            if f"m-{n}" not in acked:
+                await visitor.say(f"message {n}", f"m-{n}")
+        # A resend of an acknowledged message is answered with the original.
+        for client_id in list(acked)[:10]:
+            assert await visitor.say(acked[client_id]["body"], client_id) == acked[client_id]
+        final = await all_messages(visitor)
+        await visitor.close()
+    # The demo bot answered some of them too; the visitor's messages are there once each.
+    mine = [m["client_id"] for m in final if m["sender"] == "visitor"]
+    assert sorted(mine) == sorted(f"m-{n}" for n in range(count))
+    assert [m["seq"] for m in final] == list(range(1, len(final) + 1))
