@@ -330,3 +330,43 @@ async def test_a_refused_token_is_dropped_and_the_visitor_starts_afresh(
     chat_frame = next(f for f in page.frames if f.url.startswith(chat.mount))
     token = await chat_frame.evaluate("localStorage.getItem('chatkit.token')")
     assert token and token != "forged.token.value"
+
+
+async def test_markdown_from_agents_is_rendered_safely_and_visitor_text_stays_plain(
+        page: Any, host_page: str, agent: Agent, screenshot: Any) -> None:
+    from playwright.async_api import expect
+
+    await page.goto(host_page)
+    await page.evaluate("ChatKit('open')")
+    frame = page.frame_locator("chatkit-widget iframe")
+    composer = frame.locator("#ck-input")
+    await composer.fill("**not bold** [click](javascript:alert(1))")
+    await composer.press("Enter")
+    mine = frame.locator("li.ck-msg--visitor").first
+    await expect(mine).to_have_attribute("data-state", "sent")
+    await expect(mine.locator(".ck-body")).to_have_text("**not bold** [click](javascript:alert(1))")
+    assert await mine.locator("strong, a").count() == 0
+
+    listed = await agent.ok("conversations", {"status": ["bot", "queued", "assigned"]})
+    conversation_id = listed["conversations"][0]["id"]
+    await agent.ok("join", {"conversation_id": conversation_id})
+    await agent.say(conversation_id, (
+        "Start a return from **My orders**, see [our policy](https://shop.example.com/returns)"
+        " or `code 7`.\n\n- one *item*\n- two\n\n"
+        f"[evil](javascript:window.__xss=1) [data](data:text/html,hi) {XSS} **{XSS}**"))
+    reply = frame.locator("li.ck-msg--agent .ck-body").last
+    await expect(reply.locator("strong").first).to_have_text("My orders")
+    safe = reply.locator("a")
+    await expect(safe).to_have_count(1)
+    await expect(safe).to_have_attribute("href", "https://shop.example.com/returns")
+    await expect(safe).to_have_attribute("rel", "noopener noreferrer nofollow")
+    await expect(reply.locator("code")).to_have_text("code 7")
+    await expect(reply.locator("ul > li")).to_have_count(2)
+    await expect(reply.locator("ul em")).to_have_text("item")
+    # Dangerous links are shown as text; HTML stays text, also inside Markdown.
+    await expect(reply).to_contain_text("evil (javascript:window.__xss=1)")
+    await expect(reply).to_contain_text(XSS)
+    assert await reply.locator("img, script, iframe").count() == 0
+    await screenshot(page, "markdown")
+    await reply.locator("p").last.click()
+    assert await page.evaluate("window.__xss") is None

@@ -3,6 +3,7 @@
 import { isRetryable, request } from '../shared/ack.js';
 import { byId, h, nearBottom, timeElement } from '../shared/dom.js';
 import { clientIdFactory } from '../shared/ids.js';
+import { renderMarkdown } from '../shared/markdown.js';
 import { connectNamespace, mountFromScript } from '../shared/socket.js';
 
 const mount = mountFromScript(document.currentScript, '/static/console/console.js');
@@ -154,7 +155,10 @@ function messageElement(sender, name, body, createdAt) {
     'li',
     { class: `message from-${sender}` },
     h('div', { class: 'meta' }, name ? h('b', { text: name }) : null, timeElement(createdAt)),
-    h('div', { class: 'body', text: body }),
+    // The bot's and agents' Markdown is shown as the visitor sees it; visitor text stays plain.
+    sender === 'bot' || sender === 'agent'
+      ? h('div', { class: 'body md' }, renderMarkdown(body))
+      : h('div', { class: 'body', text: body }),
   );
 }
 

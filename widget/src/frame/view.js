@@ -1,5 +1,6 @@
 // The chat panel's DOM. Every name and body is set with textContent (see shared/dom.js).
 import { autoGrow, byId, h, nearBottom, timeElement } from '../shared/dom.js';
+import { renderMarkdown } from '../shared/markdown.js';
 
 const STATUS_TEXT = {
   bot: 'Our assistant is answering',
@@ -127,7 +128,10 @@ export class ChatView {
       'li',
       { class: `ck-msg ck-msg--${sender}` },
       h('div', { class: 'ck-meta' }, name ? h('span', { class: 'ck-author', text: name }) : null, timeElement(createdAt)),
-      h('div', { class: 'ck-body', text: body }),
+      // Bot and agent messages may use Markdown; a visitor's text is always plain text.
+      sender === 'bot' || sender === 'agent'
+        ? h('div', { class: 'ck-body ck-md' }, renderMarkdown(body))
+        : h('div', { class: 'ck-body', text: body }),
     );
   }
 
