@@ -31,8 +31,12 @@ async def widget_loader(request: web.Request) -> web.StreamResponse:
 
 @routes.get("/widget/")
 async def widget_frame(request: web.Request) -> web.StreamResponse:
-    return web.FileResponse(STATIC / "widget" / "frame.html",
-                            headers={"Cache-Control": "no-cache"})
+    headers = {"Cache-Control": "no-cache"}
+    origins = request.config_dict[KIT].settings.allowed_origins
+    if origins and "*" not in origins:
+        # Only the configured sites may embed the chat (and chatkit's own demo page).
+        headers["Content-Security-Policy"] = f"frame-ancestors 'self' {' '.join(origins)}"
+    return web.FileResponse(STATIC / "widget" / "frame.html", headers=headers)
 
 
 @routes.get("/console/")

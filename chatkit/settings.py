@@ -39,7 +39,8 @@ class Settings(BaseSettings):
     demo: bool = Field(False, description="serve the demo host page and create the demo agent")
     allowed_origins: list[str] = Field(
         default_factory=list,
-        description="origins (besides chatkit's own) allowed to open Socket.IO connections",
+        description="sites allowed to embed the widget and to open Socket.IO connections; "
+                    "none: any site may embed it, only chatkit's own pages may connect",
     )
     agent_token_ttl: int = Field(12 * 3600, ge=60, description="agent token lifetime, seconds")
     bot_enabled: bool = Field(True, description="the bot answers conversations before handoff")

@@ -118,3 +118,16 @@ async def test_pages_without_the_trailing_slash_redirect(server: TestServer) -> 
     async with aiohttp.ClientSession() as http, http.get(f"{base}/console/") as response:
         assert response.headers["X-Frame-Options"] == "DENY"
         assert response.headers["Content-Security-Policy"] == "frame-ancestors 'none'"
+
+
+async def test_only_allowed_sites_may_frame_the_widget(start_server: Any) -> None:
+    open_server = await start_server()
+    closed_server = await start_server(allowed_origins=["https://shop.example.com"])
+    async with aiohttp.ClientSession() as http:
+        url = f"http://{open_server.host}:{open_server.port}/chat/widget/"
+        async with http.get(url) as response:
+            assert "Content-Security-Policy" not in response.headers
+        url = f"http://{closed_server.host}:{closed_server.port}/chat/widget/"
+        async with http.get(url) as response:
+            assert response.headers["Content-Security-Policy"] == (
+                "frame-ancestors 'self' https://shop.example.com")
