@@ -20,7 +20,8 @@ class Client:
         self.prefix = prefix
         self.sio = socketio.AsyncClient(reconnection=False)
         self.events: dict[str, asyncio.Queue[Any]] = {
-            "message": asyncio.Queue(), "conversation": asyncio.Queue()}
+            "message": asyncio.Queue(), "conversation": asyncio.Queue(),
+            "typing": asyncio.Queue()}
         self.connect_error: Any = None
         for name, queue in self.events.items():
             self.sio.on(name, queue.put_nowait, namespace=self.namespace)

@@ -39,6 +39,9 @@ class Notifier(Protocol):
 
     async def conversation_changed(self, conversation: Conversation) -> None: ...
 
+    async def typing(self, conversation: Conversation, sender: SenderKind,
+                     author_name: str | None, typing: bool, origin: str | None) -> None: ...
+
 
 @dataclass(frozen=True, slots=True)
 class Page:
@@ -96,6 +99,12 @@ class ConversationService:
         if conversation.status is S.BOT and self.bot is not None:
             self._start_bot_turn(conversation.id, body)
         return result.message, conversation
+
+    async def visitor_typing(self, contact_id: str, conversation: Conversation | None, *,
+                             typing: bool, origin: str | None) -> None:
+        """Tell the agents in the visitor's open conversation; nothing is stored."""
+        if conversation is not None and conversation.contact_id == contact_id:
+            await self.notifier.typing(conversation, SenderKind.VISITOR, None, typing, origin)
 
     async def handoff(self, contact_id: str, *, reason: str | None) -> Conversation:
         conversation = await self.store.open_conversation_for(contact_id)
@@ -210,6 +219,12 @@ class ConversationService:
         if not result.duplicate:
             await self.notifier.message_stored(conversation, result.message, origin)
         return result.message
+
+    async def agent_typing(self, agent: Agent, conversation: Conversation, *, typing: bool,
+                           origin: str | None) -> None:
+        if conversation.agent_id != agent.id:
+            raise Conflict("the conversation is not assigned to you")
+        await self.notifier.typing(conversation, SenderKind.AGENT, agent.name, typing, origin)
 
     async def resolve(self, agent: Agent, conversation_id: str) -> Conversation:
         conversation = await self.store.transition(

@@ -34,6 +34,7 @@ class AgentNamespace(Namespace):
         "message": (s.AgentMessage, "message"),
         "history": (s.History, "history"),
         "resolve": (s.Resolve, "resolve"),
+        "typing": (s.AgentTyping, "typing"),
     }
 
     def __init__(self, conversations: ConversationService, agents: AgentService) -> None:
@@ -91,6 +92,15 @@ class AgentNamespace(Namespace):
             conn.agent, conversation, client_id=payload.client_id, body=payload.body,
             origin=sid)
         return message.to_wire()
+
+    async def typing(self, sid: str, payload: s.AgentTyping) -> dict[str, Any]:
+        conn = connection(self.connections, sid)
+        conversation = conn.joined.get(payload.conversation_id)
+        if conversation is None:
+            raise Conflict("join the conversation first")
+        await self.conversations.agent_typing(conn.agent, conversation, typing=payload.typing,
+                                              origin=sid)
+        return {}
 
     async def history(self, sid: str, payload: s.History) -> dict[str, Any]:
         page = await self.conversations.agent_history(

@@ -68,6 +68,15 @@ class Handoff(Payload):
     reason: Text | None = Field(None, max_length=200)
 
 
+class VisitorTyping(Payload):
+    typing: bool
+
+
+class AgentTyping(Payload):
+    conversation_id: ConversationId
+    typing: bool
+
+
 class ListConversations(Payload):
     status: list[OpenStatus] = Field(
         default_factory=lambda: list[OpenStatus](["queued", "assigned"]), min_length=1)

@@ -12,7 +12,7 @@ import socketio
 
 from chatkit.agents import AgentService
 from chatkit.conversations import ConversationService
-from chatkit.models import Conversation, Message
+from chatkit.models import Conversation, Message, SenderKind
 from chatkit.realtime.agent import AGENT, AGENTS_ROOM, AgentNamespace, conversation_room
 from chatkit.realtime.dispatch import UNREADABLE
 from chatkit.realtime.visitor import VISITOR, VisitorNamespace, contact_room
@@ -143,6 +143,17 @@ class SocketNotifier:
                             namespace=VISITOR, skip_sid=origin)
         await self.sio.emit("message", wire, room=conversation_room(conversation.id),
                             namespace=AGENT, skip_sid=origin)
+
+    async def typing(self, conversation: Conversation, sender: SenderKind,
+                     author_name: str | None, typing: bool, origin: str | None) -> None:
+        wire = {"conversation_id": conversation.id, "sender": str(sender),
+                "author_name": author_name, "typing": typing}
+        if sender is SenderKind.VISITOR:
+            await self.sio.emit("typing", wire, room=conversation_room(conversation.id),
+                                namespace=AGENT)
+        else:
+            await self.sio.emit("typing", wire, room=contact_room(conversation.contact_id),
+                                namespace=VISITOR, skip_sid=origin)
 
     async def conversation_changed(self, conversation: Conversation) -> None:
         if self.visitors is not None:

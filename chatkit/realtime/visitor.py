@@ -33,6 +33,7 @@ class VisitorNamespace(Namespace):
         "message": (s.VisitorMessage, "message"),
         "history": (s.History, "history"),
         "handoff": (s.Handoff, "handoff"),
+        "typing": (s.VisitorTyping, "typing"),
     }
 
     def __init__(self, conversations: ConversationService) -> None:
@@ -102,6 +103,12 @@ class VisitorNamespace(Namespace):
             contact_id, payload.conversation_id, before_seq=payload.before_seq,
             limit=payload.limit)
         return {"messages": [m.to_wire() for m in page.messages], "has_more": page.has_more}
+
+    async def typing(self, sid: str, payload: s.VisitorTyping) -> dict[str, Any]:
+        conn, contact_id = await self._contact(sid)
+        await self.conversations.visitor_typing(contact_id, conn.conversation,
+                                                typing=payload.typing, origin=sid)
+        return {}
 
     async def handoff(self, sid: str, payload: s.Handoff) -> dict[str, Any]:
         conn, contact_id = await self._contact(sid)

@@ -370,3 +370,36 @@ async def test_markdown_from_agents_is_rendered_safely_and_visitor_text_stays_pl
     await screenshot(page, "markdown")
     await reply.locator("p").last.click()
     assert await page.evaluate("window.__xss") is None
+
+
+async def test_typing_indicators_both_ways(page: Any, host_page: str, agent: Agent) -> None:
+    from playwright.async_api import expect
+
+    heard: asyncio.Queue[dict[str, Any]] = asyncio.Queue()
+    agent.sio.on("typing", heard.put_nowait, namespace="/agent")
+    await page.goto(host_page)
+    await page.evaluate("ChatKit('open')")
+    frame = page.frame_locator("chatkit-widget iframe")
+    composer = frame.locator("#ck-input")
+    await composer.fill("hello")
+    await composer.press("Enter")
+    await expect(frame.locator("li.ck-msg--visitor").first).to_have_attribute("data-state", "sent")
+    listed = await agent.ok("conversations", {"status": ["bot", "queued", "assigned"]})
+    conversation_id = listed["conversations"][0]["id"]
+    await agent.ok("join", {"conversation_id": conversation_id})
+
+    # The visitor types: the agent hears it; sending says the typing stopped.
+    await composer.type("I need")
+    started = await asyncio.wait_for(heard.get(), 5)
+    assert started == {"conversation_id": conversation_id, "sender": "visitor",
+                       "author_name": None, "typing": True}
+    await composer.press("Enter")
+    stopped = await asyncio.wait_for(heard.get(), 5)
+    assert stopped["typing"] is False
+
+    # The agent types: the widget shows it until the reply lands.
+    indicator = frame.locator("#ck-typing")
+    await agent.ok("typing", {"conversation_id": conversation_id, "typing": True})
+    await expect(indicator).to_have_text(f"{AGENT_NAME} is typing…")
+    await agent.say(conversation_id, "Here to help")
+    await expect(indicator).to_be_hidden()

@@ -152,3 +152,27 @@ async def test_two_tabs_starting_at_once_share_one_conversation(server: TestServ
     assert sorted(m["seq"] for m in sent) == [1, 2, 3, 4]
     for tab in tabs:
         await tab.close()
+
+
+async def test_typing_is_relayed_both_ways_and_not_stored(server: TestServer, visitor: Visitor,
+                                                          agent: AgentClient) -> None:
+    await visitor.start()
+    assert await visitor.ok("typing", {"typing": True}) == {}  # no conversation yet: no one hears
+    sent = await visitor.say("hi", "v-1")
+    conversation_id = sent["conversation_id"]
+    ack = await agent.call("typing", {"conversation_id": conversation_id, "typing": True})
+    assert ack["error"]["code"] == "conflict"  # not joined
+    await agent.ok("join", {"conversation_id": conversation_id})
+
+    await visitor.ok("typing", {"typing": True})
+    assert await agent.next("typing") == {"conversation_id": conversation_id,
+                                          "sender": "visitor", "author_name": None,
+                                          "typing": True}
+    await agent.ok("typing", {"conversation_id": conversation_id, "typing": True})
+    assert await visitor.next("typing") == {"conversation_id": conversation_id,
+                                            "sender": "agent", "author_name": "Ada",
+                                            "typing": True}
+    ack = await visitor.call("typing", {"typing": "yes"})
+    assert ack["error"]["code"] == "invalid_payload"
+    page = await visitor.ok("history", {"conversation_id": conversation_id})
+    assert [m["body"] for m in page["messages"]] == ["hi"]

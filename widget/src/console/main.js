@@ -4,6 +4,7 @@ import { isRetryable, request } from '../shared/ack.js';
 import { byId, h, nearBottom, timeElement } from '../shared/dom.js';
 import { clientIdFactory } from '../shared/ids.js';
 import { renderMarkdown } from '../shared/markdown.js';
+import { typingDisplay, typingSignal } from '../shared/typing.js';
 import { connectNamespace, mountFromScript } from '../shared/socket.js';
 
 const mount = mountFromScript(document.currentScript, '/static/console/console.js');
@@ -27,6 +28,7 @@ const ui = {
   messages: byId('thread-messages'),
   replyForm: byId('reply-form'),
   reply: byId('reply-input'),
+  typing: byId('thread-typing'),
 };
 
 const state = {
@@ -162,7 +164,20 @@ function messageElement(sender, name, body, createdAt) {
   );
 }
 
+// Typing, both ways, for the open conversation only.
+const typing = typingSignal((active) => {
+  if (state.socket && state.current) {
+    request(state.socket, 'typing', { conversation_id: state.current, typing: active }).catch(() => {});
+  }
+});
+const showVisitorTyping = typingDisplay((name) => {
+  ui.typing.hidden = !name;
+  ui.typing.textContent = name ? `${name} is typing…` : '';
+});
+
 async function openConversation(id) {
+  typing.stop();
+  showVisitorTyping(false);
   state.current = id;
   state.seen = new Set();
   state.lastSeq = 0;
@@ -261,7 +276,11 @@ function connect() {
     else ui.conn.textContent = 'Reconnecting…';
   });
   socket.on('conversation', upsertConversation);
+  socket.on('typing', (event) => {
+    if (event.conversation_id === state.current && event.sender === 'visitor') showVisitorTyping(event.typing, 'Visitor');
+  });
   socket.on('message', (message) => {
+    if (message.conversation_id === state.current && message.sender === 'visitor') showVisitorTyping(false);
     if (message.conversation_id === state.current) addMessage(message);
     else if (state.conversations.has(message.conversation_id)) {
       state.unread.add(message.conversation_id);
@@ -297,8 +316,10 @@ ui.replyForm.addEventListener('submit', (event) => {
   const body = ui.reply.value;
   if (!body.trim() || !state.current) return;
   ui.reply.value = '';
+  typing.stop();
   sendReply(body);
 });
+ui.reply.addEventListener('input', () => (ui.reply.value.trim() ? typing.input() : typing.stop()));
 ui.reply.addEventListener('keydown', (event) => {
   if (event.key === 'Enter' && !event.shiftKey && !event.isComposing) {
     event.preventDefault();

@@ -4,6 +4,7 @@
 import { TO_FRAME, bridgeMessage, readBridgeMessage } from '../shared/bridge.js';
 import { clientIdFactory } from '../shared/ids.js';
 import { connectNamespace, mountFromScript } from '../shared/socket.js';
+import { typingSignal } from '../shared/typing.js';
 import { VisitorSession } from './session.js';
 import { VisitorStorage } from './storage.js';
 import { ChatView } from './view.js';
@@ -66,8 +67,13 @@ function main() {
     }
   });
 
+  const typing = typingSignal((active) => session.typing(active));
   const view = new ChatView({
-    onSend: (body) => session.send(body),
+    onSend: (body) => {
+      typing.stop();
+      session.send(body);
+    },
+    onTyping: (hasText) => (hasText ? typing.input() : typing.stop()),
     onRetry: (item) => session.retry(item),
     onClose: () => host.post('close'),
     onHandoff: async () => {
@@ -82,12 +88,16 @@ function main() {
   session.on('status', (status) => view.setOnline(status !== 'offline'));
   session.on('conversation', (conversation) => view.setConversation(conversation));
   session.on('pending', (item) => view.addPending(item));
+  session.on('typing', (event) => {
+    if (event.sender === 'agent') view.showTyping(event.typing, event.author_name || 'Agent');
+  });
   session.on('failed', (item) => view.markFailed(item));
   session.on('sent', (item, message) => {
     view.markSent(item, message);
     host.post('message', { message: publicMessage(message) });
   });
   session.on('message', (message, { live }) => {
+    if (message.sender === 'agent') view.showTyping(false);
     view.addMessage(message, { announce: live });
     if (!live) return;
     host.post('message', { message: publicMessage(message) });

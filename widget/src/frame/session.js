@@ -66,6 +66,13 @@ export class VisitorSession extends Emitter {
     this.#flush();
   }
 
+  /** Tells the agent whether the visitor is typing; best effort, never queued. */
+  typing(active) {
+    if (this.socket && this.socket.connected && this.conversation) {
+      request(this.socket, 'typing', { typing: active }).catch(() => {});
+    }
+  }
+
   /** Asks for a person; resolves with the updated conversation. */
   async handoff() {
     if (!this.socket) throw new ProtocolError('offline', 'not connected');
@@ -94,6 +101,7 @@ export class VisitorSession extends Emitter {
     });
     socket.on('message', (message) => this.#receive(message, true));
     socket.on('conversation', (conversation) => this.#setConversation(conversation));
+    socket.on('typing', (typing) => this.emit('typing', typing));
     this.socket = socket;
   }
 

@@ -1,6 +1,7 @@
 // The chat panel's DOM. Every name and body is set with textContent (see shared/dom.js).
 import { autoGrow, byId, h, nearBottom, timeElement } from '../shared/dom.js';
 import { renderMarkdown } from '../shared/markdown.js';
+import { typingDisplay } from '../shared/typing.js';
 
 const STATUS_TEXT = {
   bot: 'Our assistant is answering',
@@ -16,7 +17,7 @@ export function senderName(message) {
 }
 
 export class ChatView {
-  constructor({ onSend, onRetry, onHandoff, onClose }) {
+  constructor({ onSend, onRetry, onHandoff, onClose, onTyping }) {
     this.status = byId('ck-status');
     this.offline = byId('ck-offline');
     this.scroll = byId('ck-scroll');
@@ -25,6 +26,11 @@ export class ChatView {
     this.handoff = byId('ck-handoff');
     this.form = byId('ck-composer');
     this.input = byId('ck-input');
+    this.typing = byId('ck-typing');
+    this.showTyping = typingDisplay((name) => {
+      this.typing.hidden = !name;
+      this.typing.textContent = name ? `${name} is typing…` : '';
+    });
     /** client_id → <li> of our own messages; "conversation:seq" → <li> of the others. */
     this.items = new Map();
     this.onRetry = onRetry;
@@ -48,6 +54,7 @@ export class ChatView {
         submit();
       }
     });
+    this.input.addEventListener('input', () => onTyping(this.input.value.trim() !== ''));
     this.handoff.addEventListener('click', () => onHandoff());
     byId('ck-close').addEventListener('click', () => onClose());
     document.addEventListener('keydown', (event) => {
