@@ -403,3 +403,31 @@ async def test_typing_indicators_both_ways(page: Any, host_page: str, agent: Age
     await expect(indicator).to_have_text(f"{AGENT_NAME} is typing…")
     await agent.say(conversation_id, "Here to help")
     await expect(indicator).to_be_hidden()
+
+
+async def test_spanish_from_the_host_settings_and_right_to_left_text(
+        page: Any, host_page: str, agent: Agent, screenshot: Any) -> None:
+    from playwright.async_api import expect
+
+    await page.add_init_script("window.ChatKitSettings = {locale: 'es-MX'}")
+    await page.goto(host_page)
+    launcher = page.locator("chatkit-widget button.launcher")
+    await expect(launcher).to_have_attribute("aria-label", "Abrir chat")
+    await page.evaluate("ChatKit('open')")
+    frame = page.frame_locator("chatkit-widget iframe")
+    await expect(frame.locator(".ck-title")).to_have_text("Chatea con nosotros")
+    composer = frame.locator("#ck-input")
+    await expect(composer).to_have_attribute("placeholder", "Escribe tu mensaje…")
+    await expect(frame.locator("html")).to_have_attribute("lang", "es")
+    await expect(launcher).to_have_attribute("aria-label", "Cerrar chat")
+
+    arabic = "مرحبا، أين طلبي؟"
+    await composer.fill(arabic)
+    await composer.press("Enter")
+    mine = frame.locator("li.ck-msg--visitor").first
+    await expect(mine.locator(".ck-state")).to_have_text("Enviado")
+    body = mine.locator(".ck-body")
+    await expect(body).to_have_attribute("dir", "auto")
+    assert await body.evaluate("el => getComputedStyle(el).direction") == "rtl"
+    await expect(frame.locator("#ck-status")).to_have_text("Te responde nuestro asistente")
+    await screenshot(page, "spanish")

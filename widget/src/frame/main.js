@@ -4,6 +4,7 @@
 import { TO_FRAME, bridgeMessage, readBridgeMessage } from '../shared/bridge.js';
 import { clientIdFactory } from '../shared/ids.js';
 import { connectNamespace, mountFromScript } from '../shared/socket.js';
+import { FRAME, pickLocale, translator } from '../shared/i18n.js';
 import { typingSignal } from '../shared/typing.js';
 import { VisitorSession } from './session.js';
 import { VisitorStorage } from './storage.js';
@@ -68,7 +69,11 @@ function main() {
   });
 
   const typing = typingSignal((active) => session.typing(active));
+  const locale = new URLSearchParams(location.hash.slice(1)).get('locale') || navigator.language;
+  const t = translator(FRAME, locale);
   const view = new ChatView({
+    t,
+    locale: pickLocale(locale, FRAME),
     onSend: (body) => {
       typing.stop();
       session.send(body);
@@ -80,7 +85,7 @@ function main() {
       try {
         await session.handoff();
       } catch {
-        view.notice("We couldn't reach a person just now. Please try again in a moment.");
+        view.notice(t('handoff_failed'));
       }
     },
   });
@@ -89,7 +94,7 @@ function main() {
   session.on('conversation', (conversation) => view.setConversation(conversation));
   session.on('pending', (item) => view.addPending(item));
   session.on('typing', (event) => {
-    if (event.sender === 'agent') view.showTyping(event.typing, event.author_name || 'Agent');
+    if (event.sender === 'agent') view.showTyping(event.typing, event.author_name || t('agent'));
   });
   session.on('failed', (item) => view.markFailed(item));
   session.on('sent', (item, message) => {

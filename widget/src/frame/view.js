@@ -3,21 +3,20 @@ import { autoGrow, byId, h, nearBottom, timeElement } from '../shared/dom.js';
 import { renderMarkdown } from '../shared/markdown.js';
 import { typingDisplay } from '../shared/typing.js';
 
-const STATUS_TEXT = {
-  bot: 'Our assistant is answering',
-  queued: 'Waiting for a person to join…',
-  resolved: 'This conversation is resolved. Write again any time.',
-};
+const NAME_KEYS = { visitor: 'you', bot: 'assistant', agent: 'agent' };
 
-const NAMES = { visitor: 'You', bot: 'Assistant', agent: 'Agent', system: '' };
-
-export function senderName(message) {
-  if (message.sender === 'visitor') return 'You';
-  return message.author_name || NAMES[message.sender] || '';
+/** Fills the page's static strings (data-i18n attributes) from the catalogue. */
+function translatePage(t) {
+  for (const el of document.querySelectorAll('[data-i18n]')) el.textContent = t(el.dataset.i18n);
+  for (const el of document.querySelectorAll('[data-i18n-placeholder]')) el.placeholder = t(el.dataset.i18nPlaceholder);
+  for (const el of document.querySelectorAll('[data-i18n-aria-label]')) el.setAttribute('aria-label', t(el.dataset.i18nAriaLabel));
 }
 
 export class ChatView {
-  constructor({ onSend, onRetry, onHandoff, onClose, onTyping }) {
+  constructor({ t, locale, onSend, onRetry, onHandoff, onClose, onTyping }) {
+    this.t = t;
+    document.documentElement.lang = locale;
+    translatePage(t);
     this.status = byId('ck-status');
     this.offline = byId('ck-offline');
     this.scroll = byId('ck-scroll');
@@ -29,7 +28,7 @@ export class ChatView {
     this.typing = byId('ck-typing');
     this.showTyping = typingDisplay((name) => {
       this.typing.hidden = !name;
-      this.typing.textContent = name ? `${name} is typing…` : '';
+      this.typing.textContent = name ? t('typing', { name }) : '';
     });
     /** client_id → <li> of our own messages; "conversation:seq" → <li> of the others. */
     this.items = new Map();
@@ -62,6 +61,11 @@ export class ChatView {
     });
   }
 
+  senderName(message) {
+    if (message.sender === 'visitor') return this.t('you');
+    return message.author_name || (NAME_KEYS[message.sender] ? this.t(NAME_KEYS[message.sender]) : '');
+  }
+
   focusComposer() {
     this.input.focus();
   }
@@ -75,10 +79,10 @@ export class ChatView {
     this.handoff.hidden = status !== 'bot';
     if (status === 'assigned') {
       this.status.textContent = conversation.agent_name
-        ? `You're chatting with ${conversation.agent_name}`
-        : 'A person has joined';
+        ? this.t('status_assigned', { name: conversation.agent_name })
+        : this.t('status_assigned_anonymous');
     } else {
-      this.status.textContent = STATUS_TEXT[status] || 'We usually reply in a few minutes';
+      this.status.textContent = this.t(status ? `status_${status}` : 'status_default');
     }
   }
 
@@ -86,13 +90,13 @@ export class ChatView {
   addMessage(message, { announce }) {
     const key = `${message.conversation_id}:${message.seq}`;
     if (this.items.has(key)) return;
-    const item = this.#render(message.sender, senderName(message), message.body, message.created_at);
+    const item = this.#render(message.sender, this.senderName(message), message.body, message.created_at);
     item.dataset.conv = message.conversation_id;
     item.dataset.seq = String(message.seq);
     this.items.set(key, item);
     this.#insert(item, false);
     if (announce && message.sender !== 'visitor') {
-      this.live.textContent = `${senderName(message) || 'Message'}: ${message.body}`;
+      this.live.textContent = `${this.senderName(message) || this.t('message')}: ${message.body}`;
     }
   }
 
@@ -100,11 +104,11 @@ export class ChatView {
   addPending(pending) {
     let item = this.items.get(pending.client_id);
     if (!item) {
-      item = this.#render('visitor', 'You', pending.body, pending.created_at);
+      item = this.#render('visitor', this.t('you'), pending.body, pending.created_at);
       this.items.set(pending.client_id, item);
       this.#insert(item, true);
     }
-    this.#setState(item, 'sending', 'Sending…');
+    this.#setState(item, 'sending', this.t('sending'));
   }
 
   markSent(pending, message) {
@@ -113,7 +117,7 @@ export class ChatView {
     item.dataset.conv = message.conversation_id;
     item.dataset.seq = String(message.seq);
     this.items.set(`${message.conversation_id}:${message.seq}`, item);
-    this.#setState(item, 'sent', 'Sent');
+    this.#setState(item, 'sent', this.t('sent'));
     // A reply may have been shown before our ack came: move ours to its place by seq.
     this.#insert(item, false);
   }
@@ -121,9 +125,9 @@ export class ChatView {
   markFailed(pending) {
     const item = this.items.get(pending.client_id);
     if (!item) return;
-    const retry = h('button', { type: 'button', class: 'ck-retry', text: 'Retry' });
+    const retry = h('button', { type: 'button', class: 'ck-retry', text: this.t('retry') });
     retry.addEventListener('click', () => this.onRetry(pending), { once: true });
-    this.#setState(item, 'failed', 'Not sent. ', retry);
+    this.#setState(item, 'failed', this.t('not_sent'), retry);
   }
 
   notice(text) {
@@ -137,8 +141,8 @@ export class ChatView {
       h('div', { class: 'ck-meta' }, name ? h('span', { class: 'ck-author', text: name }) : null, timeElement(createdAt)),
       // Bot and agent messages may use Markdown; a visitor's text is always plain text.
       sender === 'bot' || sender === 'agent'
-        ? h('div', { class: 'ck-body ck-md' }, renderMarkdown(body))
-        : h('div', { class: 'ck-body', text: body }),
+        ? h('div', { class: 'ck-body ck-md', dir: 'auto' }, renderMarkdown(body))
+        : h('div', { class: 'ck-body', dir: 'auto', text: body }),
     );
   }
 

@@ -6,6 +6,7 @@
 //   ChatKit('on', 'message', (message) => console.log(message.body));
 //   ChatKit('open');
 import { FROM_FRAME, bridgeMessage, readBridgeMessage } from '../shared/bridge.js';
+import { LOADER, translator } from '../shared/i18n.js';
 import { createLauncher } from './styles.js';
 
 /* global __LOADER_CSS__ */
@@ -30,6 +31,9 @@ function start(script) {
   const mount = src.href.replace(/\/widget\.js(?:[?#].*)?$/, '');
   const frameOrigin = src.origin;
   const queued = (window.ChatKit && window.ChatKit.q) || [];
+  const settings = (window.ChatKitSettings && typeof window.ChatKitSettings === 'object') ? window.ChatKitSettings : {};
+  const locale = typeof settings.locale === 'string' ? settings.locale : navigator.language;
+  const t = translator(LOADER, locale);
   const handlers = Object.fromEntries(EVENTS.map((name) => [name, []]));
   let isOpen = false;
   let isReady = false;
@@ -37,7 +41,7 @@ function start(script) {
   const host = document.createElement('chatkit-widget');
   for (const [name, value] of Object.entries(HOST_STYLE)) host.style.setProperty(name, value, 'important');
   const shadow = host.attachShadow({ mode: 'open' });
-  const { root, frame, launcher, badge } = createLauncher();
+  const { root, frame, launcher, badge } = createLauncher(t('title'));
   shadow.append(root);
   if (shadow.adoptedStyleSheets && typeof CSSStyleSheet === 'function' && 'replaceSync' in CSSStyleSheet.prototype) {
     // Constructed sheets are not subject to the host page's CSP style-src.
@@ -65,8 +69,8 @@ function start(script) {
   const setUnread = (count) => {
     badge.hidden = !count;
     badge.textContent = count > 99 ? '99+' : String(count);
-    launcher.setAttribute('aria-label', count ? `Open chat, ${count} unread` : 'Open chat');
-    if (isOpen) launcher.setAttribute('aria-label', 'Close chat');
+    launcher.setAttribute('aria-label', count ? t('unread', { n: count }) : t('open'));
+    if (isOpen) launcher.setAttribute('aria-label', t('close'));
   };
   const setOpen = (open) => {
     if (open === isOpen) return;
@@ -121,7 +125,8 @@ function start(script) {
   setUnread(0);
 
   // The hash carries the host page's origin, the only origin the frame will talk to.
-  frame.src = `${mount}/widget/#origin=${encodeURIComponent(location.origin)}`;
+  // The locale goes along so that the chat speaks the page's language.
+  frame.src = `${mount}/widget/#origin=${encodeURIComponent(location.origin)}&locale=${encodeURIComponent(locale)}`;
   (document.body || document.documentElement).appendChild(host);
 
   for (const args of queued) {

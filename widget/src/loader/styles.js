@@ -17,8 +17,8 @@ const icon = (cls, d) =>
   el('svg', { class: cls, viewBox: '0 0 24 24', 'aria-hidden': 'true', focusable: 'false' }, el('path', { d }));
 
 /** {root, frame, launcher, badge}: the launcher button and the (hidden) chat iframe. */
-export function createLauncher() {
-  const frame = el('iframe', { class: 'frame', title: 'Chat' });
+export function createLauncher(title) {
+  const frame = el('iframe', { class: 'frame', title });
   const badge = el('span', { class: 'badge', hidden: '' });
   const launcher = el(
     'button',

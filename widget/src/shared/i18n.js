@@ -1,0 +1,82 @@
+// Every string the visitor sees, in one catalogue. Add a language by adding a column to
+// both tables; a missing key falls back to English. The loader imports only LOADER (esbuild
+// drops the rest), so the host page pays for three strings, not the whole catalogue.
+
+export const LOADER = {
+  en: { open: 'Open chat', close: 'Close chat', unread: 'Open chat, {n} unread', title: 'Chat' },
+  es: { open: 'Abrir chat', close: 'Cerrar chat', unread: 'Abrir chat, {n} sin leer', title: 'Chat' },
+};
+
+export const FRAME = {
+  en: {
+    title: 'Chat with us',
+    welcome: 'Hi there! Ask us anything and we’ll get right back to you.',
+    status_default: 'We usually reply in a few minutes',
+    status_bot: 'Our assistant is answering',
+    status_queued: 'Waiting for a person to join…',
+    status_resolved: 'This conversation is resolved. Write again any time.',
+    status_assigned: "You're chatting with {name}",
+    status_assigned_anonymous: 'A person has joined',
+    offline: 'Connection lost. Reconnecting…',
+    handoff: 'Talk to a person',
+    handoff_failed: "We couldn't reach a person just now. Please try again in a moment.",
+    placeholder: 'Type your message…',
+    message_label: 'Message',
+    messages_label: 'Messages',
+    send: 'Send',
+    close: 'Close chat',
+    you: 'You',
+    assistant: 'Assistant',
+    agent: 'Agent',
+    sending: 'Sending…',
+    sent: 'Sent',
+    not_sent: 'Not sent. ',
+    retry: 'Retry',
+    typing: '{name} is typing…',
+    message: 'Message',
+  },
+  es: {
+    title: 'Chatea con nosotros',
+    welcome: '¡Hola! Pregúntanos lo que quieras y te responderemos enseguida.',
+    status_default: 'Solemos responder en pocos minutos',
+    status_bot: 'Te responde nuestro asistente',
+    status_queued: 'Esperando a que se una una persona…',
+    status_resolved: 'Esta conversación está resuelta. Escríbenos cuando quieras.',
+    status_assigned: 'Estás hablando con {name}',
+    status_assigned_anonymous: 'Se ha unido una persona',
+    offline: 'Se perdió la conexión. Reconectando…',
+    handoff: 'Hablar con una persona',
+    handoff_failed: 'No pudimos contactar con una persona. Inténtalo de nuevo en un momento.',
+    placeholder: 'Escribe tu mensaje…',
+    message_label: 'Mensaje',
+    messages_label: 'Mensajes',
+    send: 'Enviar',
+    close: 'Cerrar chat',
+    you: 'Tú',
+    assistant: 'Asistente',
+    agent: 'Agente',
+    sending: 'Enviando…',
+    sent: 'Enviado',
+    not_sent: 'No enviado. ',
+    retry: 'Reintentar',
+    typing: '{name} está escribiendo…',
+    message: 'Mensaje',
+  },
+};
+
+/** The catalogue's language for a requested locale ("es-MX" → "es"), else English. */
+export function pickLocale(requested, table) {
+  const tag = String(requested || '').toLowerCase();
+  if (table[tag]) return tag;
+  const language = tag.split(/[-_]/)[0];
+  return table[language] ? language : 'en';
+}
+
+/** A translator for one language: t('typing', {name: 'Ada'}). */
+export function translator(table, locale) {
+  const strings = table[pickLocale(locale, table)];
+  return (key, vars) => {
+    const text = strings[key] ?? table.en[key] ?? key;
+    return vars ? text.replace(/\{(\w+)\}/g, (_, name) => String(vars[name] ?? '')) : text;
+  };
+}
