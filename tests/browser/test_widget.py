@@ -431,3 +431,35 @@ async def test_spanish_from_the_host_settings_and_right_to_left_text(
     assert await body.evaluate("el => getComputedStyle(el).direction") == "rtl"
     await expect(frame.locator("#ck-status")).to_have_text("Te responde nuestro asistente")
     await screenshot(page, "spanish")
+
+
+async def test_reset_forgets_the_visitor(page: Any, host_page: str, agent: Agent) -> None:
+    """ChatKit('reset') (the host site's logout): the next person on this browser starts as a
+    new visitor and sees nothing of the previous conversation."""
+    from playwright.async_api import expect
+
+    await page.goto(host_page)
+    await page.evaluate("ChatKit('open')")
+    frame = page.frame_locator("chatkit-widget iframe")
+    composer = frame.locator("#ck-input")
+    await composer.fill("my account number is 1234")
+    await composer.press("Enter")
+    await expect(frame.locator("li.ck-msg--visitor").first).to_have_attribute("data-state", "sent")
+
+    await page.evaluate("ChatKit('reset')")
+    await expect(frame.locator("li.ck-msg")).to_have_count(0)
+    await composer.fill("hello, I am someone else")
+    await composer.press("Enter")
+    await expect(frame.locator("li.ck-msg--visitor").first).to_have_attribute("data-state", "sent")
+    await expect(frame.locator("li.ck-msg--visitor")).to_have_count(1)
+
+    listed = await agent.ok("conversations", {"status": ["bot", "queued", "assigned"]})
+    assert len({c["contact_id"] for c in listed["conversations"]}) == 2
+
+    # A reload shows only the new visitor's conversation.
+    await page.reload()
+    await page.evaluate("ChatKit('open')")
+    frame = page.frame_locator("chatkit-widget iframe")
+    await expect(frame.locator("li.ck-msg--visitor")).to_have_count(1)
+    await expect(frame.locator("li.ck-msg--visitor .ck-body")).to_have_text(
+        "hello, I am someone else")

@@ -65,6 +65,11 @@ function main() {
       view.focusComposer();
     } else if (message.type === 'close') {
       panelOpen = false;
+    } else if (message.type === 'reset') {
+      session.reset();
+      view.clear();
+      unread = 0;
+      if (panelOpen) session.connect();
     }
   });
 

@@ -46,6 +46,26 @@ export class VisitorSession extends Emitter {
     }
   }
 
+  /** Forgets the visitor: token, conversation and unsent messages. The next connection
+   * starts a new visitor, who sees nothing of this one's conversation. */
+  reset() {
+    if (this.socket) {
+      this.socket.removeAllListeners();
+      this.socket.disconnect();
+      this.socket = null;
+    }
+    clearTimeout(this.retryTimer);
+    this.storage.token = null;
+    this.storage.conversationId = null;
+    this.outbox = [];
+    this.#saveOutbox();
+    this.seen = new Set();
+    this.lastSeq = 0;
+    this.conversation = null;
+    this.#setStatus('idle');
+    this.emit('conversation', null);
+  }
+
   /** Queues a message; it is sent now or after the next (re)connect. */
   send(body) {
     const item = { client_id: this.nextClientId(), body, created_at: Date.now() };

@@ -66,6 +66,14 @@ export class ChatView {
     return message.author_name || (NAME_KEYS[message.sender] ? this.t(NAME_KEYS[message.sender]) : '');
   }
 
+  /** Empties the conversation shown (after a reset). */
+  clear() {
+    this.list.replaceChildren();
+    this.items.clear();
+    this.showTyping(false);
+    this.setConversation(null);
+  }
+
   focusComposer() {
     this.input.focus();
   }

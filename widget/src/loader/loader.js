@@ -92,6 +92,11 @@ function start(script) {
     open: () => setOpen(true),
     close: () => setOpen(false),
     toggle: () => setOpen(!isOpen),
+    // The host site's user logged out: forget this browser's visitor and conversation.
+    reset: () => {
+      setUnread(0);
+      toFrame('reset');
+    },
     on(name, fn) {
       if (!handlers[name] || typeof fn !== 'function') throw new TypeError(`ChatKit('on'): unknown event ${name}`);
       handlers[name].push(fn);

@@ -7,7 +7,7 @@ export const BRIDGE_VERSION = 1;
 /** Messages the frame sends to the loader. */
 export const FROM_FRAME = ['ready', 'close', 'unread', 'message'];
 /** Messages the loader sends to the frame. */
-export const TO_FRAME = ['open', 'close'];
+export const TO_FRAME = ['open', 'close', 'reset'];
 
 /** A bridge message of one of `types`, or null. */
 export function readBridgeMessage(data, types) {
