@@ -109,12 +109,17 @@ def create_socket_server(settings: Settings) -> socketio.AsyncServer:
 
 
 async def close_socket_server(sio: socketio.AsyncServer) -> None:
-    """Tell every client we are going (they reconnect to a live process), stop Socket.IO's
+    """Close every client connection (clients reconnect to a live process), stop Socket.IO's
     background tasks, and close the Redis manager's connections, which python-socketio
-    leaves open. engine.io's own disconnect() waits for each socket's send queue to drain,
-    which never happens for a socket already half-closed, so sockets are closed one by one."""
+    leaves open.
+
+    engine.io only sends a close packet and waits for the client to hang up, which browsers
+    do not do, so shutdown would wait out its timeout; a None in a socket's send queue makes
+    its writer close the websocket itself. (engine.io's own disconnect() also waits for each
+    send queue to drain, which never happens for a socket already half-closed.)"""
     for socket in list(sio.eio.sockets.values()):
         await socket.close(wait=False)
+        socket.queue.put_nowait(None)
     await sio.shutdown()
     manager = sio.manager
     listener = getattr(manager, "thread", None)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import itertools
+import secrets
 from typing import Any
 
 import aiohttp
@@ -19,6 +20,7 @@ class Agent:
         self.messages: asyncio.Queue[dict[str, Any]] = asyncio.Queue()
         self.sio.on("message", self.messages.put_nowait, namespace="/agent")
         self._ids = itertools.count(1)
+        self._prefix = secrets.token_hex(4)
 
     async def login(self, email: str, password: str) -> None:
         async with aiohttp.ClientSession() as http, http.post(
@@ -36,7 +38,9 @@ class Agent:
 
     async def say(self, conversation_id: str, body: str) -> dict[str, Any]:
         message: dict[str, Any] = await self.ok("message", {
-            "conversation_id": conversation_id, "client_id": f"agent-{next(self._ids)}",
+            "conversation_id": conversation_id,
+            # Unique per sender across sessions (docs/protocol.md): a random prefix.
+            "client_id": f"agent-{self._prefix}-{next(self._ids)}",
             "body": body})
         return message
 

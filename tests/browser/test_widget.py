@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import asyncio
 import re
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
 
 import pytest
+from aiohttp.test_utils import TestServer
 
 from tests.browser.agent import Agent
 from tests.browser.conftest import AGENT_EMAIL, AGENT_NAME, AGENT_PASSWORD, Chat
@@ -463,3 +464,51 @@ async def test_reset_forgets_the_visitor(page: Any, host_page: str, agent: Agent
     await expect(frame.locator("li.ck-msg--visitor")).to_have_count(1)
     await expect(frame.locator("li.ck-msg--visitor .ck-body")).to_have_text(
         "hello, I am someone else")
+
+
+async def test_server_restart_mid_conversation_loses_and_duplicates_nothing(
+        page: Any, host_page: str, chat: Chat, agent: Agent,
+        aiohttp_server: Callable[..., Awaitable[TestServer]]) -> None:
+    from playwright.async_api import expect
+
+    from chatkit import ChatKit
+
+    await page.goto(host_page)
+    await page.evaluate("ChatKit('open')")
+    frame = page.frame_locator("chatkit-widget iframe")
+    composer = frame.locator("#ck-input")
+    await composer.fill("before the restart")
+    await composer.press("Enter")
+    mine = frame.locator("li.ck-msg--visitor")
+    await expect(mine.first).to_have_attribute("data-state", "sent")
+    listed = await agent.ok("conversations", {"status": ["bot", "queued", "assigned"]})
+    conversation_id = listed["conversations"][0]["id"]
+    await agent.ok("join", {"conversation_id": conversation_id})
+    await agent.say(conversation_id, "reply before the restart")
+    await expect(frame.locator("li.ck-msg--agent")).to_have_count(1)
+    await agent.close()
+
+    # The server goes away; the visitor writes on, offline.
+    port = chat.server.port
+    await chat.server.close()
+    await expect(frame.locator("#ck-offline")).to_be_visible()
+    await composer.fill("written while the server was down")
+    await composer.press("Enter")
+    await expect(mine.nth(1)).to_have_attribute("data-state", "sending")
+
+    # A new process on the same database and port: the widget reconnects, resumes, resends.
+    kit = ChatKit(chat.kit.settings)
+    chat.server = await aiohttp_server(kit.create_app(), host="127.0.0.1", port=port)
+    chat.kit = kit
+    await expect(mine.nth(1)).to_have_attribute("data-state", "sent", timeout=20_000)
+    await expect(frame.locator("#ck-offline")).to_be_hidden()
+
+    back = Agent(chat)
+    await back.login(AGENT_EMAIL, AGENT_PASSWORD)
+    joined = await back.ok("join", {"conversation_id": conversation_id})
+    assert [m["body"] for m in joined["messages"] if m["sender"] != "bot"] == [
+        "before the restart", "reply before the restart", "written while the server was down"]
+    await back.say(conversation_id, "reply after the restart")
+    await expect(frame.locator("li.ck-msg--agent")).to_have_count(2)
+    await expect(mine).to_have_count(2)  # nothing shown twice
+    await back.close()
