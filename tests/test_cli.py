@@ -156,9 +156,10 @@ async def test_signals_shut_down_cleanly_keeping_acked_messages(tmp_path: Path,
         await visitor.start()
         acked = [await visitor.say(f"message {n}", f"c-{n}") for n in range(20)]
         # More in flight when the signal lands: those acked must be stored too.
-        pending = [asyncio.create_task(visitor.call("message", {"client_id": f"late-{n}",
-                                                                "body": f"late {n}"}))
-                   for n in range(20)]
+        # (Those that never get an ack give up after 2 s.)
+        pending = [asyncio.create_task(visitor.sio.call(
+            "message", {"client_id": f"late-{n}", "body": f"late {n}"}, namespace="/visitor",
+            timeout=2)) for n in range(20)]
         await asyncio.sleep(0)
         code = await served.stop(sig)
         results = await asyncio.gather(*pending, return_exceptions=True)
