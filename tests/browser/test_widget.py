@@ -512,3 +512,43 @@ async def test_server_restart_mid_conversation_loses_and_duplicates_nothing(
     await expect(frame.locator("li.ck-msg--agent")).to_have_count(2)
     await expect(mine).to_have_count(2)  # nothing shown twice
     await back.close()
+
+
+async def test_widget_works_under_a_strict_content_security_policy(
+        page: Any, chat: Chat, aiohttp_server: Callable[..., Awaitable[TestServer]]) -> None:
+    """The host page allows scripts and frames from chatkit's origin and nothing else: no
+    inline styles, no style sheets, no connections of its own."""
+    from aiohttp import web
+    from playwright.async_api import expect
+
+    nonce = "host-page-nonce"
+    policy = (f"default-src 'none'; script-src 'nonce-{nonce}' {chat.origin}; "
+              f"frame-src {chat.origin}; style-src 'none'; img-src 'none'; connect-src 'none'")
+    html = f"""<!doctype html><html lang="en"><head><meta charset="utf-8"><title>Strict</title>
+      </head><body><p>A shop with a strict policy.</p>
+      <script nonce="{nonce}">window.ChatKit = window.ChatKit
+        || function () {{ (ChatKit.q = ChatKit.q || []).push(arguments); }};</script>
+      <script src="{chat.mount}/widget.js" async></script></body></html>"""
+
+    async def index(request: web.Request) -> web.Response:
+        return web.Response(text=html, content_type="text/html",
+                            headers={"Content-Security-Policy": policy})
+
+    app = web.Application()
+    app.router.add_get("/", index)
+    host = await aiohttp_server(app, host="127.0.0.1")
+    violations: list[str] = []
+    page.on("console", lambda message: "Content Security Policy" in message.text
+            and violations.append(message.text))
+    await page.goto(f"http://{host.host}:{host.port}/")
+    launcher = page.locator("chatkit-widget button.launcher")
+    await expect(launcher).to_be_visible()
+    box = await launcher.bounding_box()
+    assert box is not None and (round(box["width"]), round(box["height"])) == (56, 56)
+    await launcher.click()
+    frame = page.frame_locator("chatkit-widget iframe")
+    await frame.locator("#ck-input").fill("hello from a strict page")
+    await frame.locator("#ck-input").press("Enter")
+    await expect(frame.locator("li.ck-msg--visitor").first).to_have_attribute(
+        "data-state", "sent")
+    assert violations == []
