@@ -75,6 +75,8 @@ class Conversation:
     queued_at: int | None
     assigned_at: int | None
     resolved_at: int | None
+    visitor_read_seq: int = 0
+    agent_read_seq: int = 0
 
     @property
     def is_open(self) -> bool:
@@ -86,6 +88,7 @@ class Conversation:
             "agent_id": self.agent_id, "agent_name": self.agent_name, "last_seq": self.last_seq,
             "created_at": self.created_at, "queued_at": self.queued_at,
             "assigned_at": self.assigned_at, "resolved_at": self.resolved_at,
+            "visitor_read_seq": self.visitor_read_seq, "agent_read_seq": self.agent_read_seq,
         }
 
 

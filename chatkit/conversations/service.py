@@ -42,6 +42,8 @@ class Notifier(Protocol):
     async def typing(self, conversation: Conversation, sender: SenderKind,
                      author_name: str | None, typing: bool, origin: str | None) -> None: ...
 
+    async def read(self, conversation: Conversation, reader: SenderKind) -> None: ...
+
 
 @dataclass(frozen=True, slots=True)
 class Page:
@@ -105,6 +107,23 @@ class ConversationService:
         """Tell the agents in the visitor's open conversation; nothing is stored."""
         if conversation is not None and conversation.contact_id == contact_id:
             await self.notifier.typing(conversation, SenderKind.VISITOR, None, typing, origin)
+
+    async def visitor_read(self, contact_id: str, *, seq: int) -> Conversation:
+        """The visitor has seen their open conversation up to `seq`."""
+        conversation = await self.store.open_conversation_for(contact_id)
+        if conversation is None:
+            raise NotFound("there is no open conversation")
+        return await self._mark_read(conversation, SenderKind.VISITOR, seq)
+
+    async def _mark_read(self, conversation: Conversation, reader: SenderKind,
+                         seq: int) -> Conversation:
+        marked = await self.store.mark_read(conversation.id, reader, seq)
+        if marked is None:
+            raise NotFound("no such conversation")
+        updated, moved = marked
+        if moved:
+            await self.notifier.read(updated, reader)
+        return updated
 
     async def handoff(self, contact_id: str, *, reason: str | None) -> Conversation:
         conversation = await self.store.open_conversation_for(contact_id)
@@ -219,6 +238,13 @@ class ConversationService:
         if not result.duplicate:
             await self.notifier.message_stored(conversation, result.message, origin)
         return result.message
+
+    async def agent_read(self, agent: Agent, conversation: Conversation, *,
+                         seq: int) -> Conversation:
+        """The assigned agent has seen the conversation up to `seq`."""
+        if conversation.agent_id != agent.id:
+            raise Conflict("the conversation is not assigned to you")
+        return await self._mark_read(conversation, SenderKind.AGENT, seq)
 
     async def agent_typing(self, agent: Agent, conversation: Conversation, *, typing: bool,
                            origin: str | None) -> None:

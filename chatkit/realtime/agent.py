@@ -35,6 +35,7 @@ class AgentNamespace(Namespace):
         "history": (s.History, "history"),
         "resolve": (s.Resolve, "resolve"),
         "typing": (s.AgentTyping, "typing"),
+        "read": (s.AgentRead, "read"),
     }
 
     def __init__(self, conversations: ConversationService, agents: AgentService) -> None:
@@ -92,6 +93,15 @@ class AgentNamespace(Namespace):
             conn.agent, conversation, client_id=payload.client_id, body=payload.body,
             origin=sid)
         return message.to_wire()
+
+    async def read(self, sid: str, payload: s.AgentRead) -> dict[str, Any]:
+        conn = connection(self.connections, sid)
+        conversation = conn.joined.get(payload.conversation_id)
+        if conversation is None:
+            raise Conflict("join the conversation first")
+        conversation = await self.conversations.agent_read(conn.agent, conversation,
+                                                           seq=payload.seq)
+        return conversation.to_wire()
 
     async def typing(self, sid: str, payload: s.AgentTyping) -> dict[str, Any]:
         conn = connection(self.connections, sid)

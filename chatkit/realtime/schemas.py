@@ -68,6 +68,15 @@ class Handoff(Payload):
     reason: Text | None = Field(None, max_length=200)
 
 
+class VisitorRead(Payload):
+    seq: int = Field(ge=1)
+
+
+class AgentRead(Payload):
+    conversation_id: ConversationId
+    seq: int = Field(ge=1)
+
+
 class VisitorTyping(Payload):
     typing: bool
 

@@ -160,6 +160,17 @@ class SocketNotifier:
             await self.sio.emit("typing", wire, room=contact_room(conversation.contact_id),
                                 namespace=VISITOR, skip_sid=origin)
 
+    async def read(self, conversation: Conversation, reader: SenderKind) -> None:
+        wire = {"conversation_id": conversation.id, "reader": str(reader),
+                "seq": (conversation.visitor_read_seq if reader is SenderKind.VISITOR
+                        else conversation.agent_read_seq)}
+        # Both sides hear it: the other side shows "read", the reader's other tabs clear
+        # their unread counts.
+        await self.sio.emit("read", wire, room=contact_room(conversation.contact_id),
+                            namespace=VISITOR)
+        await self.sio.emit("read", wire, room=conversation_room(conversation.id),
+                            namespace=AGENT)
+
     async def conversation_changed(self, conversation: Conversation) -> None:
         if self.visitors is not None:
             self.visitors.conversation_changed(conversation)

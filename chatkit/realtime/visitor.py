@@ -34,6 +34,7 @@ class VisitorNamespace(Namespace):
         "history": (s.History, "history"),
         "handoff": (s.Handoff, "handoff"),
         "typing": (s.VisitorTyping, "typing"),
+        "read": (s.VisitorRead, "read"),
     }
 
     def __init__(self, conversations: ConversationService) -> None:
@@ -109,6 +110,11 @@ class VisitorNamespace(Namespace):
         await self.conversations.visitor_typing(contact_id, conn.conversation,
                                                 typing=payload.typing, origin=sid)
         return {}
+
+    async def read(self, sid: str, payload: s.VisitorRead) -> dict[str, Any]:
+        conn, contact_id = await self._contact(sid)
+        conn.conversation = await self.conversations.visitor_read(contact_id, seq=payload.seq)
+        return conn.conversation.to_wire()
 
     async def handoff(self, sid: str, payload: s.Handoff) -> dict[str, Any]:
         conn, contact_id = await self._contact(sid)

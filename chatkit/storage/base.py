@@ -17,6 +17,7 @@ from chatkit.models import (
     Event,
     Message,
     NewMessage,
+    SenderKind,
 )
 
 
@@ -78,6 +79,12 @@ class Store(Protocol):
         only if its status is in `allowed_from` and (when given) its agent in `expected_agents`.
         Atomic: of two racing callers at most one succeeds. Records the event. Returns the new
         state, or None when the condition did not hold (or there is no such conversation)."""
+
+    async def mark_read(self, conversation_id: str, reader: SenderKind,
+                        seq: int) -> tuple[Conversation, bool] | None:
+        """Record that the visitor (or the agents) have read up to `seq`: the mark only moves
+        forward and never past the last message. Returns the conversation and whether the
+        mark moved; None when there is no such conversation."""
 
     # messages
     async def append_messages(self, batch: Sequence[NewMessage]) -> list[AppendResult | None]:

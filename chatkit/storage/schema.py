@@ -50,6 +50,9 @@ conversations = Table(
     Column("status", String(20), nullable=False),
     Column("agent_id", String(32), ForeignKey("agents.id")),
     Column("last_seq", Integer, nullable=False),
+    # How far each side has read (a seq), for read receipts.
+    Column("visitor_read_seq", Integer, nullable=False, server_default="0"),
+    Column("agent_read_seq", Integer, nullable=False, server_default="0"),
     Column("created_at", BigInteger, nullable=False),
     Column("queued_at", BigInteger),
     Column("assigned_at", BigInteger),

@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 import orjson
-from sqlalchemy import Row, bindparam, event, insert, select, text, update
+from sqlalchemy import Row, bindparam, case, event, insert, select, text, update
 from sqlalchemy.engine import URL, make_url
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
@@ -272,6 +272,19 @@ class SqlStore:
                           data={"from": before, "agent_id": agent_id, **(data or {})}, at=now)
             return await _conversation(conn, conversation_id)
 
+    async def mark_read(self, conversation_id: str, reader: SenderKind,
+                        seq: int) -> tuple[Conversation, bool] | None:
+        c = t.conversations.c
+        column = c.visitor_read_seq if reader is SenderKind.VISITOR else c.agent_read_seq
+        # Only forward, and never past the last message.
+        capped = case((c.last_seq < seq, c.last_seq), else_=seq)
+        async with self._write() as conn:
+            result = await conn.execute(update(t.conversations)
+                                        .where(c.id == conversation_id, column < capped)
+                                        .values({column: capped}))
+            conversation = await _conversation(conn, conversation_id)
+        return None if conversation is None else (conversation, result.rowcount == 1)
+
     # messages
 
     async def append_messages(self, batch: Sequence[NewMessage]) -> list[AppendResult | None]:
@@ -442,7 +455,8 @@ def _to_conversation(row: Row[Any]) -> Conversation:
         id=row.id, contact_id=row.contact_id, status=ConversationStatus(row.status),
         agent_id=row.agent_id, agent_name=row.agent_name, last_seq=row.last_seq,
         created_at=row.created_at, queued_at=row.queued_at, assigned_at=row.assigned_at,
-        resolved_at=row.resolved_at)
+        resolved_at=row.resolved_at, visitor_read_seq=row.visitor_read_seq,
+        agent_read_seq=row.agent_read_seq)
 
 
 def _to_message(row: Row[Any]) -> Message:

@@ -176,3 +176,41 @@ async def test_typing_is_relayed_both_ways_and_not_stored(server: TestServer, vi
     assert ack["error"]["code"] == "invalid_payload"
     page = await visitor.ok("history", {"conversation_id": conversation_id})
     assert [m["body"] for m in page["messages"]] == ["hi"]
+
+
+async def test_read_marks_move_forward_and_reach_the_other_side(
+        server: TestServer, visitor: Visitor, agent: AgentClient) -> None:
+    await visitor.start()
+    for n in range(3):
+        sent = await visitor.say(f"message {n}", f"v-{n}")
+    conversation_id = sent["conversation_id"]
+    ack = await agent.call("read", {"conversation_id": conversation_id, "seq": 2})
+    assert ack["error"]["code"] == "conflict"  # not joined
+    await agent.ok("join", {"conversation_id": conversation_id})
+
+    marked = await agent.ok("read", {"conversation_id": conversation_id, "seq": 2})
+    assert marked["agent_read_seq"] == 2
+    assert await visitor.next("read") == {"conversation_id": conversation_id,
+                                          "reader": "agent", "seq": 2}
+    # Backwards is no change and no event; beyond the last message is capped.
+    assert (await agent.ok("read", {"conversation_id": conversation_id,
+                                    "seq": 1}))["agent_read_seq"] == 2
+    assert (await agent.ok("read", {"conversation_id": conversation_id,
+                                    "seq": 99}))["agent_read_seq"] == 3
+    assert (await visitor.next("read"))["seq"] == 3
+    assert visitor.pending("read") == []
+
+    reply = await agent.ok("message", {"conversation_id": conversation_id,
+                                       "client_id": "a-1", "body": "hello"})
+    await visitor.next("message")
+    mine = await visitor.ok("read", {"seq": reply["seq"]})
+    assert mine["visitor_read_seq"] == reply["seq"]
+    while (event := await agent.next("read"))["reader"] != "visitor":
+        pass
+    assert event["seq"] == reply["seq"]
+    # The marks are kept: a later resume tells where each side stands.
+    resumed = await visitor.ok("resume")
+    assert resumed["conversation"]["agent_read_seq"] == 3
+    assert resumed["conversation"]["visitor_read_seq"] == reply["seq"]
+    ack = await visitor.call("read", {"seq": 0})
+    assert ack["error"]["code"] == "invalid_payload"

@@ -223,3 +223,20 @@ async def test_a_contact_has_at_most_one_open_conversation(store: SqlStore) -> N
     second = await store.create_conversation(contact_id)  # resolved ones do not count
     assert second.id != first
     assert (await store.open_conversation_for(contact_id)).id == second.id  # type: ignore[union-attr]
+
+
+async def test_read_marks_only_move_forward_up_to_the_last_message(store: SqlStore) -> None:
+    contact_id, conversation_id = await new_conversation(store)
+    await store.append_messages(
+        [visitor_says(conversation_id, contact_id, f"m{n}", f"c{n}") for n in range(3)])
+    steps = [(SenderKind.AGENT, 2, 2, True), (SenderKind.AGENT, 1, 2, False),
+             (SenderKind.AGENT, 99, 3, True), (SenderKind.AGENT, 3, 3, False),
+             (SenderKind.VISITOR, 1, 1, True)]
+    for reader, seq, expected, moved in steps:
+        marked = await store.mark_read(conversation_id, reader, seq)
+        assert marked is not None
+        conversation, did_move = marked
+        mark = (conversation.agent_read_seq if reader is SenderKind.AGENT
+                else conversation.visitor_read_seq)
+        assert (mark, did_move) == (expected, moved)
+    assert await store.mark_read("missing", SenderKind.AGENT, 1) is None

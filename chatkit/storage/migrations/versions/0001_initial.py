@@ -43,6 +43,8 @@ def upgrade() -> None:
         sa.Column("status", sa.String(20), nullable=False),
         sa.Column("agent_id", sa.String(32), sa.ForeignKey("agents.id")),
         sa.Column("last_seq", sa.Integer, nullable=False),
+        sa.Column("visitor_read_seq", sa.Integer, nullable=False, server_default="0"),
+        sa.Column("agent_read_seq", sa.Integer, nullable=False, server_default="0"),
         sa.Column("created_at", sa.BigInteger, nullable=False),
         sa.Column("queued_at", sa.BigInteger),
         sa.Column("assigned_at", sa.BigInteger),
