@@ -552,3 +552,43 @@ async def test_widget_works_under_a_strict_content_security_policy(
     await expect(frame.locator("li.ck-msg--visitor").first).to_have_attribute(
         "data-state", "sent")
     assert violations == []
+
+
+async def test_read_receipts_both_ways(page: Any, host_page: str, agent: Agent) -> None:
+    from playwright.async_api import expect
+
+    heard: asyncio.Queue[dict[str, Any]] = asyncio.Queue()
+    agent.sio.on("read", heard.put_nowait, namespace="/agent")
+    await page.goto(host_page)
+    await page.evaluate("ChatKit('open')")
+    frame = page.frame_locator("chatkit-widget iframe")
+    composer = frame.locator("#ck-input")
+    await composer.fill("are you there?")
+    await composer.press("Enter")
+    mine = frame.locator("li.ck-msg--visitor").first
+    await expect(mine).to_have_attribute("data-state", "sent")
+    listed = await agent.ok("conversations", {"status": ["bot", "queued", "assigned"]})
+    conversation_id = listed["conversations"][0]["id"]
+    joined = await agent.ok("join", {"conversation_id": conversation_id})
+
+    # The agent reads: the visitor's message shows "Read".
+    await agent.ok("read", {"conversation_id": conversation_id,
+                            "seq": joined["conversation"]["last_seq"]})
+    await expect(mine).to_have_attribute("data-state", "read")
+    await expect(mine.locator(".ck-state")).to_have_text("Read")
+
+    # The agent answers while the panel is open: the visitor has seen it, the agent hears so.
+    reply = await agent.say(conversation_id, "yes, here")
+    while (event := await asyncio.wait_for(heard.get(), 5))["reader"] != "visitor":
+        pass
+    assert event["seq"] >= reply["seq"]
+
+    # After a reload the read state comes back with the conversation.
+    await page.reload()
+    await page.evaluate("ChatKit('open')")
+    await composer.fill("one more")
+    await composer.press("Enter")
+    last = frame.locator("li.ck-msg--visitor").last
+    await expect(last).to_have_attribute("data-state", "sent")
+    await agent.ok("read", {"conversation_id": conversation_id, "seq": reply["seq"] + 1})
+    await expect(last).to_have_attribute("data-state", "read")

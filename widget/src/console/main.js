@@ -164,6 +164,15 @@ function messageElement(sender, name, body, createdAt) {
   );
 }
 
+/** Tells the visitor the open conversation has been read, when this window is in view. */
+function reportRead() {
+  const conversation = state.conversations.get(state.current);
+  if (!state.socket || !state.auth || !conversation || conversation.agent_id !== state.auth.agent.id) return;
+  if (document.visibilityState !== 'visible' || !state.lastSeq) return;
+  request(state.socket, 'read', { conversation_id: state.current, seq: state.lastSeq }).catch(() => {});
+}
+document.addEventListener('visibilitychange', reportRead);
+
 // Typing, both ways, for the open conversation only.
 const typing = typingSignal((active) => {
   if (state.socket && state.current) {
@@ -201,6 +210,7 @@ async function joinCurrent() {
       data.messages.forEach(addMessage);
       if (!data.has_more || !data.messages.length) break;
     }
+    reportRead();
     flushOutbox();
   } catch (error) {
     if (error.code !== 'conflict') {
@@ -281,7 +291,10 @@ function connect() {
   });
   socket.on('message', (message) => {
     if (message.conversation_id === state.current && message.sender === 'visitor') showVisitorTyping(false);
-    if (message.conversation_id === state.current) addMessage(message);
+    if (message.conversation_id === state.current) {
+      addMessage(message);
+      if (message.sender === 'visitor') reportRead();
+    }
     else if (state.conversations.has(message.conversation_id)) {
       state.unread.add(message.conversation_id);
       renderList();

@@ -63,6 +63,7 @@ function main() {
       unread = 0;
       session.connect();
       view.focusComposer();
+      reportRead();
     } else if (message.type === 'close') {
       panelOpen = false;
     } else if (message.type === 'reset') {
@@ -98,6 +99,15 @@ function main() {
   session.on('status', (status) => view.setOnline(status !== 'offline'));
   session.on('conversation', (conversation) => view.setConversation(conversation));
   session.on('pending', (item) => view.addPending(item));
+  // While the panel is open and the page in view, what arrives has been seen.
+  const reportRead = () => {
+    if (panelOpen && document.visibilityState === 'visible') session.markRead();
+  };
+  document.addEventListener('visibilitychange', reportRead);
+  session.on('read', (event) => {
+    if (event.reader === 'agent') view.markRead(event.conversation_id, event.seq);
+  });
+  session.on('status', (status) => status === 'online' && reportRead());
   session.on('typing', (event) => {
     if (event.sender === 'agent') view.showTyping(event.typing, event.author_name || t('agent'));
   });
@@ -110,6 +120,7 @@ function main() {
     if (message.sender === 'agent') view.showTyping(false);
     view.addMessage(message, { announce: live });
     if (!live) return;
+    if (message.sender !== 'visitor') reportRead();
     host.post('message', { message: publicMessage(message) });
     if (!panelOpen && message.sender !== 'visitor') {
       unread += 1;

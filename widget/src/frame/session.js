@@ -61,6 +61,7 @@ export class VisitorSession extends Emitter {
     this.#saveOutbox();
     this.seen = new Set();
     this.lastSeq = 0;
+    this.readSeq = 0;
     this.conversation = null;
     this.#setStatus('idle');
     this.emit('conversation', null);
@@ -84,6 +85,16 @@ export class VisitorSession extends Emitter {
     this.emit('pending', item);
     this.connect();
     this.#flush();
+  }
+
+  /** Tells the agents the visitor has seen everything so far (once per new message). */
+  markRead() {
+    const seq = this.lastSeq;
+    if (!this.socket || !this.socket.connected || !this.conversation || seq <= (this.readSeq || 0)) return;
+    this.readSeq = seq;
+    request(this.socket, 'read', { seq }).catch(() => {
+      this.readSeq = 0; // try again next time
+    });
   }
 
   /** Tells the agent whether the visitor is typing; best effort, never queued. */
@@ -122,6 +133,7 @@ export class VisitorSession extends Emitter {
     socket.on('message', (message) => this.#receive(message, true));
     socket.on('conversation', (conversation) => this.#setConversation(conversation));
     socket.on('typing', (typing) => this.emit('typing', typing));
+    socket.on('read', (read) => this.emit('read', read));
     this.socket = socket;
   }
 
@@ -236,6 +248,9 @@ export class VisitorSession extends Emitter {
     this.conversation = conversation;
     this.storage.conversationId = conversation && conversation.status !== 'resolved' ? conversation.id : null;
     this.emit('conversation', conversation);
+    if (conversation && conversation.agent_read_seq) {
+      this.emit('read', { conversation_id: conversation.id, reader: 'agent', seq: conversation.agent_read_seq });
+    }
   }
 
   #setStatus(status) {

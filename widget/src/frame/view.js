@@ -68,6 +68,7 @@ export class ChatView {
 
   /** Empties the conversation shown (after a reset). */
   clear() {
+    this.readMark = null;
     this.list.replaceChildren();
     this.items.clear();
     this.showTyping(false);
@@ -126,8 +127,20 @@ export class ChatView {
     item.dataset.seq = String(message.seq);
     this.items.set(`${message.conversation_id}:${message.seq}`, item);
     this.#setState(item, 'sent', this.t('sent'));
+    if (this.readMark && this.readMark.conversationId === message.conversation_id
+        && message.seq <= this.readMark.seq) this.#setState(item, 'read', this.t('read'));
     // A reply may have been shown before our ack came: move ours to its place by seq.
     this.#insert(item, false);
+  }
+
+  /** The agent has read the conversation up to `seq`: our messages up to it show "Read". */
+  markRead(conversationId, seq) {
+    this.readMark = { conversationId, seq };
+    for (const item of this.list.querySelectorAll('li.ck-msg--visitor[data-state="sent"]')) {
+      if (item.dataset.conv === conversationId && Number(item.dataset.seq) <= seq) {
+        this.#setState(item, 'read', this.t('read'));
+      }
+    }
   }
 
   markFailed(pending) {
