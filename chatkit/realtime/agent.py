@@ -84,30 +84,29 @@ class AgentNamespace(Namespace):
         return {"conversation": conversation.to_wire(),
                 "messages": [m.to_wire() for m in page.messages], "has_more": page.has_more}
 
-    async def message(self, sid: str, payload: s.AgentMessage) -> dict[str, Any]:
+    def _joined(self, sid: str, conversation_id: str) -> tuple[AgentConnection, Conversation]:
+        """This socket's connection and a conversation it has joined (else Conflict)."""
         conn = connection(self.connections, sid)
-        conversation = conn.joined.get(payload.conversation_id)
+        conversation = conn.joined.get(conversation_id)
         if conversation is None:
-            raise Conflict("join the conversation before replying")
+            raise Conflict("join the conversation first")
+        return conn, conversation
+
+    async def message(self, sid: str, payload: s.AgentMessage) -> dict[str, Any]:
+        conn, conversation = self._joined(sid, payload.conversation_id)
         message = await self.conversations.agent_message(
             conn.agent, conversation, client_id=payload.client_id, body=payload.body,
             origin=sid)
         return message.to_wire()
 
     async def read(self, sid: str, payload: s.AgentRead) -> dict[str, Any]:
-        conn = connection(self.connections, sid)
-        conversation = conn.joined.get(payload.conversation_id)
-        if conversation is None:
-            raise Conflict("join the conversation first")
+        conn, conversation = self._joined(sid, payload.conversation_id)
         conversation = await self.conversations.agent_read(conn.agent, conversation,
                                                            seq=payload.seq)
         return conversation.to_wire()
 
     async def typing(self, sid: str, payload: s.AgentTyping) -> dict[str, Any]:
-        conn = connection(self.connections, sid)
-        conversation = conn.joined.get(payload.conversation_id)
-        if conversation is None:
-            raise Conflict("join the conversation first")
+        conn, conversation = self._joined(sid, payload.conversation_id)
         await self.conversations.agent_typing(conn.agent, conversation, typing=payload.typing,
                                               origin=sid)
         return {}
