@@ -15,6 +15,7 @@ from chatkit.conversations import ConversationService
 from chatkit.models import Conversation, Message, SenderKind
 from chatkit.realtime.agent import AGENT, AGENTS_ROOM, AgentNamespace, conversation_room
 from chatkit.realtime.dispatch import UNREADABLE
+from chatkit.realtime.engine import LeanEngineServer
 from chatkit.realtime.visitor import VISITOR, VisitorNamespace, contact_room
 from chatkit.settings import Settings
 
@@ -82,6 +83,13 @@ class _LocalDelivery(socketio.AsyncManager):  # type: ignore[misc]
                 await self.server._send_eio_packet(eio_sid, frame)
 
 
+class _LeanServer(socketio.AsyncServer):  # type: ignore[misc]
+    """python-socketio over chatkit's lean engine.io socket (chatkit/realtime/engine.py)."""
+
+    def _engineio_server_class(self) -> type[LeanEngineServer]:
+        return LeanEngineServer
+
+
 class _RedisDelivery(socketio.AsyncRedisManager, _LocalDelivery):  # type: ignore[misc]
     """Redis pub/sub between processes; _LocalDelivery within each."""
 
@@ -103,23 +111,19 @@ def create_socket_server(settings: Settings) -> socketio.AsyncServer:
         origins = "*"
     # The largest valid event (a 4000-character body) is far below 64 KiB; a bigger frame
     # closes the connection before anything parses it.
-    return socketio.AsyncServer(async_mode="aiohttp", client_manager=manager,
-                                serializer=_TextPacket, cors_allowed_origins=origins,
-                                max_http_buffer_size=MAX_FRAME)
+    return _LeanServer(async_mode="aiohttp", client_manager=manager,
+                       serializer=_TextPacket, cors_allowed_origins=origins,
+                       max_http_buffer_size=MAX_FRAME)
 
 
 async def close_socket_server(sio: socketio.AsyncServer) -> None:
     """Close every client connection (clients reconnect to a live process), stop Socket.IO's
     background tasks, and close the Redis manager's connections, which python-socketio
-    leaves open.
-
-    engine.io only sends a close packet and waits for the client to hang up, which browsers
-    do not do, so shutdown would wait out its timeout; a None in a socket's send queue makes
-    its writer close the websocket itself. (engine.io's own disconnect() also waits for each
-    send queue to drain, which never happens for a socket already half-closed.)"""
+    leaves open. engine.io only sends a close packet and waits for the client to hang up,
+    which browsers do not do, so each socket hangs up itself (LeanSocket.hang_up)."""
     for socket in list(sio.eio.sockets.values()):
         await socket.close(wait=False)
-        socket.queue.put_nowait(None)
+        await socket.hang_up()
     await sio.shutdown()
     manager = sio.manager
     listener = getattr(manager, "thread", None)
