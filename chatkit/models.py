@@ -44,10 +44,6 @@ class Contact:
     email: str | None
     created_at: int
 
-    def to_wire(self) -> dict[str, Any]:
-        return {"id": self.id, "name": self.name, "email": self.email,
-                "created_at": self.created_at}
-
 
 @dataclass(slots=True, frozen=True)
 class Agent:

@@ -100,10 +100,6 @@ class Store(Protocol):
         oldest `limit` after after_seq. The flag says whether more lie in that direction."""
 
     # event log
-    async def record_event(self, kind: str, *, conversation_id: str | None = None,
-                           actor_kind: str | None = None, actor_id: str | None = None,
-                           data: dict[str, Any] | None = None) -> None: ...
-
     async def list_events(self, *, conversation_id: str | None = None,
                           limit: int = 1000) -> list[Event]:
         """Oldest first."""

@@ -391,13 +391,6 @@ class SqlStore:
 
     # event log
 
-    async def record_event(self, kind: str, *, conversation_id: str | None = None,
-                           actor_kind: str | None = None, actor_id: str | None = None,
-                           data: dict[str, Any] | None = None) -> None:
-        async with self._write() as conn:
-            await _record(conn, kind, conversation_id=conversation_id, actor_kind=actor_kind,
-                          actor_id=actor_id, data=data or {}, at=now_ms())
-
     async def list_events(self, *, conversation_id: str | None = None,
                           limit: int = 1000) -> list[Event]:
         query = select(t.events).order_by(t.events.c.id).limit(limit)
