@@ -56,6 +56,7 @@ import heapq
 import inspect
 import itertools
 import logging
+import struct
 import sys
 import time
 from typing import Any
@@ -83,6 +84,18 @@ def _spawn(coro: Any) -> asyncio.Task[Any]:
     _tasks.add(task)
     task.add_done_callback(_tasks.discard)
     return task
+
+
+def _frame(data: str | bytes) -> bytes:
+    """One unmasked, uncompressed WebSocket frame (RFC 6455 5.2), as a server sends it:
+    text for str, binary for bytes."""
+    payload, opcode = (data.encode(), 0x81) if isinstance(data, str) else (data, 0x82)
+    size = len(payload)
+    if size < 126:
+        return bytes((opcode, size)) + payload
+    if size < 65536:
+        return struct.pack("!BBH", opcode, 126, size) + payload
+    return struct.pack("!BBQ", opcode, 127, size) + payload
 
 
 async def _write(ws: web.WebSocketResponse, data: str | bytes) -> None:
@@ -162,6 +175,7 @@ class LeanSocket(engineio.async_socket.AsyncSocket):  # type: ignore[misc]
         self._ws: web.WebSocketResponse | None = None
         self._transport: asyncio.Transport | None = None
         self._backlog: collections.deque[str | bytes] | None = None
+        self._pending: list[bytes] | None = None  # frames to write at the end of this pass
         self._due: float | None = None  # this socket's entry in the server's _Deadlines
         self._ping_at: float | None = None
         self._rx_at = 0.0
@@ -206,15 +220,28 @@ class LeanSocket(engineio.async_socket.AsyncSocket):  # type: ignore[misc]
             backlog.append(data)
             return
         transport = self._transport
-        if transport is not None and transport.get_write_buffer_size() > _BACKLOG_ABOVE:
+        if transport is None:
+            await _write(ws, data)
+            return
+        if transport.get_write_buffer_size() > _BACKLOG_ABOVE:
             self._backlog = collections.deque((data,))
             _spawn(self._flush_backlog(ws))
             return
+        # Frames for this socket are gathered and written together once per loop pass: one
+        # write syscall for all of them instead of one per frame.
+        pending = self._pending
+        if pending is None:
+            self._pending = [_frame(data)]
+            asyncio.get_running_loop().call_soon(self._write_pending, ws, transport)
+        else:
+            pending.append(_frame(data))
+
+    def _write_pending(self, ws: web.WebSocketResponse, transport: asyncio.Transport) -> None:
+        frames, self._pending = self._pending, None
+        if not frames or ws.closed or transport.is_closing():
+            return
         try:
-            if isinstance(data, str):  # _write(), inlined: this is the hot path
-                await ws.send_str(data)
-            else:
-                await ws.send_bytes(data)
+            transport.writelines(frames)
         except Exception as exc:
             self._write_failed(ws, exc)
 
@@ -263,6 +290,8 @@ class LeanSocket(engineio.async_socket.AsyncSocket):  # type: ignore[misc]
         parent's long poll, as its own clean-up does."""
         ws = self._ws
         if ws is not None:
+            if self._pending and self._transport is not None:
+                self._write_pending(ws, self._transport)  # before the close frame
             if not ws.closed:
                 await ws.close()
         else:

@@ -165,3 +165,20 @@ async def test_backlog_keeps_order(aiohttp_server: Any,
         got = [json.loads((await ws.receive_str(timeout=5))[2:])[1] for _ in range(200)]
         assert got == list(range(200))
         await ws.close()
+
+
+async def test_frames_of_every_length_form_arrive_intact(server: Any) -> None:
+    """Coalesced frames are built by chatkit (RFC 6455): a short one (< 126 bytes), one
+    with a 2-byte length, and one with an 8-byte length (a history page of long messages)."""
+    from tests.clients import Visitor
+
+    visitor = Visitor(server)
+    await visitor.start()
+    sent = [await visitor.say(f"{n} " + "x" * 3990, f"long-{n}") for n in range(20)]
+    short = await visitor.say("hi", "short")
+    assert short["body"] == "hi"
+    page = await visitor.ok("history", {"conversation_id": sent[0]["conversation_id"],
+                                        "limit": 50})
+    assert len(str(page)) > 65536
+    assert [m["body"] for m in page["messages"]] == [m["body"] for m in sent] + ["hi"]
+    await visitor.close()
