@@ -592,3 +592,81 @@ async def test_read_receipts_both_ways(page: Any, host_page: str, agent: Agent) 
     await expect(last).to_have_attribute("data-state", "sent")
     await agent.ok("read", {"conversation_id": conversation_id, "seq": reply["seq"] + 1})
     await expect(last).to_have_attribute("data-state", "read")
+
+
+async def test_keyboard_only(page: Any, host_page: str, agent: Agent) -> None:
+    """Tab to the launcher, Enter opens with the composer focused, Enter sends, Tab reaches
+    "Talk to a person", Escape closes and gives focus back to the launcher."""
+    from playwright.async_api import expect
+
+    await page.goto(host_page)
+    await page.wait_for_function("window.__events.some(e => e.name === 'ready')")
+    launcher = page.locator("chatkit-widget button.launcher")
+    for _ in range(10):  # the host page has no focusable element of its own before it
+        await page.keyboard.press("Tab")
+        if await launcher.evaluate("el => el.getRootNode().activeElement === el"):
+            break
+    else:
+        raise AssertionError("Tab never reached the launcher")
+    await page.keyboard.press("Enter")
+    frame = page.frame_locator("chatkit-widget iframe")
+    composer = frame.locator("#ck-input")
+    await expect(composer).to_be_focused()
+    await page.keyboard.type("typed without a mouse")
+    await page.keyboard.press("Enter")
+    await expect(frame.locator("li.ck-msg--visitor").first).to_have_attribute(
+        "data-state", "sent")
+    # After the bot's answer the handoff button is offered; the keyboard reaches it.
+    handoff = frame.locator("#ck-handoff")
+    await expect(handoff).to_be_visible()
+    await handoff.focus()
+    await page.keyboard.press("Enter")
+    await expect(handoff).to_be_hidden()
+    await composer.focus()
+    await page.keyboard.press("Escape")
+    await expect(launcher).to_have_attribute("aria-expanded", "false")
+    assert await launcher.evaluate("el => el.getRootNode().activeElement === el")
+
+
+async def test_text_contrast_meets_wcag_aa(page: Any, host_page: str, agent: Agent) -> None:
+    """Every text of the panel against its background: at least 4.5:1 (WCAG 2.1 AA)."""
+    await page.goto(host_page)
+    await page.evaluate("ChatKit('open')")
+    frame = page.frame_locator("chatkit-widget iframe")
+    from playwright.async_api import expect
+
+    await frame.locator("#ck-input").fill("hello")
+    await frame.locator("#ck-input").press("Enter")
+    await expect(frame.locator("li.ck-msg--visitor").first).to_have_attribute(
+        "data-state", "sent")
+    listed = await agent.ok("conversations", {"status": ["bot", "queued", "assigned"]})
+    await agent.ok("join", {"conversation_id": listed["conversations"][0]["id"]})
+    await agent.say(listed["conversations"][0]["id"], "an agent's answer")
+    await frame.locator("li.ck-msg--agent").wait_for()
+    chat_frame = next(f for f in page.frames if "/widget/" in f.url)
+    ratios = await chat_frame.evaluate("""() => {
+      const rgb = (c) => c.match(/[\\d.]+/g).slice(0, 4).map(Number);
+      const lum = ([r, g, b]) => [r, g, b].map((v) => {
+        v /= 255; return v <= 0.03928 ? v / 12.92 : ((v + 0.055) / 1.055) ** 2.4;
+      }).reduce((s, v, i) => s + v * [0.2126, 0.7152, 0.0722][i], 0);
+      const background = (el) => {
+        for (; el; el = el.parentElement) {
+          const c = rgb(getComputedStyle(el).backgroundColor);
+          if (c.length < 4 || c[3] > 0) return c;
+        }
+        return [255, 255, 255];
+      };
+      const found = [];
+      for (const el of document.querySelectorAll('body *')) {
+        if (!el.offsetParent && getComputedStyle(el).position !== 'fixed') continue;
+        const text = [...el.childNodes].some((n) => n.nodeType === 3 && n.textContent.trim());
+        if (!text) continue;
+        const a = lum(rgb(getComputedStyle(el).color)), b = lum(background(el));
+        const ratio = (Math.max(a, b) + 0.05) / (Math.min(a, b) + 0.05);
+        found.push([el.className || el.tagName, Math.round(ratio * 100) / 100]);
+      }
+      return found;
+    }""")
+    assert ratios, "no text found"
+    low = [(name, ratio) for name, ratio in ratios if ratio < 4.5]
+    assert low == []
