@@ -108,9 +108,12 @@ class ConversationService:
         if conversation is not None and conversation.contact_id == contact_id:
             await self.notifier.typing(conversation, SenderKind.VISITOR, None, typing, origin)
 
-    async def visitor_read(self, contact_id: str, *, seq: int) -> Conversation:
-        """The visitor has seen their open conversation up to `seq`."""
-        conversation = await self.store.open_conversation_for(contact_id)
+    async def visitor_read(self, contact_id: str, conversation: Conversation | None, *,
+                           seq: int) -> Conversation:
+        """The visitor has seen their open conversation up to `seq`. `conversation` is the
+        caller's idea of it, saving a lookup (marking a stale one read is harmless)."""
+        if conversation is None or conversation.contact_id != contact_id:
+            conversation = await self.store.open_conversation_for(contact_id)
         if conversation is None:
             raise NotFound("there is no open conversation")
         return await self._mark_read(conversation, SenderKind.VISITOR, seq)

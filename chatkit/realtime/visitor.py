@@ -113,7 +113,8 @@ class VisitorNamespace(Namespace):
 
     async def read(self, sid: str, payload: s.VisitorRead) -> dict[str, Any]:
         conn, contact_id = await self._contact(sid)
-        conn.conversation = await self.conversations.visitor_read(contact_id, seq=payload.seq)
+        conn.conversation = await self.conversations.visitor_read(
+            contact_id, conn.conversation, seq=payload.seq)
         return conn.conversation.to_wire()
 
     async def handoff(self, sid: str, payload: s.Handoff) -> dict[str, Any]:
