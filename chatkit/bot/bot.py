@@ -10,7 +10,7 @@ import re
 from dataclasses import dataclass
 from typing import Protocol
 
-from chatkit.kb import KnowledgeBase
+from chatkit.kb import DecisionKind, KnowledgeBase
 
 # Words that ask for a person, matched as whole words.
 _HANDOFF = re.compile(r"\b(agent|human|person|representative|operator|someone real)\b",
@@ -29,8 +29,9 @@ class KBAnswerer:
         self.kb = kb
 
     async def answer(self, text: str) -> str | None:
-        match = await asyncio.to_thread(self.kb.answer, text)
-        return None if match is None else match.entry.answer
+        decision = await asyncio.to_thread(self.kb.answer, text)
+        best = decision.best
+        return best.entry.answer if decision.kind is DecisionKind.ANSWER and best else None
 
 
 @dataclass(frozen=True, slots=True)
