@@ -14,7 +14,7 @@ import asyncio
 import contextlib
 import logging
 import secrets
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 
 from aiohttp import web
@@ -23,8 +23,9 @@ from chatkit.agents import AgentService
 from chatkit.bot import Answerer, Bot, KBAnswerer
 from chatkit.conversations import ConversationService
 from chatkit.errors import Conflict
-from chatkit.kb import load_kb
-from chatkit.keys import KIT
+from chatkit.kb import KnowledgeBase
+from chatkit.kb.source import KBSource
+from chatkit.keys import KB_PROVIDER, KIT
 from chatkit.models import AgentRole
 from chatkit.realtime.server import (
     SocketNotifier,
@@ -61,6 +62,8 @@ class ChatKit:
         self.visitors, self.agent_namespace = register_namespaces(
             self.sio, notifier, self.conversations, self.agents)
         self._answerer = answerer
+        #: The knowledge base in use; reloaded when its files change or on an admin's request.
+        self.kb = KBSource(self.settings.kb_path)
         self._subapp: web.Application | None = None
         #: Credentials of the demo agent, once the demo has started.
         self.demo_credentials: tuple[str, str] | None = None
@@ -73,6 +76,8 @@ class ChatKit:
         prefix = Settings(prefix=prefix).prefix if prefix is not None else self.settings.prefix
         sub = web.Application(middlewares=[chatkit_middleware])
         sub[KIT] = self
+        provider: Callable[[], KnowledgeBase] = self.kb
+        sub[KB_PROVIDER] = provider
         add_routes(sub)
         # engine.io registers its route on the app it is given: attach before mounting.
         self.sio.attach(sub, socketio_path="socket.io")
@@ -97,17 +102,22 @@ class ChatKit:
         signer = TokenSigner(secret)
         self.agents.use_signer(signer)
         self.visitors.signer = signer
+        await self.kb.load()
         if self.settings.bot_enabled:
             answerer = self._answerer
             if answerer is None:
-                answerer = KBAnswerer(await asyncio.to_thread(load_kb, self.settings.kb_path))
+                answerer = KBAnswerer(self.kb.kb)
             self.conversations.bot = Bot(answerer)
         if self.settings.demo:
             await self._start_demo()
         log.info("chatkit ready (store: %s)", self.settings.database_url.split("@")[-1])
+        watcher = asyncio.create_task(self.kb.watch(), name="chatkit-kb-watch")
         try:
             yield
         finally:
+            watcher.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await watcher
             # Every message already received gets committed before the store closes.
             await self.conversations.close()
             await self.store.close()

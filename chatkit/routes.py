@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 
@@ -9,7 +10,9 @@ from aiohttp import web
 from pydantic import ValidationError
 
 from chatkit.errors import ChatKitError
+from chatkit.kb import KBLoadError
 from chatkit.keys import KIT
+from chatkit.models import Agent, AgentRole
 from chatkit.realtime.dispatch import describe
 from chatkit.realtime.schemas import Login
 
@@ -77,6 +80,46 @@ async def login(request: web.Request) -> web.Response:
     except ChatKitError as exc:
         return error_response(401, exc.code, exc.message)
     return web.json_response({"token": kit.agents.issue_token(agent), "agent": agent.to_wire()})
+
+
+async def require_agent(request: web.Request, *roles: AgentRole) -> Agent:
+    """The agent whose token is in `Authorization: Bearer ...`, with one of `roles` (any role
+    when none is given); raises a JSON 401 or 403 otherwise."""
+    scheme, _, token = request.headers.get("Authorization", "").partition(" ")
+    if scheme.lower() != "bearer" or not token.strip():
+        raise web.HTTPUnauthorized(
+            text=_error_text("unauthorized", "send an agent token: Authorization: Bearer ..."),
+            content_type="application/json", headers={"WWW-Authenticate": "Bearer"})
+    try:
+        agent = await request.config_dict[KIT].agents.agent_for_token(token.strip())
+    except ChatKitError as exc:
+        raise web.HTTPUnauthorized(text=_error_text(exc.code, exc.message),
+                                   content_type="application/json",
+                                   headers={"WWW-Authenticate": "Bearer"}) from exc
+    if roles and agent.role not in roles:
+        raise web.HTTPForbidden(
+            text=_error_text("forbidden", f"this needs the role {' or '.join(roles)}"),
+            content_type="application/json")
+    return agent
+
+
+def _error_text(code: str, message: str) -> str:
+    return json.dumps({"error": {"code": code, "message": message}})
+
+
+@routes.post("/api/kb/reload")
+async def reload_kb(request: web.Request) -> web.Response:
+    """The admin action: read the knowledge base's files again, now."""
+    await require_agent(request, AgentRole.ADMIN)
+    source = request.config_dict[KIT].kb
+    try:
+        kb = await source.reload()
+    except KBLoadError as exc:
+        return web.json_response({"error": {
+            "code": "kb_invalid", "message": "the knowledge base has problems; the previous "
+            "one stays in use", "problems": exc.problems}}, status=422)
+    return web.json_response({"version": source.version, "entries": len(kb.entries),
+                              "locales": sorted(kb.locales)})
 
 
 @web.middleware
