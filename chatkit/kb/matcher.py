@@ -4,8 +4,10 @@ entry's other phrasings score them, and a fixed calibration turns the score into
 Why this shape:
 - Term weighting (TF-IDF over entries, sublinear term frequency, word pairs as well as words)
   makes "cancel my card" differ from "cancel my order" by the words that tell them apart.
-- The index (postings per term, summed with numpy) touches only the entries that share a term
-  with the question, so a lookup costs in proportion to those, not to the KB.
+- The index (postings per term, heaviest first, summed with numpy) reads at most a fixed
+  number of postings per word of the question, so a lookup costs about the same in a KB of a
+  thousand entries as in one of a hundred thousand; only the candidates it finds are scored
+  exactly.
 - A word the KB does not know is corrected to the nearest word it does (rapidfuzz), which is
   what catches typos; the vocabulary grows far slower than the KB.
 - An entry is scored by its best phrasing and by all its phrasings together (their centroid):
@@ -36,7 +38,8 @@ from chatkit.kb.text import Analyzer
 W_BEST, W_CENTROID, W_FUZZ = 0.3, 0.5, 0.2
 C_BIAS, C_BEST, C_CENTROID, C_FUZZ, C_MARGIN = -2.53, -2.66, 3.86, 2.29, 17.08
 RIVAL_FLOOR = 0.2  # the median score of the second-best entry on CLINC150's validation split
-CANDIDATES = 40          # entries rescored in full per lookup
+CANDIDATES = 40          # entries rescored in full per lookup, from each of two indexes
+POSTINGS_CAP = 2000      # postings read per feature when looking for candidates
 MIN_CORRECTION = 80      # rapidfuzz ratio for a typo to count as a known word
 
 
@@ -48,91 +51,131 @@ class Scored:
     score: float      # the ranking score
 
 
-Vector = dict[str, float]
+FloatArray = npt.NDArray[np.float64]
+IntArray = npt.NDArray[np.int64]
 
 
 class Matcher:
     def __init__(self, entries: Sequence[KBEntry], analyzer: Analyzer) -> None:
         self.entries = list(entries)
         self.analyzer = analyzer
-        phrasing_terms: list[list[str]] = []
-        self._phrasing_entry: list[int] = []
+        self._feature_ids: dict[str, int] = {}
+        phrasing_features: list[Counter[int]] = []
+        entry_of: list[int] = []
         self._phrasing_text: list[str] = []
-        entry_features: list[set[str]] = []
         for index, entry in enumerate(self.entries):
-            features: set[str] = set()
             for phrasing in entry.phrasings:
-                terms = self._features(analyzer.terms(phrasing))
-                phrasing_terms.append(terms)
-                self._phrasing_entry.append(index)
-                self._phrasing_text.append(" ".join(analyzer.words(phrasing)))
-                features.update(terms)
-            entry_features.append(features)
-        self._first_phrasing = [0] * len(self.entries)
-        for p in range(len(self._phrasing_entry) - 1, -1, -1):
-            self._first_phrasing[self._phrasing_entry[p]] = p
+                words = analyzer.words(phrasing)
+                self._phrasing_text.append(" ".join(words))
+                terms = [analyzer.stem(w) for w in words if w not in analyzer.stop_words]
+                ids = self._feature_ids
+                phrasing_features.append(Counter(
+                    ids.setdefault(f, len(ids)) for f in self._features(terms)))
+                entry_of.append(index)
+        counts = np.array([len(e.phrasings) for e in self.entries], dtype=np.int64)
+        self._first = np.concatenate([[0], np.cumsum(counts)[:-1]]).astype(np.int64)
+        self._count = counts
 
-        df: Counter[str] = Counter()
-        for features in entry_features:
-            df.update(features)
+        # Term weights: inverse document frequency over entries, not phrasings, so that a
+        # word every phrasing of one entry uses is not discounted for it.
+        n_features = len(self._feature_ids)
+        lengths = np.array([len(c) for c in phrasing_features], dtype=np.int64)
+        indices = np.fromiter((f for c in phrasing_features for f in c), dtype=np.int64,
+                              count=int(lengths.sum()))
+        tf = np.fromiter((t for c in phrasing_features for t in c.values()), dtype=np.float64,
+                         count=int(lengths.sum()))
+        rows = np.repeat(np.arange(len(lengths)), lengths)
+        entry_rows = np.asarray(entry_of, dtype=np.int64)[rows]
+        pairs = np.unique(entry_rows * max(n_features, 1) + indices)
+        df = np.bincount(pairs % max(n_features, 1), minlength=n_features)
         n = len(self.entries)
-        self._idf = {term: math.log((n + 1) / (count + 1)) + 1.0 for term, count in df.items()}
+        self._idf = np.log((n + 1) / (df + 1)) + 1.0
         self._unknown_idf = math.log(n + 1) + 1.0
-        self._vocabulary = sorted({t for t in self._idf if " " not in t})
-
-        phrasing_vectors = [self._vector(terms) for terms in phrasing_terms]
-        centroids: list[Vector] = [defaultdict(float) for _ in self.entries]
-        for p, vector in enumerate(phrasing_vectors):
-            centroid = centroids[self._phrasing_entry[p]]
-            for term, weight in vector.items():
-                centroid[term] += weight
-        self._phrasing_postings = _postings(phrasing_vectors)
-        self._centroid_postings = _postings([_unit(c) for c in centroids])
-        self._phrasing_vectors = phrasing_vectors
+        self._phrasings = _Rows.build(rows, indices, (1.0 + np.log(tf)) * self._idf[indices],
+                                      len(lengths))
+        # An entry's centroid: the sum of its phrasings' unit vectors, made unit length.
+        self._centroids = _Rows.build(entry_rows, indices, self._phrasings.data_by_input,
+                                      n)
+        unigrams = [f for f in self._feature_ids if " " not in f]
+        self._vocabulary: dict[tuple[str, int], list[str]] = defaultdict(list)
+        for word in unigrams:
+            self._vocabulary[word[0], len(word)].append(word)
+        self._corrections: dict[str, str] = {}
 
     @staticmethod
     def _features(terms: list[str]) -> list[str]:
         return terms + [f"{a} {b}" for a, b in itertools.pairwise(terms)]
 
-    def _vector(self, terms: list[str]) -> Vector:
-        counts = Counter(terms)
-        return _unit({t: (1.0 + math.log(c)) * self._idf.get(t, self._unknown_idf)
-                      for t, c in counts.items()})
-
-    def _correct(self, terms: list[str]) -> list[str]:
-        """Unknown words replaced by the nearest known word, when one is close enough."""
-        corrected = []
-        for term in terms:
-            if term not in self._idf and len(term) >= 4 and self._vocabulary:
-                found = process.extractOne(term, self._vocabulary, scorer=fuzz.ratio,
-                                           score_cutoff=MIN_CORRECTION)
-                if found is not None:
-                    term = found[0]
-            corrected.append(term)
+    def _correct(self, term: str) -> str:
+        """An unknown word replaced by the nearest known word, when one is close enough.
+        Typos rarely change the first letter or the length by more than two, which keeps the
+        words compared few however large the vocabulary."""
+        if term in self._feature_ids or len(term) < 4:
+            return term
+        corrected = self._corrections.get(term)
+        if corrected is None:
+            nearby = [w for size in range(len(term) - 2, len(term) + 3)
+                      for w in self._vocabulary.get((term[0], size), ())]
+            found = process.extractOne(term, nearby, scorer=fuzz.ratio,
+                                       score_cutoff=MIN_CORRECTION) if nearby else None
+            corrected = term if found is None else found[0]
+            if len(self._corrections) < 100_000:
+                self._corrections[term] = corrected
         return corrected
+
+    def _query(self, text: str) -> tuple[IntArray, FloatArray]:
+        """The question as a unit vector: known feature ids (sorted) and their weights.
+        Unknown features count in its length, so a question that is mostly about something
+        else scores lower everywhere."""
+        terms = [self._correct(t) for t in self.analyzer.terms(text)]
+        counts = Counter(self._features(terms))
+        ids, weights, unknown = [], [], 0.0
+        for feature, count in counts.items():
+            fid = self._feature_ids.get(feature)
+            if fid is None:
+                unknown += ((1.0 + math.log(count)) * self._unknown_idf) ** 2
+            else:
+                ids.append(fid)
+                weights.append((1.0 + math.log(count)) * float(self._idf[fid]))
+        w = np.asarray(weights, dtype=np.float64)
+        norm = math.sqrt(float(w @ w) + unknown)
+        order = np.argsort(ids)
+        return np.asarray(ids, dtype=np.int64)[order], (w / norm if norm else w)[order]
 
     def candidates(self, text: str) -> list[Candidate]:
         """The entries worth scoring for `text`, with the features that score them."""
-        terms = self._correct(self.analyzer.terms(text))
-        if not terms or not self.entries:
+        ids, weights = self._query(text)
+        if not len(ids):
             return []
-        query = self._vector(self._features(terms))
-        phrasing_cosine = _scores(query, self._phrasing_postings, len(self._phrasing_entry))
-        centroid = _scores(query, self._centroid_postings, len(self.entries))
-        # Candidates: the entries of the best phrasings, and the best centroids.
-        chosen = set(_top(centroid, CANDIDATES).tolist())
-        for p in _top(phrasing_cosine, CANDIDATES).tolist():
-            chosen.add(self._phrasing_entry[p])
+        # Candidates: the entries of the best phrasings, and the best centroids, by the
+        # capped postings; then every candidate is scored exactly.
+        chosen = set(self._centroids.top(ids, weights, CANDIDATES).tolist())
+        best_phrasings = self._phrasings.top(ids, weights, CANDIDATES)
+        entry_of = np.searchsorted(self._first, best_phrasings, side="right") - 1
+        chosen.update(entry_of.tolist())
+        if not chosen:
+            return []
+        entries = np.fromiter(sorted(chosen), dtype=np.int64, count=len(chosen))
+        centroid = self._centroids.dot(entries, ids, weights)
+        counts = self._count[entries]
+        rows = np.repeat(self._first[entries] - np.cumsum(counts) + counts, counts) \
+            + np.arange(int(counts.sum()))
+        cosines = self._phrasings.dot(rows, ids, weights)
+        # Each entry's closest phrasing: the first maximum in its block of cosines.
+        block_start = np.cumsum(counts) - counts
+        best = np.maximum.reduceat(cosines, block_start)
+        owner = np.repeat(np.arange(len(entries)), counts)
+        at_max = np.flatnonzero(cosines >= best[owner])
+        _, first_max = np.unique(owner[at_max], return_index=True)
+        best_phrasing = at_max[first_max] - block_start
         words = " ".join(self.analyzer.words(text))
         found = []
-        for e in sorted(chosen):
-            if centroid[e] <= 0.0:
-                continue
-            first = self._first_phrasing[e]
-            cosines = phrasing_cosine[first:first + len(self.entries[e].phrasings)]
-            p = int(np.argmax(cosines))
-            similarity = fuzz.token_sort_ratio(words, self._phrasing_text[first + p]) / 100
-            found.append(Candidate(e, p, float(cosines[p]), float(centroid[e]), similarity))
+        for e, p, b, c in zip(entries.tolist(), best_phrasing.tolist(), best.tolist(),
+                              centroid.tolist(), strict=True):
+            if c > 0.0:
+                text_of = self._phrasing_text[int(self._first[e]) + p]
+                similarity = fuzz.token_sort_ratio(words, text_of) / 100
+                found.append(Candidate(e, p, b, c, similarity))
         return found
 
     def search(self, text: str, limit: int) -> list[Scored]:
@@ -167,49 +210,70 @@ class Candidate:
                         + C_FUZZ * self.similarity + C_MARGIN * margin)
 
 
-@dataclass(frozen=True, slots=True)
-class _Postings:
-    """term -> (row indices, weights), as numpy arrays."""
+class _Rows:
+    """Unit-length sparse vectors, one per row, stored by row (for exact dot products with
+    chosen rows) and by feature, heaviest first (the postings, for finding rows)."""
 
-    rows: dict[str, npt.NDArray[np.int32]]
-    weights: dict[str, npt.NDArray[np.float32]]
+    def __init__(self, indptr: IntArray, indices: IntArray, data: FloatArray,
+                 post_start: IntArray, post_rows: IntArray, post_weights: FloatArray,
+                 data_by_input: FloatArray) -> None:
+        self.indptr, self.indices, self.data = indptr, indices, data
+        self.post_start, self.post_rows, self.post_weights = post_start, post_rows, post_weights
+        #: The unit weights in the order of build()'s input (to build centroids from).
+        self.data_by_input = data_by_input
 
+    @classmethod
+    def build(cls, rows: IntArray, features: IntArray, weights: FloatArray,
+              n_rows: int) -> _Rows:
+        """From (row, feature, weight) triples; repeated (row, feature) pairs add up."""
+        n_features = int(features.max()) + 1 if len(features) else 1
+        keys = rows * n_features + features
+        unique, inverse = np.unique(keys, return_inverse=True)
+        summed = np.bincount(inverse, weights=weights)
+        r, f = unique // n_features, unique % n_features
+        norms = np.sqrt(np.bincount(r, weights=summed * summed, minlength=n_rows))
+        unit = summed / np.where(norms[r] > 0, norms[r], 1.0)
+        indptr = np.concatenate([[0], np.cumsum(np.bincount(r, minlength=n_rows))])
+        order = np.lexsort((-unit, f))
+        post_start = np.searchsorted(f[order], np.arange(n_features + 1))
+        return cls(indptr.astype(np.int64), f, unit, post_start.astype(np.int64),
+                   r[order], unit[order], unit[inverse])
 
-def _unit(vector: Vector) -> Vector:
-    norm = math.sqrt(sum(w * w for w in vector.values()))
-    return {t: w / norm for t, w in vector.items()} if norm else {}
+    def top(self, ids: IntArray, weights: FloatArray, k: int) -> IntArray:
+        """About the k rows closest to the query, from at most POSTINGS_CAP postings per
+        feature: the cost is bounded however many rows share a common word."""
+        parts_r, parts_w = [], []
+        n_features = len(self.post_start) - 1
+        for fid, q in zip(ids.tolist(), weights.tolist(), strict=True):
+            if fid >= n_features:
+                continue
+            start = int(self.post_start[fid])
+            end = min(int(self.post_start[fid + 1]), start + POSTINGS_CAP)
+            parts_r.append(self.post_rows[start:end])
+            parts_w.append(self.post_weights[start:end] * q)
+        if not parts_r:
+            return np.zeros(0, dtype=np.int64)
+        rows, inverse = np.unique(np.concatenate(parts_r), return_inverse=True)
+        sums = np.bincount(inverse, weights=np.concatenate(parts_w))
+        if len(rows) > k:
+            keep = np.argpartition(sums, -k)[-k:]
+            rows, sums = rows[keep], sums[keep]
+        return rows[sums > 0]
 
-
-def _postings(vectors: list[Vector]) -> _Postings:
-    rows: dict[str, list[int]] = defaultdict(list)
-    weights: dict[str, list[float]] = defaultdict(list)
-    for row, vector in enumerate(vectors):
-        for term, weight in vector.items():
-            rows[term].append(row)
-            weights[term].append(weight)
-    return _Postings({t: np.asarray(r, dtype=np.int32) for t, r in rows.items()},
-                     {t: np.asarray(w, dtype=np.float32) for t, w in weights.items()})
-
-
-def _scores(query: Vector, postings: _Postings, size: int) -> npt.NDArray[np.float64]:
-    """Cosine of the query with every row (rows sharing no term score 0)."""
-    rows, weights = [], []
-    for term, q in query.items():
-        r = postings.rows.get(term)
-        if r is not None:
-            rows.append(r)
-            weights.append(postings.weights[term] * q)
-    if not rows:
-        return np.zeros(size)
-    summed = np.bincount(np.concatenate(rows), weights=np.concatenate(weights), minlength=size)
-    return summed.astype(np.float64, copy=False)
-
-
-def _top(scores: npt.NDArray[np.float64], k: int) -> npt.NDArray[np.intp]:
-    if len(scores) <= k:
-        return np.flatnonzero(scores > 0)
-    top = np.argpartition(scores, -k)[-k:]
-    return top[scores[top] > 0]
+    def dot(self, rows: IntArray, ids: IntArray, weights: FloatArray) -> FloatArray:
+        """Exact dot products of the query (sorted ids, weights) with each of `rows`."""
+        starts = self.indptr[rows]
+        lengths = self.indptr[rows + 1] - starts
+        total = int(lengths.sum())
+        if total == 0 or not len(ids):
+            return np.zeros(len(rows))
+        positions = np.repeat(starts - np.cumsum(lengths) + lengths, lengths) + \
+            np.arange(total)
+        features = self.indices[positions]
+        at = np.minimum(np.searchsorted(ids, features), len(ids) - 1)
+        contributions = np.where(ids[at] == features, self.data[positions] * weights[at], 0.0)
+        owner = np.repeat(np.arange(len(rows)), lengths)
+        return np.bincount(owner, weights=contributions, minlength=len(rows)).astype(np.float64)
 
 
 def _sigmoid(x: float) -> float:

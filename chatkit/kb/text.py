@@ -51,6 +51,8 @@ DEFAULT_STOP_WORDS: Mapping[str, frozenset[str]] = {
 
 def fold(text: str) -> str:
     """Lower case, accents removed, apostrophes unified; Unicode-aware."""
+    if text.isascii():
+        return text.lower().replace("`", "'")
     text = unicodedata.normalize("NFKD", text.casefold())
     text = "".join(ch for ch in text if not unicodedata.combining(ch))
     return text.replace("\u2019", "'").replace("\u2018", "'").replace("`", "'")
