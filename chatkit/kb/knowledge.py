@@ -17,6 +17,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from chatkit.errors import ConfigError
+from chatkit.kb.embedding import VECTOR_LANGUAGES, StaticEmbedder, bundled_embedder
 from chatkit.kb.entries import KBEntry, normalise_locale
 from chatkit.kb.loaders import SETTINGS_FILE, KBLoadError, load_entries
 from chatkit.kb.matcher import Matcher
@@ -29,6 +30,9 @@ class MatcherConfig(BaseModel):
     """How the matcher reads text and decides. Per locale: synonym groups (the first phrase of
     each group is the one the others become) and stop words (None keeps the built-in list).
 
+    `word_vectors`: use the bundled static word vectors (English) so that the meaning of
+    words counts, not only the words: "my card was stolen" finds "report a lost card".
+
     `answer_threshold`: answer when the best match is at least this confident and no other is
     close. `clarify_threshold`: otherwise, when the best is at least this confident, offer it
     and the close ones as choices. `clarify_margin`: matches whose ranking score is within this
@@ -40,8 +44,9 @@ class MatcherConfig(BaseModel):
     stop_words: dict[str, list[str]] = Field(default_factory=dict)
     answer_threshold: float = Field(default=0.5, ge=0.0, le=1.0)
     clarify_threshold: float = Field(default=0.3, ge=0.0, le=1.0)
-    clarify_margin: float = Field(default=0.15, ge=0.0, le=1.0)
+    clarify_margin: float = Field(default=0.1, ge=0.0, le=1.0)
     max_choices: int = Field(default=3, ge=2, le=5)
+    word_vectors: bool = True
 
     @model_validator(mode="after")
     def _ordered(self) -> MatcherConfig:
@@ -88,8 +93,14 @@ class KnowledgeBase:
             by_locale.setdefault(entry.locale, []).append(entry)
         self.entries: tuple[KBEntry, ...] = tuple(entries)
         self._matchers: Mapping[str, Matcher] = {
-            locale: Matcher(items, self._analyzer(locale)) for locale, items in by_locale.items()}
+            locale: Matcher(items, self._analyzer(locale), embedder=self._embedder(locale))
+            for locale, items in by_locale.items()}
         self._by_id = {(e.id, e.locale): e for e in self.entries}
+
+    def _embedder(self, locale: str) -> StaticEmbedder | None:
+        if not self.config.word_vectors or locale.split("-")[0] not in VECTOR_LANGUAGES:
+            return None
+        return bundled_embedder()
 
     def _analyzer(self, locale: str) -> Analyzer:
         language = locale.split("-")[0]
@@ -118,6 +129,10 @@ class KnowledgeBase:
                 if known.split("-")[0] == language:
                     return known
         return self.default_locale
+
+    def matcher(self, locale: str | None = None) -> Matcher | None:
+        """The matcher that serves `locale` (for tools that look at its candidates)."""
+        return self._matchers.get(self.resolve_locale(locale))
 
     def get(self, entry_id: str, locale: str | None = None) -> KBEntry | None:
         return self._by_id.get((entry_id, self.resolve_locale(locale)))

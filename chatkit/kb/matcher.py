@@ -27,17 +27,46 @@ import numpy as np
 import numpy.typing as npt
 from rapidfuzz import fuzz, process
 
+from chatkit.kb.embedding import StaticEmbedder
 from chatkit.kb.entries import KBEntry
 from chatkit.kb.text import Analyzer
 
-# Ranking: score = W_BEST * best phrasing cosine + W_CENTROID * centroid cosine + W_FUZZ *
-# string similarity. Confidence: a logistic function of the same features and the margin over the
-# best rival, fitted by
-# scripts/calibrate_matcher.py on CLINC150's train and validation splits (never its test
-# split); see docs/architecture.md.
-W_BEST, W_CENTROID, W_FUZZ = 0.3, 0.5, 0.2
-C_BIAS, C_BEST, C_CENTROID, C_FUZZ, C_MARGIN = -2.53, -2.66, 3.86, 2.29, 17.08
-RIVAL_FLOOR = 0.2  # the median score of the second-best entry on CLINC150's validation split
+
+@dataclass(frozen=True, slots=True)
+class Model:
+    """How a candidate's features become its ranking score and its confidence.
+
+    Features, in order: the cosine with the entry's closest phrasing, the cosine with its
+    centroid, rapidfuzz's token_sort_ratio with the closest phrasing (0..1), and, with word
+    vectors, the cosine of the static embeddings of the question and the entry's centroid.
+    score = rank . features. confidence = sigmoid(bias + confidence . features + margin_weight
+    * (score - max(best rival's score, rival_floor))): a rival weaker than a typical unrelated
+    entry counts as one, so that a KB of five entries is as cautious as one of five thousand.
+
+    The numbers are fitted by scripts/calibrate_matcher.py on CLINC150's train split (the
+    questions beyond the ten phrasings each entry gets, and oos_train), chosen on its
+    validation split, never its test split; see docs/architecture.md."""
+
+    rank: tuple[float, ...]
+    bias: float
+    confidence: tuple[float, ...]
+    margin_weight: float
+    rival_floor: float
+
+    def score(self, features: Sequence[float]) -> float:
+        return sum(w * f for w, f in zip(self.rank, features, strict=True))
+
+    def calibrated(self, features: Sequence[float], score: float, rival: float) -> float:
+        margin = score - max(rival, self.rival_floor)
+        return _sigmoid(self.bias + self.margin_weight * margin
+                        + sum(w * f for w, f in zip(self.confidence, features, strict=True)))
+
+
+LEXICAL = Model(rank=(0.213, 0.518, 0.269), bias=-1.001, confidence=(-1.595, 2.331, 0.135),
+                margin_weight=18.106, rival_floor=0.254)
+SEMANTIC = Model(rank=(0.22, 0.231, 0.112, 0.438), bias=-0.72,
+                 confidence=(-1.506, -0.282, -1.446, 2.456), margin_weight=21.631,
+                 rival_floor=0.423)
 CANDIDATES = 40          # entries rescored in full per lookup, from each of two indexes
 POSTINGS_CAP = 2000      # postings read per feature when looking for candidates
 MIN_CORRECTION = 80      # rapidfuzz ratio for a typo to count as a known word
@@ -56,9 +85,15 @@ IntArray = npt.NDArray[np.int64]
 
 
 class Matcher:
-    def __init__(self, entries: Sequence[KBEntry], analyzer: Analyzer) -> None:
+    """Finds the entries of one locale. With an `embedder` (static word vectors, for
+    languages it knows) the meaning of words counts as well as the words themselves."""
+
+    def __init__(self, entries: Sequence[KBEntry], analyzer: Analyzer, *,
+                 embedder: StaticEmbedder | None = None) -> None:
         self.entries = list(entries)
         self.analyzer = analyzer
+        self.embedder = embedder
+        self.model = LEXICAL if embedder is None else SEMANTIC
         self._feature_ids: dict[str, int] = {}
         phrasing_features: list[Counter[int]] = []
         entry_of: list[int] = []
@@ -101,6 +136,14 @@ class Matcher:
         for word in unigrams:
             self._vocabulary[word[0], len(word)].append(word)
         self._corrections: dict[str, str] = {}
+        # Each entry's meaning: the normalised sum of its phrasings' embeddings.
+        self._meanings: npt.NDArray[np.float32] | None = None
+        if embedder is not None:
+            phrasings = embedder.embed_many([p for e in self.entries for p in e.phrasings])
+            sums = np.add.reduceat(phrasings, self._first, axis=0) if len(phrasings) else \
+                np.zeros((0, embedder.dim), dtype=np.float32)
+            norms = np.linalg.norm(sums, axis=1, keepdims=True)
+            self._meanings = (sums / np.where(norms > 0, norms, 1.0)).astype(np.float32)
 
     @staticmethod
     def _features(terms: list[str]) -> list[str]:
@@ -144,17 +187,28 @@ class Matcher:
 
     def candidates(self, text: str) -> list[Candidate]:
         """The entries worth scoring for `text`, with the features that score them."""
+        words = " ".join(self.analyzer.words(text))
+        if not words:
+            return []  # punctuation, emoji: nothing to go on
         ids, weights = self._query(text)
-        if not len(ids):
-            return []
-        # Candidates: the entries of the best phrasings, and the best centroids, by the
-        # capped postings; then every candidate is scored exactly.
-        chosen = set(self._centroids.top(ids, weights, CANDIDATES).tolist())
-        best_phrasings = self._phrasings.top(ids, weights, CANDIDATES)
-        entry_of = np.searchsorted(self._first, best_phrasings, side="right") - 1
-        chosen.update(entry_of.tolist())
+        chosen: set[int] = set()
+        if len(ids):
+            # The entries of the best phrasings and the best centroids, by the capped
+            # postings.
+            chosen.update(self._centroids.top(ids, weights, CANDIDATES).tolist())
+            best_phrasings = self._phrasings.top(ids, weights, CANDIDATES)
+            entry_of = np.searchsorted(self._first, best_phrasings, side="right") - 1
+            chosen.update(entry_of.tolist())
+        meaning: npt.NDArray[np.float32] | None = None
+        if self._meanings is not None and self.embedder is not None:
+            # And the entries closest in meaning, even without a word in common.
+            question = self.embedder.embed(text)
+            if question.any():
+                meaning = self._meanings @ question
+                chosen.update(_top_dense(meaning, CANDIDATES).tolist())
         if not chosen:
             return []
+        # Every candidate is scored exactly.
         entries = np.fromiter(sorted(chosen), dtype=np.int64, count=len(chosen))
         centroid = self._centroids.dot(entries, ids, weights)
         counts = self._count[entries]
@@ -168,46 +222,38 @@ class Matcher:
         at_max = np.flatnonzero(cosines >= best[owner])
         _, first_max = np.unique(owner[at_max], return_index=True)
         best_phrasing = at_max[first_max] - block_start
-        words = " ".join(self.analyzer.words(text))
+        semantic = meaning[entries].tolist() if meaning is not None else None
         found = []
-        for e, p, b, c in zip(entries.tolist(), best_phrasing.tolist(), best.tolist(),
-                              centroid.tolist(), strict=True):
-            if c > 0.0:
-                text_of = self._phrasing_text[int(self._first[e]) + p]
-                similarity = fuzz.token_sort_ratio(words, text_of) / 100
-                found.append(Candidate(e, p, b, c, similarity))
+        for i, (e, p, b, c) in enumerate(zip(entries.tolist(), best_phrasing.tolist(),
+                                             best.tolist(), centroid.tolist(), strict=True)):
+            if c <= 0.0 and semantic is None:
+                continue
+            text_of = self._phrasing_text[int(self._first[e]) + p]
+            similarity = fuzz.token_sort_ratio(words, text_of) / 100
+            features = (b, c, similarity) if semantic is None else (b, c, similarity,
+                                                                    semantic[i])
+            found.append(Candidate(e, p, features, self.model.score(features)))
         return found
 
     def search(self, text: str, limit: int) -> list[Scored]:
         """The best entries for `text`, best first, at most `limit`."""
         found = sorted(self.candidates(text), key=lambda c: (-c.score, c.entry))
-        scored = []
+        scored: list[Scored] = []
         for rank, c in enumerate(found[:limit]):
             rival = found[1 if rank == 0 else 0].score if len(found) > 1 else 0.0
-            scored.append(Scored(c.entry, c.phrasing, c.confidence(rival), c.score))
+            confidence = self.model.calibrated(c.features, c.score, rival)
+            if scored:  # ranked lower, never more likely
+                confidence = min(confidence, scored[-1].confidence)
+            scored.append(Scored(c.entry, c.phrasing, confidence, c.score))
         return scored
 
 
 @dataclass(frozen=True, slots=True)
 class Candidate:
     entry: int
-    phrasing: int
-    best: float        # cosine with the entry's closest phrasing
-    centroid: float    # cosine with all its phrasings together
-    similarity: float  # rapidfuzz token_sort_ratio with the closest phrasing, 0..1
-
-    @property
-    def score(self) -> float:
-        """What ranks candidates."""
-        return W_BEST * self.best + W_CENTROID * self.centroid + W_FUZZ * self.similarity
-
-    def confidence(self, rival: float) -> float:
-        """How likely this entry answers the question, given the best other candidate's
-        score. A rival weaker than a typical unrelated entry counts as one, so that a KB of
-        five entries is as cautious as one of five thousand."""
-        margin = self.score - max(rival, RIVAL_FLOOR)
-        return _sigmoid(C_BIAS + C_BEST * self.best + C_CENTROID * self.centroid
-                        + C_FUZZ * self.similarity + C_MARGIN * margin)
+    phrasing: int                # the entry's closest phrasing
+    features: tuple[float, ...]  # see Model
+    score: float
 
 
 class _Rows:
@@ -274,6 +320,12 @@ class _Rows:
         contributions = np.where(ids[at] == features, self.data[positions] * weights[at], 0.0)
         owner = np.repeat(np.arange(len(rows)), lengths)
         return np.bincount(owner, weights=contributions, minlength=len(rows)).astype(np.float64)
+
+
+def _top_dense(scores: npt.NDArray[np.float32], k: int) -> IntArray:
+    if len(scores) <= k:
+        return np.arange(len(scores), dtype=np.int64)
+    return np.argpartition(scores, -k)[-k:].astype(np.int64)
 
 
 def _sigmoid(x: float) -> float:
