@@ -69,6 +69,7 @@ SEMANTIC = Model(rank=(0.22, 0.231, 0.112, 0.438), bias=-0.72,
                  rival_floor=0.423)
 CANDIDATES = 40          # entries rescored in full per lookup, from each of two indexes
 POSTINGS_CAP = 2000      # postings read per feature when looking for candidates
+MEANING_SCAN_LIMIT = 20_000  # entries compared by meaning with every question, at most
 MIN_CORRECTION = 80      # rapidfuzz ratio for a typo to count as a known word
 
 
@@ -199,13 +200,16 @@ class Matcher:
             best_phrasings = self._phrasings.top(ids, weights, CANDIDATES)
             entry_of = np.searchsorted(self._first, best_phrasings, side="right") - 1
             chosen.update(entry_of.tolist())
-        meaning: npt.NDArray[np.float32] | None = None
+        question: npt.NDArray[np.float32] | None = None
         if self._meanings is not None and self.embedder is not None:
-            # And the entries closest in meaning, even without a word in common.
             question = self.embedder.embed(text)
-            if question.any():
-                meaning = self._meanings @ question
-                chosen.update(_top_dense(meaning, CANDIDATES).tolist())
+            if not question.any():
+                question = None
+            elif len(self._meanings) <= MEANING_SCAN_LIMIT:
+                # And the entries closest in meaning, even without a word in common. (Past
+                # the limit the scan would cost more than everything else; meaning then only
+                # scores the candidates the words found.)
+                chosen.update(_top_dense(self._meanings @ question, CANDIDATES).tolist())
         if not chosen:
             return []
         # Every candidate is scored exactly.
@@ -222,7 +226,9 @@ class Matcher:
         at_max = np.flatnonzero(cosines >= best[owner])
         _, first_max = np.unique(owner[at_max], return_index=True)
         best_phrasing = at_max[first_max] - block_start
-        semantic = meaning[entries].tolist() if meaning is not None else None
+        semantic = None
+        if question is not None and self._meanings is not None:
+            semantic = (self._meanings[entries] @ question).tolist()
         found = []
         for i, (e, p, b, c) in enumerate(zip(entries.tolist(), best_phrasing.tolist(),
                                              best.tolist(), centroid.tolist(), strict=True)):
