@@ -141,8 +141,10 @@ class KnowledgeBase:
         matcher = self._matchers.get(self.resolve_locale(locale))
         return [] if matcher is None else list(matcher.entries)
 
-    def search(self, text: str, limit: int = 5, *, locale: str | None = None) -> list[Match]:
-        """The best entries for `text`, best first, one match per entry."""
+    def search(self, text: str, limit: int = 5, *, locale: str | None = None,
+               prefix: bool = False) -> list[Match]:
+        """The best entries for `text`, best first, one match per entry. `prefix`: the last
+        word may be unfinished (search as you type)."""
         if limit < 1:
             raise ValueError("limit must be at least 1")
         matcher = self._matchers.get(self.resolve_locale(locale))
@@ -150,7 +152,7 @@ class KnowledgeBase:
             return []
         return [Match(matcher.entries[s.entry], s.confidence,
                       matcher.entries[s.entry].phrasings[s.phrasing], s.score)
-                for s in matcher.search(text, limit)]
+                for s in matcher.search(text, limit, prefix=prefix)]
 
     def answer(self, text: str, *, locale: str | None = None) -> Decision:
         """Answer, clarify between close entries, or decline."""

@@ -17,6 +17,7 @@ Why this shape:
 
 from __future__ import annotations
 
+import bisect
 import itertools
 import math
 from collections import Counter, defaultdict
@@ -69,6 +70,7 @@ SEMANTIC = Model(rank=(0.22, 0.231, 0.112, 0.438), bias=-0.72,
                  rival_floor=0.423)
 CANDIDATES = 40          # entries rescored in full per lookup, from each of two indexes
 POSTINGS_CAP = 2000      # postings read per feature when looking for candidates
+COMPLETIONS = 5          # known words a word being typed may become
 MEANING_SCAN_LIMIT = 20_000  # entries compared by meaning with every question, at most
 MIN_CORRECTION = 80      # rapidfuzz ratio for a typo to count as a known word
 
@@ -133,6 +135,7 @@ class Matcher:
         self._centroids = _Rows.build(entry_rows, indices, self._phrasings.data_by_input,
                                       n)
         unigrams = [f for f in self._feature_ids if " " not in f]
+        self._words = sorted(unigrams)
         self._vocabulary: dict[tuple[str, int], list[str]] = defaultdict(list)
         for word in unigrams:
             self._vocabulary[word[0], len(word)].append(word)
@@ -167,12 +170,27 @@ class Matcher:
                 self._corrections[term] = corrected
         return corrected
 
-    def _query(self, text: str) -> tuple[IntArray, FloatArray]:
+    def _completions(self, start: str) -> list[str]:
+        """The commonest known words that begin with `start` (a word being typed)."""
+        first = bisect.bisect_left(self._words, start)
+        found = list(itertools.takewhile(lambda w: w.startswith(start),
+                                         itertools.islice(self._words, first, first + 200)))
+        found.sort(key=lambda w: self._idf[self._feature_ids[w]])
+        return found[:COMPLETIONS]
+
+    def _query(self, text: str, prefix: bool = False) -> tuple[IntArray, FloatArray]:
         """The question as a unit vector: known feature ids (sorted) and their weights.
         Unknown features count in its length, so a question that is mostly about something
-        else scores lower everywhere."""
-        terms = [self._correct(t) for t in self.analyzer.terms(text)]
-        counts = Counter(self._features(terms))
+        else scores lower everywhere. With `prefix`, an unknown last word is taken as the
+        start of a word still being typed."""
+        terms = self.analyzer.terms(text)
+        completions: list[str] = []
+        if prefix and terms and terms[-1] not in self._feature_ids:
+            completions = self._completions(terms[-1])
+            if completions:
+                terms.pop()
+        terms = [self._correct(t) for t in terms]
+        counts = Counter(self._features(terms) + completions)
         ids, weights, unknown = [], [], 0.0
         for feature, count in counts.items():
             fid = self._feature_ids.get(feature)
@@ -186,12 +204,12 @@ class Matcher:
         order = np.argsort(ids)
         return np.asarray(ids, dtype=np.int64)[order], (w / norm if norm else w)[order]
 
-    def candidates(self, text: str) -> list[Candidate]:
+    def candidates(self, text: str, *, prefix: bool = False) -> list[Candidate]:
         """The entries worth scoring for `text`, with the features that score them."""
         words = " ".join(self.analyzer.words(text))
         if not words:
             return []  # punctuation, emoji: nothing to go on
-        ids, weights = self._query(text)
+        ids, weights = self._query(text, prefix)
         chosen: set[int] = set()
         if len(ids):
             # The entries of the best phrasings and the best centroids, by the capped
@@ -241,9 +259,9 @@ class Matcher:
             found.append(Candidate(e, p, features, self.model.score(features)))
         return found
 
-    def search(self, text: str, limit: int) -> list[Scored]:
+    def search(self, text: str, limit: int, *, prefix: bool = False) -> list[Scored]:
         """The best entries for `text`, best first, at most `limit`."""
-        found = sorted(self.candidates(text), key=lambda c: (-c.score, c.entry))
+        found = sorted(self.candidates(text, prefix=prefix), key=lambda c: (-c.score, c.entry))
         scored: list[Scored] = []
         for rank, c in enumerate(found[:limit]):
             rival = found[1 if rank == 0 else 0].score if len(found) > 1 else 0.0

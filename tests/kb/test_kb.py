@@ -96,3 +96,12 @@ def test_locales_are_separate(kb: KnowledgeBase) -> None:
 def test_limit_is_checked(kb: KnowledgeBase) -> None:
     with pytest.raises(ValueError):
         kb.search("x", limit=0)
+
+
+def test_search_as_you_type_takes_the_last_word_as_unfinished(kb: KnowledgeBase) -> None:
+    prefixed = kb.search("I forgot my passw", limit=1, prefix=True)
+    assert prefixed[0].entry.id == "password"
+    plain = kb.search("I forgot my passw", limit=1)
+    assert prefixed[0].confidence > plain[0].confidence + 0.1
+    # A finished word the KB knows is left alone.
+    assert kb.search("return policy", limit=1, prefix=True)[0].entry.id == "returns"
