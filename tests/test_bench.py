@@ -1,10 +1,14 @@
-"""The relay benchmark still runs end to end (its figures are read by people, not asserted)."""
+"""The benchmarks still run end to end (their figures are read by people, not asserted)."""
 
 from __future__ import annotations
 
 import asyncio
+import json
+import os
 import sys
 from pathlib import Path
+
+import pytest
 
 BENCH = Path(__file__).resolve().parent.parent / "bench" / "relay.py"
 
@@ -20,3 +24,32 @@ async def test_relay_benchmark_quick_run(tmp_path: Path) -> None:
     assert "chatkit / bare python-socketio" in text
     assert "rows in messages" in text  # chatkit persisted what it relayed
     assert (tmp_path / "relay.json").exists()
+
+
+KB_BENCH = BENCH.parent / "kb.py"
+CLINC150 = Path(os.environ.get("CHATKIT_CLINC150", "/work/shared/data/clinc150/data_full.json"))
+
+
+@pytest.mark.skipif(not CLINC150.is_file(), reason=f"CLINC150 not at {CLINC150} "
+                    "(set CHATKIT_CLINC150)")
+async def test_kb_benchmark_quick_run() -> None:
+    process = await asyncio.create_subprocess_exec(
+        sys.executable, str(KB_BENCH), "--quick", "--json",
+        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE)
+    out, err = await asyncio.wait_for(process.communicate(), 120)
+    assert process.returncode == 0, err.decode()
+    results = json.loads(out)
+    accuracy = results["accuracy"]
+    assert (accuracy["entries"], accuracy["in_scope"], accuracy["out_of_scope"]) == (150, 300, 100)
+    chatkit = accuracy["chatkit"]
+    for key in ("top1", "top3", "answered_correctly_at_80", "declined_rate",
+                "wrong_answer_rate"):
+        assert 0.0 <= chatkit[key] <= 1.0, (key, chatkit[key])
+    assert chatkit["top1"] <= chatkit["top3"]
+    assert chatkit["oos_declined_at_threshold"] >= 0.8
+    assert set(accuracy["rapidfuzz"]) == {"token_set_ratio", "WRatio", "token_sort_ratio"}
+    assert [row["entries"] for row in results["latency"]] == [1000, 2000]
+    for row in results["latency"]:
+        assert row["queries"] == 30 and row["rapidfuzz_queries"] >= 1
+        assert 0 < row["p50_ms"] <= row["p99_ms"] and row["build_s"] > 0
+    assert len(results["targets"]) == 4
