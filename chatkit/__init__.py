@@ -5,7 +5,17 @@
 """
 
 from chatkit.app import ChatKit
-from chatkit.bot import Answerer, Bot, KBAnswerer
+from chatkit.bot import (
+    Answer,
+    Answerer,
+    AnswererChain,
+    Article,
+    Bot,
+    BotConfig,
+    Clarify,
+    KBAnswerer,
+    Question,
+)
 from chatkit.conversations import ConversationService, Notifier
 from chatkit.errors import ChatKitError
 from chatkit.kb import KBEntry, KnowledgeBase, load_kb
@@ -24,10 +34,15 @@ from chatkit.storage import SqlStore, Store
 __all__ = [
     "Agent",
     "AgentRole",
+    "Answer",
     "Answerer",
+    "AnswererChain",
+    "Article",
     "Bot",
+    "BotConfig",
     "ChatKit",
     "ChatKitError",
+    "Clarify",
     "Contact",
     "Conversation",
     "ConversationService",
@@ -37,6 +52,7 @@ __all__ = [
     "KnowledgeBase",
     "Message",
     "Notifier",
+    "Question",
     "SenderKind",
     "Settings",
     "SqlStore",

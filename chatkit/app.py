@@ -14,15 +14,18 @@ import asyncio
 import contextlib
 import logging
 import secrets
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Sequence
 from pathlib import Path
+from typing import Literal
+from urllib.parse import quote
 
 from aiohttp import web
 
 from chatkit.agents import AgentService
-from chatkit.bot import Answerer, Bot, KBAnswerer
+from chatkit.bot import Answerer, AnswererChain, Bot, KBAnswerer, load_bot_config
 from chatkit.conversations import ConversationService
 from chatkit.errors import Conflict
+from chatkit.helpcentre import add_helpcentre
 from chatkit.kb import KnowledgeBase
 from chatkit.kb.source import KBSource
 from chatkit.keys import KB_PROVIDER, KIT
@@ -47,12 +50,15 @@ DEMO_AGENT_EMAIL = "demo@chatkit.local"
 class ChatKit:
     """The whole of chatkit, configured by one Settings object.
 
-    `store` and `answerer` are ports: pass your own implementation to replace the default
-    (the SQL store for `settings.database_url`; the knowledge-base answerer).
+    `store` and `answerers` are ports: pass your own implementation to replace the default
+    (the SQL store for `settings.database_url`; the knowledge-base answerer). `answerers` are
+    asked in order, the first that answers wins; "kb" stands for the built-in one:
+
+        ChatKit(settings, answerers=[MyLLM(), "kb"])
     """
 
     def __init__(self, settings: Settings | None = None, *, store: Store | None = None,
-                 answerer: Answerer | None = None) -> None:
+                 answerers: Sequence[Answerer | Literal["kb"]] = ("kb",)) -> None:
         self.settings = settings or Settings()
         self.store: Store = store or SqlStore(self.settings.database_url)
         self.agents = AgentService(self.store, token_ttl=self.settings.agent_token_ttl)
@@ -61,7 +67,15 @@ class ChatKit:
         self.conversations = ConversationService(self.store, notifier, bot=None)
         self.visitors, self.agent_namespace = register_namespaces(
             self.sio, notifier, self.conversations, self.agents)
-        self._answerer = answerer
+        if not answerers:
+            raise ValueError("answerers: give at least one (\"kb\" is the built-in one)")
+        for answerer in answerers:
+            if isinstance(answerer, str) and answerer != "kb":
+                raise ValueError(f"answerers: unknown name {answerer!r} (only \"kb\")")
+            if not isinstance(answerer, str) and not callable(getattr(answerer, "answer", None)):
+                raise TypeError(f"answerers: {answerer!r} has no answer(question) method")
+        self._answerers = tuple(answerers)
+        self._prefix = self.settings.prefix
         #: The knowledge base in use; reloaded when its files change or on an admin's request.
         self.kb = KBSource(self.settings.kb_path)
         self._subapp: web.Application | None = None
@@ -74,11 +88,13 @@ class ChatKit:
         if self._subapp is not None:
             raise RuntimeError("this ChatKit is already mounted; create one per app")
         prefix = Settings(prefix=prefix).prefix if prefix is not None else self.settings.prefix
+        self._prefix = prefix
         sub = web.Application(middlewares=[chatkit_middleware])
         sub[KIT] = self
         provider: Callable[[], KnowledgeBase] = self.kb
         sub[KB_PROVIDER] = provider
         add_routes(sub)
+        add_helpcentre(sub)
         # engine.io registers its route on the app it is given: attach before mounting.
         self.sio.attach(sub, socketio_path="socket.io")
         sub.cleanup_ctx.append(self._lifecycle)
@@ -104,10 +120,10 @@ class ChatKit:
         self.visitors.signer = signer
         await self.kb.load()
         if self.settings.bot_enabled:
-            answerer = self._answerer
-            if answerer is None:
-                answerer = KBAnswerer(self.kb.kb)
-            self.conversations.bot = Bot(answerer)
+            config = await asyncio.to_thread(load_bot_config, self.settings.bot_path)
+            chain = AnswererChain([KBAnswerer(self.kb) if answerer == "kb" else answerer
+                                   for answerer in self._answerers])
+            self.conversations.bot = Bot(chain, config, article_url=self._article_url)
         if self.settings.demo:
             await self._start_demo()
         log.info("chatkit ready (store: %s)", self.settings.database_url.split("@")[-1])
@@ -121,6 +137,10 @@ class ChatKit:
             # Every message already received gets committed before the store closes.
             await self.conversations.close()
             await self.store.close()
+
+    def _article_url(self, entry_id: str) -> str:
+        """Where the help centre shows a knowledge-base entry (the cards under answers)."""
+        return f"{self._prefix}/help/articles/{quote(entry_id, safe='')}"
 
     async def _disconnect_clients(self, app: web.Application) -> None:
         await close_socket_server(self.sio)

@@ -1,4 +1,4 @@
-"""The `chatkit` command: serve, migrate, agents create|list."""
+"""The `chatkit` command: serve, migrate, agents create|list, kb eval."""
 
 from __future__ import annotations
 
@@ -6,6 +6,7 @@ import argparse
 import asyncio
 import gc
 import getpass
+import json
 import os
 import sys
 from pathlib import Path
@@ -22,7 +23,8 @@ def _settings(args: argparse.Namespace, **extra: Any) -> Any:
     from chatkit.settings import Settings
 
     given = {name: getattr(args, name) for name in
-             ("database_url", "redis_url", "host", "port", "prefix", "kb_path", "log_level")
+             ("database_url", "redis_url", "host", "port", "prefix", "kb_path", "bot_path",
+              "log_level")
              if getattr(args, name, None) is not None}
     return Settings(**given, **extra)
 
@@ -42,6 +44,8 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--port", type=int, help="port to listen on (default 8080)")
     serve.add_argument("--redis", dest="redis_url", metavar="URL", help="redis://... to scale out")
     serve.add_argument("--kb", dest="kb_path", type=Path, help="knowledge base YAML file")
+    serve.add_argument("--bot", dest="bot_path", type=Path,
+                       help="bot flow YAML: greeting menu, handoff rules, texts")
     serve.add_argument("--prefix", help="URL prefix (default /chat)")
     serve.add_argument("--log-level", choices=["debug", "info", "warning", "error"])
     serve.add_argument("--no-demo", action="store_true",
@@ -60,6 +64,20 @@ def build_parser() -> argparse.ArgumentParser:
     create.add_argument("--password", help="default: CHATKIT_AGENT_PASSWORD, else asked for")
     listing = agent_commands.add_parser("list", help="list agents")
     _store_options(listing)
+
+    kb = commands.add_parser("kb", help="knowledge-base tools")
+    kb_commands = kb.add_subparsers(dest="kb_command", required=True)
+    evaluate = kb_commands.add_parser(
+        "eval", help="test a knowledge base against real customer questions",
+        description="Top-1/top-3 accuracy on the answerable questions, the share of the "
+        "unanswerable ones declined, the share answered wrongly, and latency.")
+    evaluate.add_argument("kb_source", metavar="KB", type=Path,
+                          help="knowledge base: a .yaml/.md/.csv file or a folder")
+    evaluate.add_argument("queries", metavar="QUERIES.csv", type=Path,
+                          help="columns text,expected (an entry id, or empty when the "
+                          "question should not be answered)")
+    evaluate.add_argument("--locale", help="the questions' locale (default: the KB's default)")
+    evaluate.add_argument("--json", action="store_true", help="print one JSON object")
     return parser
 
 
@@ -68,6 +86,8 @@ def main(argv: list[str] | None = None) -> int:
     try:
         if args.command == "serve":
             return _serve(args)
+        if args.command == "kb":
+            return _kb_eval(args)
         return asyncio.run(_admin(args))
     except ValidationError as exc:
         print(f"chatkit: invalid configuration: {exc}", file=sys.stderr)
@@ -118,6 +138,23 @@ async def _tune_gc(_: web.Application) -> None:
     gc.collect()
     gc.freeze()
     gc.set_threshold(50_000, 20, 100)
+
+
+def _kb_eval(args: argparse.Namespace) -> int:
+    from chatkit.kb import load_kb
+    from chatkit.kb.evaluate import ProgressLine, evaluate, read_queries
+
+    kb = load_kb(args.kb_source)
+    queries = read_queries(args.queries, kb, locale=args.locale)
+    with ProgressLine(len(queries), sys.stderr) as progress:
+        result = evaluate(kb, queries, locale=args.locale, progress=progress)
+    if args.json:
+        print(json.dumps(result.summary()))
+    else:
+        entries = len(kb.entries_in(args.locale))
+        print(f"knowledge base {args.kb_source}: {entries} entries "
+              f"({kb.resolve_locale(args.locale)})\n{result.report(str(args.queries))}")
+    return 0
 
 
 def _event_loop() -> asyncio.AbstractEventLoop:

@@ -17,6 +17,12 @@ class InvalidPayload(ChatKitError):
     code = "invalid_payload"
 
 
+class InvalidChoice(ChatKitError):
+    """A quick-reply answer (`reply_to`) names a message that did not offer that choice."""
+
+    code = "invalid_choice"
+
+
 class NotFound(ChatKitError):
     code = "not_found"
 

@@ -31,6 +31,26 @@ class SenderKind(StrEnum):
     SYSTEM = "system"
 
 
+class HandoffReason(StrEnum):
+    """Why a conversation went from the bot to the agents' queue (kept with the conversation
+    for routing, and in the event log for reports)."""
+
+    VISITOR_ASKED = "visitor_asked"      # "Talk to a person", or words like "agent", "human"
+    MENU = "menu"                        # a team chosen in the bot's menu
+    LOW_CONFIDENCE = "low_confidence"    # the bot could not answer, turns in a row
+    NOT_HELPFUL = "not_helpful"          # the visitor said an answer did not help, repeatedly
+    PHRASE = "phrase"                    # a phrase configured to go to a person at once
+    NO_BOT = "no_bot"                    # the bot is off: every conversation goes to the queue
+
+
+@dataclass(slots=True, frozen=True)
+class Handoff:
+    """A handover to the agents: why, and to which team (None: whoever is free)."""
+
+    reason: HandoffReason
+    team: str | None = None
+
+
 class AgentRole(StrEnum):
     AGENT = "agent"
     SUPERVISOR = "supervisor"
@@ -73,6 +93,9 @@ class Conversation:
     resolved_at: int | None
     visitor_read_seq: int = 0
     agent_read_seq: int = 0
+    # Set when the conversation is handed over (see Handoff).
+    team: str | None = None
+    handoff_reason: HandoffReason | None = None
 
     @property
     def is_open(self) -> bool:
@@ -85,6 +108,8 @@ class Conversation:
             "created_at": self.created_at, "queued_at": self.queued_at,
             "assigned_at": self.assigned_at, "resolved_at": self.resolved_at,
             "visitor_read_seq": self.visitor_read_seq, "agent_read_seq": self.agent_read_seq,
+            "team": self.team,
+            "handoff_reason": None if self.handoff_reason is None else str(self.handoff_reason),
         }
 
 
@@ -98,6 +123,7 @@ class NewMessage:
     client_id: str | None = None
     author_id: str | None = None
     author_name: str | None = None
+    meta: dict[str, Any] | None = None
 
 
 @dataclass(slots=True, frozen=True)
@@ -110,6 +136,9 @@ class Message:
     author_name: str | None
     body: str
     created_at: int
+    # Structured data beside the text: quick replies and article cards of a bot message, the
+    # choice a visitor's reply picked (docs/protocol.md). None for plain messages.
+    meta: dict[str, Any] | None = None
 
     @property
     def id(self) -> str:
@@ -122,6 +151,7 @@ class Message:
             "id": self.id, "conversation_id": self.conversation_id, "seq": self.seq,
             "client_id": self.client_id, "sender": str(self.sender), "author_id": self.author_id,
             "author_name": self.author_name, "body": self.body, "created_at": self.created_at,
+            "meta": self.meta,
         }
 
 
@@ -144,3 +174,19 @@ class Event:
     actor_id: str | None
     data: dict[str, Any]
     created_at: int
+
+
+#: The event kind of a help-centre "was this helpful?" vote. Its data is
+#: {"entry_id": str, "locale": str, "helpful": bool}; its actor is the voting browser.
+ARTICLE_VOTE = "kb.vote"
+
+
+@dataclass(slots=True, frozen=True)
+class ArticleVotes:
+    """The "was this helpful?" votes on one help-centre article in one locale."""
+
+    helpful: int
+    not_helpful: int
+    #: What the voter asked about said last (None: none was asked about, or it has not
+    #: voted on this article).
+    voter_said: bool | None = None

@@ -14,7 +14,7 @@ from chatkit.kb import KBLoadError
 from chatkit.keys import KIT
 from chatkit.models import Agent, AgentRole
 from chatkit.realtime.dispatch import describe
-from chatkit.realtime.schemas import Login
+from chatkit.realtime.schemas import Login, WidgetConfigQuery
 
 STATIC = Path(__file__).resolve().parent / "static"
 
@@ -60,6 +60,26 @@ async def add_slash(request: web.Request) -> web.StreamResponse:
 @routes.get("/api/health")
 async def health(request: web.Request) -> web.Response:
     return web.json_response({"status": "ok"})
+
+
+@routes.get("/api/widget/config")
+async def widget_config(request: web.Request) -> web.Response:
+    """What the widget shows before a conversation exists (it opens no socket until then):
+    the bot's greeting and menu in the visitor's locale, the very message a conversation
+    starts with, so a quick reply picked here answers message 1 (docs/protocol.md)."""
+    try:
+        query = WidgetConfigQuery.model_validate(dict(request.query))
+    except ValidationError as exc:
+        return error_response(400, "invalid_payload", describe(exc))
+    bot = request.config_dict[KIT].conversations.bot
+    greeting = None
+    if bot is not None:
+        locale = bot.locale(query.locale)
+        reply = bot.greeting(locale)
+        greeting = {"sender": "bot", "author_name": bot.name(locale), "body": reply.body,
+                    "meta": reply.meta}
+    return web.json_response({"greeting": greeting},
+                             headers={"Cache-Control": "public, max-age=60"})
 
 
 @routes.post("/api/agents/login")

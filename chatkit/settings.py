@@ -31,6 +31,9 @@ class Settings(BaseSettings):
     port: int = Field(8080, ge=1, le=65535, description="port `chatkit serve` listens on")
     prefix: str = Field("/chat", description="URL prefix chatkit is mounted at")
     kb_path: Path | None = Field(None, description="knowledge base YAML; none: the demo KB")
+    bot_path: Path | None = Field(
+        None, description="bot flow YAML (greeting menu, handoff rules, texts); "
+                          "none: the built-in flow")
     secret_key: str | None = Field(
         None, min_length=32,
         description="signs visitor and agent tokens; none: generated once, kept in the store",

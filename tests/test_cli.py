@@ -72,6 +72,16 @@ async def test_duplicate_agent_is_refused(tmp_path: Path) -> None:
     assert code == 2 and "exists" in err
 
 
+async def test_serve_refuses_a_broken_bot_flow(tmp_path: Path) -> None:
+    flow = tmp_path / "bot.yaml"
+    flow.write_text("menu:\n  - {id: billing, label: Billing, action: transfer}\n")
+    code, _, err = await run("serve", "--port", str(free_port()), "--no-demo", "--bot",
+                             str(flow), "--database", f"sqlite:///{tmp_path}/cli.db",
+                             cwd=tmp_path)
+    assert code == 2 and "Traceback" not in err
+    assert f"{flow}: menu[0].action: Input should be 'handoff' or 'faq'" in err
+
+
 class Served:
     """`chatkit serve` in a subprocess on a free loopback port."""
 
@@ -136,7 +146,8 @@ async def test_serve_runs_the_demo_out_of_the_box(tmp_path: Path) -> None:
         visitor = Visitor(_Server(served.port))  # type: ignore[arg-type]
         await visitor.start()
         await visitor.say("how long does shipping take", "c-1")
-        answer = await visitor.next("message")
+        greeting, answer = await visitor.next("message"), await visitor.next("message")
+        assert greeting["meta"]["kind"] == "menu"  # the built-in flow's greeting and menu
         assert answer["sender"] == "bot" and "business days" in answer["body"]
         # The printed credentials work.
         agent = AgentClient(_Server(served.port))  # type: ignore[arg-type]

@@ -101,7 +101,8 @@ async def test_the_example_host_app_works(
             assert response.status == 200
     visitor = Visitor(server, prefix="/support")
     await visitor.start()
-    assert (await visitor.say("hello", "c-1"))["seq"] == 1
+    # The bot's greeting is message 1.
+    assert (await visitor.say("hello", "c-1"))["seq"] == 2
     await visitor.close()
 
 

@@ -10,7 +10,9 @@ def test_environment_variables(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("CHATKIT_DATABASE_URL", "postgresql://u@db/chat")
     monkeypatch.setenv("CHATKIT_PORT", "9000")
     monkeypatch.setenv("CHATKIT_ALLOWED_ORIGINS", '["https://shop.example.com/"]')
+    monkeypatch.setenv("CHATKIT_BOT_PATH", "/etc/chatkit/bot.yaml")
     settings = Settings()
+    assert str(settings.bot_path) == "/etc/chatkit/bot.yaml"
     assert settings.database_url == "postgresql://u@db/chat"
     assert settings.port == 9000
     assert settings.allowed_origins == ["https://shop.example.com"]

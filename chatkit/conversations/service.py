@@ -10,18 +10,20 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Collection
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from typing import Protocol
 
-from chatkit.bot import Bot
+from chatkit.bot import Bot, BotReply, BotState, Choice, Said
 from chatkit.conversations.committer import GroupCommitter
-from chatkit.errors import Conflict, NotFound
+from chatkit.errors import Conflict, InvalidChoice, NotFound
 from chatkit.models import (
     OPEN_STATUSES,
     Agent,
     Contact,
     Conversation,
     ConversationStatus,
+    Handoff,
+    HandoffReason,
     Message,
     NewMessage,
     SenderKind,
@@ -51,6 +53,18 @@ class Page:
     has_more: bool
 
 
+@dataclass(frozen=True, slots=True)
+class ReplyTo:
+    """A quick reply the visitor picked: `choice` among those offered by message `seq`."""
+
+    seq: int
+    choice: str
+
+
+# How often a bot turn is thought again when someone spoke while the bot was thinking.
+BOT_TURN_ATTEMPTS = 3
+
+
 class ConversationService:
     def __init__(self, store: Store, notifier: Notifier, *, bot: Bot | None) -> None:
         self.store = store
@@ -58,6 +72,9 @@ class ConversationService:
         self.bot = bot
         self.committer = GroupCommitter(store)
         self._bot_turns: set[asyncio.Task[None]] = set()
+        # conversation id -> its latest bot turn here: the next waits for it, so the bot
+        # answers one conversation's messages in order.
+        self._last_bot_turn: dict[str, asyncio.Task[None]] = {}
 
     async def close(self) -> None:
         """Finish bot turns and commit every message already received."""
@@ -79,28 +96,56 @@ class ConversationService:
                                                            limit=limit)
         return conversation, Page(messages, has_more)
 
-    async def visitor_message(self, contact_id: str, *, client_id: str, body: str,
+    async def visitor_message(self, contact_id: str, *, client_id: str, body: str | None,
+                              reply_to: ReplyTo | None = None, locale: str | None = None,
                               conversation: Conversation | None,
                               origin: str | None) -> tuple[Message, Conversation]:
-        """Store a visitor's message in their open conversation (started if there is none).
-        `conversation` is the caller's idea of the open one, saving a lookup; it may be stale."""
+        """Store a visitor's message in their open conversation (started if there is none,
+        in `locale`). `conversation` is the caller's idea of the open one, saving a lookup; it
+        may be stale. With `reply_to`, the message is that quick reply: its body is the label
+        offered (InvalidChoice when the message did not offer that choice)."""
         if conversation is None or conversation.contact_id != contact_id:
-            conversation = await self._open_or_start(contact_id)
-        item = NewMessage(conversation.id, SenderKind.VISITOR, body, client_id, contact_id)
-        result = await self.committer.append(item)
-        if result is None:
+            conversation = await self.store.open_conversation_for(contact_id)
+        for _ in range(2):
+            text, meta, choice = body or "", None, None
+            if reply_to is not None:
+                # Checked before a conversation is started: bad input changes nothing.
+                text, choice = await self._offered(conversation, reply_to, locale)
+                meta = {"reply_to": {"seq": reply_to.seq, "choice": reply_to.choice}}
+            if conversation is None:
+                conversation = await self._start(contact_id, locale)
+            result = await self.committer.append(NewMessage(
+                conversation.id, SenderKind.VISITOR, text, client_id, contact_id, meta=meta))
+            if result is not None:
+                break
             # The conversation was resolved meanwhile: this message starts the next one.
-            conversation = await self._open_or_start(contact_id)
-            result = await self.committer.append(
-                replace(item, conversation_id=conversation.id))
-            if result is None:
-                raise Conflict("the conversation was closed; send the message again")
+            conversation = await self.store.open_conversation_for(contact_id)
+        else:
+            raise Conflict("the conversation was closed; send the message again")
         if result.duplicate:
             return result.message, conversation
         await self.notifier.message_stored(conversation, result.message, origin)
         if conversation.status is S.BOT and self.bot is not None:
-            self._start_bot_turn(conversation.id, body)
+            self._start_bot_turn(conversation.id, Said(text, choice))
         return result.message, conversation
+
+    async def _offered(self, conversation: Conversation | None, reply_to: ReplyTo,
+                       locale: str | None) -> tuple[str, Choice]:
+        """The label of the quick reply `reply_to` picked, and the choice for the bot."""
+        if conversation is None:
+            # No conversation yet: the widget showed the greeting that will be message 1.
+            offered = (self.bot.greeting(self.bot.locale(locale)).meta
+                       if self.bot is not None and reply_to.seq == 1 else None)
+        else:
+            found, _ = await self.store.get_messages(conversation.id,
+                                                     after_seq=reply_to.seq - 1, limit=1)
+            message = found[0] if found and found[0].seq == reply_to.seq else None
+            offered = message.meta if message and message.sender is SenderKind.BOT else None
+        labels = {q["id"]: q["label"] for q in (offered or {}).get("quick_replies", ())}
+        if offered is None or reply_to.choice not in labels:
+            raise InvalidChoice(f"reply_to: message {reply_to.seq} did not offer the choice "
+                                f"{reply_to.choice!r}")
+        return labels[reply_to.choice], Choice(offered["kind"], reply_to.choice, reply_to.seq)
 
     async def visitor_typing(self, contact_id: str, conversation: Conversation | None, *,
                              typing: bool, origin: str | None) -> None:
@@ -128,12 +173,19 @@ class ConversationService:
             await self.notifier.read(updated, reader)
         return updated
 
-    async def handoff(self, contact_id: str, *, reason: str | None) -> Conversation:
+    async def handoff(self, contact_id: str, *, note: str | None) -> Conversation:
+        """The visitor asks for a person ("Talk to a person"); `note` is their own words,
+        kept in the event log."""
         conversation = await self.store.open_conversation_for(contact_id)
         if conversation is None:
             raise NotFound("there is no open conversation to hand over")
-        return await self._queue(conversation, actor_kind="visitor", actor_id=contact_id,
-                                 reason=reason or "visitor asked for a person")
+        team = None
+        if conversation.status is S.BOT:
+            # The topic of the bot's last answer says which team to ask.
+            found = await self.store.get_bot_state(conversation.id)
+            team = None if found is None else BotState.load(found[1]).team
+        return await self._queue(conversation, Handoff(HandoffReason.VISITOR_ASKED, team),
+                                 actor_kind="visitor", actor_id=contact_id, note=note)
 
     async def visitor_history(self, contact_id: str, conversation_id: str, *,
                               before_seq: int | None, limit: int) -> Page:
@@ -143,30 +195,38 @@ class ConversationService:
         return await self._page(conversation_id, limit=limit,
                                 before_seq=before_seq or conversation.last_seq + 1)
 
-    async def _open_or_start(self, contact_id: str) -> Conversation:
-        conversation = await self.store.open_conversation_for(contact_id)
-        if conversation is None:
-            try:
-                conversation = await self.store.create_conversation(contact_id)
-            except Conflict:
-                # Another tab (or process) started it a moment ago: join that one.
-                conversation = await self.store.open_conversation_for(contact_id)
-                if conversation is None:
-                    raise
-                return conversation
-            if self.bot is None:
-                # Without a bot every conversation goes straight to the agents' queue.
-                conversation = await self._queue(conversation, actor_kind="system",
-                                                 actor_id=None, reason="no bot")
-            else:
-                await self.notifier.conversation_changed(conversation)
+    async def _start(self, contact_id: str, locale: str | None) -> Conversation:
+        """Start the contact's conversation: with the bot's greeting as message 1, or
+        straight into the agents' queue when there is no bot."""
+        bot_state, opening = None, []
+        if self.bot is not None:
+            state, greeting = self.bot.start(self.bot.locale(locale))
+            bot_state, opening = state.dump(), [_bot_says(self.bot, "", greeting, state.locale)]
+        try:
+            conversation = await self.store.create_conversation(
+                contact_id, bot_state=bot_state, opening=opening)
+        except Conflict:
+            # Another tab (or process) started it a moment ago: join that one.
+            found = await self.store.open_conversation_for(contact_id)
+            if found is None:
+                raise
+            return found
+        if self.bot is None:
+            # Without a bot every conversation goes straight to the agents' queue.
+            return await self._queue(conversation, Handoff(HandoffReason.NO_BOT),
+                                     actor_kind="system", actor_id=None)
+        await self.notifier.conversation_changed(conversation)
+        stored, _ = await self.store.get_messages(conversation.id, limit=len(opening))
+        for message in stored:
+            await self.notifier.message_stored(conversation, message, None)
         return conversation
 
-    async def _queue(self, conversation: Conversation, *, actor_kind: str,
-                     actor_id: str | None, reason: str) -> Conversation:
+    async def _queue(self, conversation: Conversation, handoff: Handoff, *, actor_kind: str,
+                     actor_id: str | None, note: str | None = None) -> Conversation:
         queued = await self.store.transition(
             conversation.id, S.QUEUED, allowed_from={S.BOT}, agent_id=None,
-            actor_kind=actor_kind, actor_id=actor_id, data={"reason": reason})
+            actor_kind=actor_kind, actor_id=actor_id, handoff=handoff,
+            data=None if note is None else {"note": note})
         if queued is None:
             # Already queued, assigned or resolved: report how it stands now.
             current = await self.store.get_conversation(conversation.id)
@@ -178,26 +238,50 @@ class ConversationService:
 
     # the bot
 
-    def _start_bot_turn(self, conversation_id: str, text: str) -> None:
-        task = asyncio.create_task(self._bot_turn(conversation_id, text))
+    def _start_bot_turn(self, conversation_id: str, said: Said) -> None:
+        previous = self._last_bot_turn.get(conversation_id)
+        task = asyncio.create_task(self._bot_turn(conversation_id, said, after=previous))
+        self._last_bot_turn[conversation_id] = task
         self._bot_turns.add(task)
-        task.add_done_callback(self._bot_turns.discard)
 
-    async def _bot_turn(self, conversation_id: str, text: str) -> None:
-        assert self.bot is not None
+        def done(task: asyncio.Task[None]) -> None:
+            self._bot_turns.discard(task)
+            if self._last_bot_turn.get(conversation_id) is task:
+                del self._last_bot_turn[conversation_id]
+
+        task.add_done_callback(done)
+
+    async def _bot_turn(self, conversation_id: str, said: Said, *,
+                        after: asyncio.Task[None] | None) -> None:
+        bot = self.bot
+        if bot is None:
+            return
+        if after is not None:
+            await asyncio.wait([after])
         try:
-            reply = await self.bot.reply(text)
-            # Re-read: a person may have taken over while the bot was thinking.
-            conversation = await self.store.get_conversation(conversation_id)
-            if conversation is None or conversation.status is not S.BOT:
+            for _ in range(BOT_TURN_ATTEMPTS):
+                # Re-read each time: a person may have taken over while the bot was thinking.
+                found = await self.store.get_bot_state(conversation_id)
+                if found is None or found[0].status is not S.BOT:
+                    return
+                conversation, raw = found
+                state = BotState.load(raw)
+                turn = await bot.turn(state, said, first_seq=conversation.last_seq + 1,
+                                      conversation_id=conversation_id)
+                stored = await self.store.save_bot_turn(
+                    conversation_id, expected_seq=conversation.last_seq, state=turn.state.dump(),
+                    messages=[_bot_says(bot, conversation_id, reply, turn.state.locale)
+                              for reply in turn.replies])
+                if stored is None:
+                    continue  # someone spoke while the bot was thinking: think again
+                for message in stored:
+                    await self.notifier.message_stored(conversation, message, None)
+                if turn.handoff is not None:
+                    await self._queue(conversation, turn.handoff, actor_kind="bot",
+                                      actor_id=None)
                 return
-            result = await self.committer.append(NewMessage(
-                conversation_id, SenderKind.BOT, reply.body, author_name=self.bot.name))
-            if result is not None:
-                await self.notifier.message_stored(conversation, result.message, None)
-            if reply.handoff:
-                await self._queue(conversation, actor_kind="bot", actor_id=None,
-                                  reason="visitor asked for a person")
+            log.warning("the bot gave up a turn in conversation %s: it kept changing",
+                        conversation_id)
         except Exception:
             log.exception("the bot failed to answer in conversation %s", conversation_id)
 
@@ -279,3 +363,8 @@ class ConversationService:
         messages, has_more = await self.store.get_messages(
             conversation_id, after_seq=after_seq, before_seq=before_seq, limit=limit)
         return Page(messages, has_more)
+
+
+def _bot_says(bot: Bot, conversation_id: str, reply: BotReply, locale: str) -> NewMessage:
+    return NewMessage(conversation_id, SenderKind.BOT, reply.body,
+                      author_name=bot.name(locale), meta=reply.meta)

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Annotated, Literal
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, model_validator
 
 MAX_BODY = 4000
 OpenStatus = Literal["bot", "queued", "assigned"]
@@ -34,6 +34,9 @@ ClientId = Annotated[Text, Field(min_length=1, max_length=64)]
 Body = Annotated[Text, Field(min_length=1, max_length=MAX_BODY), AfterValidator(_not_blank)]
 ConversationId = Annotated[Text, Field(min_length=1, max_length=64)]
 Limit = Annotated[int, Field(ge=1, le=200)]
+# A BCP 47 tag as browsers send them: "en", "es-MX", "zh-Hant-TW".
+Locale = Annotated[str, Field(max_length=35, pattern=r"^[A-Za-z]{2,3}(?:[-_][A-Za-z0-9]{1,8})*$")]
+ChoiceId = Annotated[Text, Field(min_length=1, max_length=100)]
 
 
 class Payload(BaseModel):
@@ -51,11 +54,25 @@ class AgentAuth(Payload):
 class Resume(Payload):
     since_seq: int = Field(0, ge=0)
     limit: Limit = 50
+    locale: Locale | None = None
+
+
+class ReplyTo(Payload):
+    seq: int = Field(ge=1)
+    choice: ChoiceId
 
 
 class VisitorMessage(Payload):
     client_id: ClientId
-    body: Body
+    body: Body | None = None
+    reply_to: ReplyTo | None = None
+
+    @model_validator(mode="after")
+    def _body_or_choice(self) -> VisitorMessage:
+        # A quick reply's text is the label the bot offered, which the server knows.
+        if (self.body is None) == (self.reply_to is None):
+            raise ValueError("send either body or reply_to")
+        return self
 
 
 class History(Payload):
@@ -106,6 +123,10 @@ class AgentMessage(Payload):
 
 class Resolve(Payload):
     conversation_id: ConversationId
+
+
+class WidgetConfigQuery(Payload):
+    locale: Locale | None = None
 
 
 class Login(Payload):

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
-from chatkit.conversations import ConversationService
+from chatkit.conversations import ConversationService, ReplyTo
 from chatkit.errors import ChatKitError, InvalidToken
 from chatkit.models import Conversation
 from chatkit.realtime import schemas as s
@@ -25,6 +25,8 @@ class VisitorConnection:
     contact_id: str | None
     # The open conversation as last seen here; the service copes when it is stale.
     conversation: Conversation | None = None
+    # The widget's language (from `resume`): a conversation started here is held in it.
+    locale: str | None = None
 
 
 class VisitorNamespace(Namespace):
@@ -82,6 +84,8 @@ class VisitorNamespace(Namespace):
 
     async def resume(self, sid: str, payload: s.Resume) -> dict[str, Any]:
         conn, contact_id = await self._contact(sid)
+        if payload.locale is not None:
+            conn.locale = payload.locale
         conversation, page = await self.conversations.resume(
             contact_id, since_seq=payload.since_seq, limit=payload.limit)
         conn.conversation = conversation
@@ -93,9 +97,11 @@ class VisitorNamespace(Namespace):
 
     async def message(self, sid: str, payload: s.VisitorMessage) -> dict[str, Any]:
         conn, contact_id = await self._contact(sid)
+        reply_to = payload.reply_to
         message, conn.conversation = await self.conversations.visitor_message(
             contact_id, client_id=payload.client_id, body=payload.body,
-            conversation=conn.conversation, origin=sid)
+            reply_to=None if reply_to is None else ReplyTo(reply_to.seq, reply_to.choice),
+            locale=conn.locale, conversation=conn.conversation, origin=sid)
         return message.to_wire()
 
     async def history(self, sid: str, payload: s.History) -> dict[str, Any]:
@@ -119,7 +125,7 @@ class VisitorNamespace(Namespace):
 
     async def handoff(self, sid: str, payload: s.Handoff) -> dict[str, Any]:
         conn, contact_id = await self._contact(sid)
-        conn.conversation = await self.conversations.handoff(contact_id, reason=payload.reason)
+        conn.conversation = await self.conversations.handoff(contact_id, note=payload.reason)
         return conn.conversation.to_wire()
 
     def conversation_changed(self, conversation: Conversation) -> None:

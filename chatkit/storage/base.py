@@ -11,10 +11,12 @@ from chatkit.models import (
     Agent,
     AgentRole,
     AppendResult,
+    ArticleVotes,
     Contact,
     Conversation,
     ConversationStatus,
     Event,
+    Handoff,
     Message,
     NewMessage,
     SenderKind,
@@ -50,9 +52,13 @@ class Store(Protocol):
     async def list_agents(self) -> list[Agent]: ...
 
     # conversations
-    async def create_conversation(self, contact_id: str) -> Conversation:
-        """A new conversation in status `bot`. Raises chatkit.errors.Conflict when the contact
-        already has an open one (a contact has at most one)."""
+    async def create_conversation(self, contact_id: str, *,
+                                  bot_state: dict[str, Any] | None = None,
+                                  opening: Sequence[NewMessage] = ()) -> Conversation:
+        """A new conversation in status `bot`, with the bot's state and its `opening`
+        messages (the greeting) stored in the same transaction as seq 1, 2, ... (their
+        conversation_id is ignored). Raises chatkit.errors.Conflict when the contact already
+        has an open one (a contact has at most one)."""
 
     async def get_conversation(self, conversation_id: str) -> Conversation | None: ...
 
@@ -74,9 +80,11 @@ class Store(Protocol):
         actor_kind: str,
         actor_id: str | None,
         data: dict[str, Any] | None = None,
+        handoff: Handoff | None = None,
     ) -> Conversation | None:
         """Move the conversation to `to`, setting its agent to `agent_id` and stamping the time,
         only if its status is in `allowed_from` and (when given) its agent in `expected_agents`.
+        With `handoff`, also set its team and handoff reason (and log both).
         Atomic: of two racing callers at most one succeeds. Records the event. Returns the new
         state, or None when the condition did not hold (or there is no such conversation)."""
 
@@ -85,6 +93,20 @@ class Store(Protocol):
         """Record that the visitor (or the agents) have read up to `seq`: the mark only moves
         forward and never past the last message. Returns the conversation and whether the
         mark moved; None when there is no such conversation."""
+
+    async def get_bot_state(
+            self, conversation_id: str) -> tuple[Conversation, dict[str, Any] | None] | None:
+        """The conversation and the bot's state of it; None when there is no such
+        conversation."""
+
+    async def save_bot_turn(self, conversation_id: str, *, expected_seq: int,
+                            state: dict[str, Any],
+                            messages: Sequence[NewMessage]) -> list[Message] | None:
+        """Store the bot's replies and its new state, in one transaction, only if the
+        conversation is still with the bot (status `bot`) and nothing was said since the bot
+        looked (its last_seq is still `expected_seq`). The replies get seq expected_seq + 1,
+        ... (their conversation_id is ignored). Returns them, or None when the condition did
+        not hold."""
 
     # messages
     async def append_messages(self, batch: Sequence[NewMessage]) -> list[AppendResult | None]:
@@ -103,3 +125,15 @@ class Store(Protocol):
     async def list_events(self, *, conversation_id: str | None = None,
                           limit: int = 1000) -> list[Event]:
         """Oldest first."""
+
+    async def record_event(self, kind: str, *, conversation_id: str | None = None,
+                           actor_kind: str | None = None, actor_id: str | None = None,
+                           data: dict[str, Any] | None = None) -> None:
+        """Append an event to the log. Raises ValueError when `kind` is empty or longer than
+        50 characters, `actor_kind` longer than 10, or `actor_id` longer than 32."""
+
+    # help centre
+    async def article_votes(self, entry_id: str, locale: str, *,
+                            voter_id: str | None = None) -> ArticleVotes:
+        """The ARTICLE_VOTE events for this entry in this locale, counted; with `voter_id` (an
+        event's actor_id), also what that voter said last."""

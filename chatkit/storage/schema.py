@@ -4,6 +4,7 @@ compares the two so they cannot drift apart."""
 from __future__ import annotations
 
 from sqlalchemy import (
+    JSON,
     BigInteger,
     Column,
     ForeignKey,
@@ -57,6 +58,12 @@ conversations = Table(
     Column("queued_at", BigInteger),
     Column("assigned_at", BigInteger),
     Column("resolved_at", BigInteger),
+    # Set at handoff, for routing: the team asked for and why (models.HandoffReason).
+    Column("team", String(100)),
+    Column("handoff_reason", String(50)),
+    # The bot's memory of the conversation (bot/bot.py BotState), here and not in a process,
+    # so any server process can take the next turn.
+    Column("bot_state", JSON(none_as_null=True)),
     Index("ix_conversations_contact", "contact_id", "created_at"),
     # At most one open conversation per contact, whichever process starts it.
     Index("uq_conversations_open_per_contact", "contact_id", unique=True,
@@ -75,6 +82,8 @@ messages = Table(
     Column("author_name", String(200)),
     Column("body", Text, nullable=False),
     Column("created_at", BigInteger, nullable=False),
+    # Quick replies, article cards, the choice a reply picked (docs/protocol.md); mostly NULL.
+    Column("meta", JSON(none_as_null=True)),
     # A sender's client id is stored once, whichever conversation it was sent to.
     UniqueConstraint("author_id", "client_id", name="uq_messages_author_client"),
 )

@@ -12,24 +12,45 @@ import logging
 import uuid
 from collections.abc import AsyncIterator, Callable, Collection, Sequence
 from contextlib import asynccontextmanager
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
 import orjson
-from sqlalchemy import Row, bindparam, case, event, insert, select, text, update
+from sqlalchemy import (
+    JSON,
+    Row,
+    Select,
+    bindparam,
+    case,
+    cast,
+    event,
+    func,
+    insert,
+    null,
+    select,
+    text,
+    type_coerce,
+    update,
+)
+from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.engine import URL, make_url
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 
 from chatkit.errors import Conflict, Unavailable
 from chatkit.models import (
+    ARTICLE_VOTE,
     Agent,
     AgentRole,
     AppendResult,
+    ArticleVotes,
     Contact,
     Conversation,
     ConversationStatus,
     Event,
+    Handoff,
+    HandoffReason,
     Message,
     NewMessage,
     SenderKind,
@@ -51,6 +72,14 @@ MIGRATION_LOCK_KEY = 0x63686174  # "chat"
 
 def _new_id() -> str:
     return uuid.uuid4().hex
+
+
+def _json_text(value: Any) -> str:
+    return orjson.dumps(value).decode()
+
+
+# JSON columns are encoded by orjson, as the event log is.
+_JSON_CODEC: dict[str, Any] = {"json_serializer": _json_text, "json_deserializer": orjson.loads}
 
 
 def database_url(url: str) -> URL:
@@ -105,7 +134,7 @@ class SqlStore:
     def _connect_engines(self) -> None:
         if not self.is_sqlite:
             engine = create_async_engine(self.url, pool_size=self._pool_size, max_overflow=5,
-                                         pool_pre_ping=True)
+                                         pool_pre_ping=True, **_JSON_CODEC)
             self._writer = self._reader = engine
             return
         if self.url.database and self.url.database != ":memory:":
@@ -113,9 +142,10 @@ class SqlStore:
         # One writer: SQLite has one write lock anyway, and queueing on our pool is cheaper
         # than on the lock. Readers run in autocommit, each statement its own snapshot.
         self._writer = create_async_engine(self.url, pool_size=1, max_overflow=0,
-                                           connect_args={"timeout": 30})
+                                           connect_args={"timeout": 30}, **_JSON_CODEC)
         self._reader = create_async_engine(self.url, pool_size=self._pool_size,
-                                           max_overflow=0, connect_args={"timeout": 30})
+                                           max_overflow=0, connect_args={"timeout": 30},
+                                           **_JSON_CODEC)
         _sqlite_pragmas(self._writer, begin="BEGIN IMMEDIATE")
         _sqlite_pragmas(self._reader, begin=None)
 
@@ -198,16 +228,23 @@ class SqlStore:
 
     # conversations
 
-    async def create_conversation(self, contact_id: str) -> Conversation:
+    async def create_conversation(self, contact_id: str, *,
+                                  bot_state: dict[str, Any] | None = None,
+                                  opening: Sequence[NewMessage] = ()) -> Conversation:
         now = now_ms()
         conversation_id = _new_id()
         try:
             async with self._write() as conn:
                 await conn.execute(insert(t.conversations).values(
                     id=conversation_id, contact_id=contact_id,
-                    status=str(ConversationStatus.BOT), last_seq=0, created_at=now))
+                    status=str(ConversationStatus.BOT), last_seq=0, created_at=now,
+                    bot_state=bot_state))
                 await _record(conn, "conversation.created", conversation_id=conversation_id,
                               actor_kind="visitor", actor_id=contact_id, data={}, at=now)
+                if opening:
+                    await self._append(
+                        conn, [replace(m, conversation_id=conversation_id) for m in opening],
+                        look_for_stored=False)
                 conversation = await _conversation(conn, conversation_id)
         except IntegrityError as exc:
             raise Conflict("the contact already has an open conversation") from exc
@@ -247,12 +284,17 @@ class SqlStore:
         actor_kind: str,
         actor_id: str | None,
         data: dict[str, Any] | None = None,
+        handoff: Handoff | None = None,
     ) -> Conversation | None:
         c = t.conversations.c
         now = now_ms()
         values: dict[str, Any] = {"status": str(to), "agent_id": agent_id}
         if to in _STAMP_COLUMN:
             values[_STAMP_COLUMN[to]] = now
+        data = dict(data or {})
+        if handoff is not None:
+            values.update(team=handoff.team, handoff_reason=str(handoff.reason))
+            data.update(reason=str(handoff.reason), team=handoff.team)
         conditions = [c.id == conversation_id, c.status.in_([str(s) for s in allowed_from])]
         if expected_agents is not None:
             named = [a for a in expected_agents if a is not None]
@@ -269,7 +311,7 @@ class SqlStore:
                 return None
             await _record(conn, f"conversation.{to}", conversation_id=conversation_id,
                           actor_kind=actor_kind, actor_id=actor_id,
-                          data={"from": before, "agent_id": agent_id, **(data or {})}, at=now)
+                          data={"from": before, "agent_id": agent_id, **data}, at=now)
             return await _conversation(conn, conversation_id)
 
     async def mark_read(self, conversation_id: str, reader: SenderKind,
@@ -284,6 +326,33 @@ class SqlStore:
                                         .values({column: capped}))
             conversation = await _conversation(conn, conversation_id)
         return None if conversation is None else (conversation, result.rowcount == 1)
+
+    async def get_bot_state(
+            self, conversation_id: str) -> tuple[Conversation, dict[str, Any] | None] | None:
+        query = (_CONVERSATION_SELECT.add_columns(t.conversations.c.bot_state)
+                 .where(t.conversations.c.id == conversation_id))
+        async with self._read() as conn:
+            row = (await conn.execute(query)).first()
+        return None if row is None else (_to_conversation(row), row.bot_state)
+
+    async def save_bot_turn(self, conversation_id: str, *, expected_seq: int,
+                            state: dict[str, Any],
+                            messages: Sequence[NewMessage]) -> list[Message] | None:
+        c = t.conversations.c
+        async with self._write() as conn:
+            # The conditional UPDATE takes the row (or SQLite's write) lock first: no message
+            # can slip in between the check and the append.
+            result = await conn.execute(
+                update(t.conversations)
+                .where(c.id == conversation_id, c.status == str(ConversationStatus.BOT),
+                       c.last_seq == expected_seq)
+                .values(bot_state=state))
+            if result.rowcount != 1:
+                return None
+            stored = await self._append(
+                conn, [replace(m, conversation_id=conversation_id) for m in messages],
+                look_for_stored=False)
+        return [r.message for r in stored if r is not None]
 
     # messages
 
@@ -352,7 +421,7 @@ class SqlStore:
             message = Message(conversation_id=item.conversation_id, seq=seq,
                               client_id=item.client_id, sender=item.sender,
                               author_id=item.author_id, author_name=item.author_name,
-                              body=item.body, created_at=now)
+                              body=item.body, created_at=now, meta=item.meta)
             if item.client_id:
                 stored[key] = message  # a resend inside the same batch
             results.append(AppendResult(message, duplicate=False))
@@ -360,7 +429,7 @@ class SqlStore:
                 "conversation_id": message.conversation_id, "seq": seq,
                 "client_id": message.client_id, "sender": str(message.sender),
                 "author_id": message.author_id, "author_name": message.author_name,
-                "body": message.body, "created_at": now,
+                "body": message.body, "created_at": now, "meta": message.meta,
             })
         if new_rows:
             await conn.execute(insert(t.messages), new_rows)
@@ -401,6 +470,42 @@ class SqlStore:
         return [Event(row.id, row.conversation_id, row.kind, row.actor_kind, row.actor_id,
                       orjson.loads(row.data), row.created_at) for row in rows]
 
+    async def record_event(self, kind: str, *, conversation_id: str | None = None,
+                           actor_kind: str | None = None, actor_id: str | None = None,
+                           data: dict[str, Any] | None = None) -> None:
+        # The column widths, checked here: SQLite would store longer values, PostgreSQL not.
+        if not 1 <= len(kind) <= 50:
+            raise ValueError("an event kind has 1 to 50 characters")
+        if actor_kind is not None and len(actor_kind) > 10:
+            raise ValueError("an actor kind has at most 10 characters")
+        if actor_id is not None and len(actor_id) > 32:
+            raise ValueError("an actor id has at most 32 characters")
+        async with self._write() as conn:
+            await _record(conn, kind, conversation_id=conversation_id, actor_kind=actor_kind,
+                          actor_id=actor_id, data=data or {}, at=now_ms())
+
+    # help centre
+
+    async def article_votes(self, entry_id: str, locale: str, *,
+                            voter_id: str | None = None) -> ArticleVotes:
+        e = t.events.c
+        # The log keeps data as JSON text: SQLite's JSON functions read it as it is,
+        # PostgreSQL's operators need it cast. (No index serves this: it scans the votes.)
+        data = type_coerce(e.data, JSON) if self.is_sqlite else cast(e.data, JSONB)
+        helpful = data["helpful"].as_boolean().label("helpful")
+        voter_latest = (func.max(case((e.actor_id == voter_id, e.id))) if voter_id is not None
+                        else null())
+        query = (select(helpful, func.count().label("votes"), voter_latest.label("voter_latest"))
+                 .where(e.kind == ARTICLE_VOTE, data["entry_id"].as_string() == entry_id,
+                        data["locale"].as_string() == locale)
+                 .group_by(helpful))
+        async with self._read() as conn:
+            rows = (await conn.execute(query)).all()
+        counts = {bool(row.helpful): int(row.votes) for row in rows}
+        voted = [row for row in rows if row.voter_latest is not None]
+        voter_said = bool(max(voted, key=lambda row: row.voter_latest).helpful) if voted else None
+        return ArticleVotes(counts.get(True, 0), counts.get(False, 0), voter_said)
+
 
 def _sqlite_pragmas(engine: AsyncEngine, *, begin: str | None) -> None:
     """WAL lets readers run beside the writer; FULL sync makes an acked message survive a power
@@ -430,8 +535,10 @@ async def _record(conn: AsyncConnection, kind: str, *, conversation_id: str | No
         data=orjson.dumps(data).decode(), created_at=at))
 
 
-_CONVERSATION_SELECT = (
-    select(t.conversations, t.agents.c.name.label("agent_name"))
+# Every column but the bot's state, which only the bot reads (get_bot_state).
+_CONVERSATION_COLUMNS: list[Any] = [c for c in t.conversations.c if c.name != "bot_state"]
+_CONVERSATION_SELECT: Select[Any] = (
+    select(*_CONVERSATION_COLUMNS, t.agents.c.name.label("agent_name"))
     .select_from(t.conversations.outerjoin(t.agents,
                                            t.agents.c.id == t.conversations.c.agent_id))
 )
@@ -449,14 +556,15 @@ def _to_conversation(row: Row[Any]) -> Conversation:
         agent_id=row.agent_id, agent_name=row.agent_name, last_seq=row.last_seq,
         created_at=row.created_at, queued_at=row.queued_at, assigned_at=row.assigned_at,
         resolved_at=row.resolved_at, visitor_read_seq=row.visitor_read_seq,
-        agent_read_seq=row.agent_read_seq)
+        agent_read_seq=row.agent_read_seq, team=row.team,
+        handoff_reason=None if row.handoff_reason is None else HandoffReason(row.handoff_reason))
 
 
 def _to_message(row: Row[Any]) -> Message:
     return Message(conversation_id=row.conversation_id, seq=row.seq,
                    client_id=row.client_id, sender=SenderKind(row.sender),
                    author_id=row.author_id, author_name=row.author_name, body=row.body,
-                   created_at=row.created_at)
+                   created_at=row.created_at, meta=row.meta)
 
 
 def _agent(row: Row[Any]) -> Agent:

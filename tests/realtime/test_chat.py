@@ -111,6 +111,8 @@ async def test_handoff_queues_the_conversation(start_server: object) -> None:
     visitor = Visitor(server)
     await visitor.start()
     sent = await visitor.say("How long does shipping take?", "c-1")
+    greeting = await visitor.next("message")
+    assert greeting["seq"] == 1 and greeting["meta"]["kind"] == "menu"
     answer = await visitor.next("message")
     assert answer["sender"] == "bot" and "business days" in answer["body"]
     assert answer["seq"] == sent["seq"] + 1
@@ -133,11 +135,13 @@ async def test_bot_hands_over_when_asked_in_words(start_server: object) -> None:
     visitor = Visitor(server)
     await visitor.start()
     await visitor.say("I want to talk to a human please", "c-1")
-    reply = await visitor.next("message")
-    assert reply["sender"] == "bot"
+    greeting, reply = await visitor.next("message"), await visitor.next("message")
+    assert greeting["meta"]["kind"] == "menu"
+    assert reply["sender"] == "bot" and reply["meta"] == {"kind": "handoff"}
     while (changed := await visitor.next("conversation"))["status"] != "queued":
         pass
     assert changed["queued_at"] is not None
+    assert changed["handoff_reason"] == "visitor_asked"
     await visitor.close()
 
 

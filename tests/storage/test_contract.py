@@ -8,8 +8,10 @@ import pytest
 
 from chatkit.errors import Conflict
 from chatkit.models import (
+    ARTICLE_VOTE,
     OPEN_STATUSES,
     AgentRole,
+    ArticleVotes,
     ConversationStatus,
     NewMessage,
     SenderKind,
@@ -240,3 +242,55 @@ async def test_read_marks_only_move_forward_up_to_the_last_message(store: SqlSto
                 else conversation.visitor_read_seq)
         assert (mark, did_move) == (expected, moved)
     assert await store.mark_read("missing", SenderKind.AGENT, 1) is None
+
+
+async def test_events_are_recorded_in_order(store: SqlStore) -> None:
+    await store.record_event("test.first", actor_kind="browser", actor_id="b" * 32,
+                             data={"n": 1, "text": "ñ ✓"})
+    await store.record_event("test.second")
+    events = await store.list_events()
+    assert [(e.kind, e.conversation_id, e.actor_kind, e.actor_id, e.data) for e in events] == [
+        ("test.first", None, "browser", "b" * 32, {"n": 1, "text": "ñ ✓"}),
+        ("test.second", None, None, None, {})]
+    assert events[0].id < events[1].id and events[0].created_at > 0
+
+
+async def test_events_wider_than_their_columns_are_refused(store: SqlStore) -> None:
+    # Refused alike on every engine, and nothing is stored.
+    for kind, actor_kind, actor_id in [("", None, None), ("k" * 51, None, None),
+                                       ("ok", "k" * 11, None), ("ok", None, "i" * 33)]:
+        with pytest.raises(ValueError):
+            await store.record_event(kind, actor_kind=actor_kind, actor_id=actor_id)
+    assert await store.list_events() == []
+
+
+async def vote(store: SqlStore, entry_id: str, locale: str, helpful: bool, voter: str) -> None:
+    await store.record_event(ARTICLE_VOTE, actor_kind="browser", actor_id=voter,
+                             data={"entry_id": entry_id, "locale": locale, "helpful": helpful})
+
+
+async def test_article_votes_are_counted_per_entry_and_locale(store: SqlStore) -> None:
+    assert await store.article_votes("returns", "en") == ArticleVotes(0, 0, None)
+    for entry_id, locale, helpful, voter in [
+            ("returns", "en", True, "v1"), ("returns", "en", True, "v2"),
+            ("returns", "en", False, "v3"), ("returns", "es", False, "v1"),
+            ("shipping", "en", True, "v1"), ("returns-old", "en", False, "v4")]:
+        await vote(store, entry_id, locale, helpful, voter)
+    # An event of another kind with the same data is not a vote.
+    await store.record_event("kb.viewed", actor_kind="browser", actor_id="v5",
+                             data={"entry_id": "returns", "locale": "en", "helpful": True})
+    assert await store.article_votes("returns", "en") == ArticleVotes(2, 1, None)
+    assert await store.article_votes("returns", "es") == ArticleVotes(0, 1, None)
+    assert await store.article_votes("shipping", "en") == ArticleVotes(1, 0, None)
+    assert await store.article_votes("returns", "pt-BR") == ArticleVotes(0, 0, None)
+
+
+async def test_article_votes_tell_what_a_voter_said_last(store: SqlStore) -> None:
+    await vote(store, "returns", "en", True, "v1")
+    await vote(store, "returns", "en", False, "v2")
+    assert (await store.article_votes("returns", "en", voter_id="v1")).voter_said is True
+    assert (await store.article_votes("returns", "en", voter_id="v2")).voter_said is False
+    assert (await store.article_votes("returns", "en", voter_id="v3")).voter_said is None
+    assert (await store.article_votes("returns", "es", voter_id="v1")).voter_said is None
+    await vote(store, "returns", "en", False, "v1")  # the store keeps both; the last counts
+    assert await store.article_votes("returns", "en", voter_id="v1") == ArticleVotes(1, 2, False)

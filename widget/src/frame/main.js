@@ -6,7 +6,7 @@ import { clientIdFactory } from '../shared/ids.js';
 import { connectNamespace, mountFromScript } from '../shared/socket.js';
 import { FRAME, pickLocale, translator } from '../shared/i18n.js';
 import { typingSignal } from '../shared/typing.js';
-import { VisitorSession } from './session.js';
+import { VisitorSession, protocolLocale } from './session.js';
 import { VisitorStorage } from './storage.js';
 import { ChatView } from './view.js';
 
@@ -38,6 +38,22 @@ function connectHost(origin, onMessage) {
   };
 }
 
+/**
+ * The bot's greeting and menu, shown before a conversation exists (no socket needed), or
+ * null when the bot is off or the server cannot be reached.
+ */
+async function fetchGreeting(mount, locale) {
+  const url = new URL(`${mount.href.replace(/\/$/, '')}/api/widget/config`);
+  if (locale) url.searchParams.set('locale', locale);
+  try {
+    const response = await fetch(url, { credentials: 'omit' });
+    const greeting = response.ok ? (await response.json()).greeting : null;
+    return greeting && typeof greeting.body === 'string' ? greeting : null;
+  } catch {
+    return null;
+  }
+}
+
 /** What the host page's ChatKit('on', 'message') handlers get: the message, no internals. */
 function publicMessage(message) {
   const { id, conversation_id, seq, sender, author_name, body, created_at } = message;
@@ -50,18 +66,32 @@ function main() {
   const standalone = window.parent === window;
   let panelOpen = standalone;
   let unread = 0;
+  const locale = new URLSearchParams(location.hash.slice(1)).get('locale') || navigator.language;
+  const storage = new VisitorStorage();
 
   const session = new VisitorSession({
     socketFactory: (auth) => connectNamespace(mount, '/visitor', auth),
-    storage: new VisitorStorage(),
+    storage,
     nextClientId: clientIdFactory(),
+    locale,
   });
+
+  // The greeting is fetched once the panel opens, if no conversation is going.
+  let greetingAsked = false;
+  const showGreeting = async () => {
+    if (greetingAsked || session.conversation || storage.conversationId) return;
+    greetingAsked = true;
+    const greeting = await fetchGreeting(mount, protocolLocale(locale));
+    if (greeting && !session.conversation) view.showGreeting(greeting);
+    else if (!greeting) greetingAsked = false; // try again on the next open
+  };
 
   const host = connectHost(origin, (message) => {
     if (message.type === 'open') {
       panelOpen = true;
       unread = 0;
       session.connect();
+      showGreeting();
       view.focusComposer();
       reportRead();
     } else if (message.type === 'close') {
@@ -70,12 +100,15 @@ function main() {
       session.reset();
       view.clear();
       unread = 0;
-      if (panelOpen) session.connect();
+      greetingAsked = false;
+      if (panelOpen) {
+        session.connect();
+        showGreeting();
+      }
     }
   });
 
   const typing = typingSignal((active) => session.typing(active));
-  const locale = new URLSearchParams(location.hash.slice(1)).get('locale') || navigator.language;
   const t = translator(FRAME, locale);
   const view = new ChatView({
     t,
@@ -86,6 +119,10 @@ function main() {
     },
     onTyping: (hasText) => (hasText ? typing.input() : typing.stop()),
     onRetry: (item) => session.retry(item),
+    onChoice: ({ seq, choice, label }) => {
+      typing.stop();
+      session.send(label, { seq, choice });
+    },
     onClose: () => host.post('close'),
     onHandoff: async () => {
       try {
@@ -131,6 +168,7 @@ function main() {
   session.start();
   if (standalone) {
     session.connect();
+    showGreeting();
     view.focusComposer();
   }
   host.post('ready');

@@ -10,13 +10,22 @@
 //   failed(item, error)      the server refused a message of ours for good
 import { ProtocolError, isRetryable, request } from '../shared/ack.js';
 import { Emitter } from '../shared/emitter.js';
+import { isReplyTo } from './storage.js';
 
 const RESUME_PAGE = 100;
 const RETRY_MS = 3000;
+// A locale the server accepts (docs/protocol.md, resume).
+const LOCALE = /^[A-Za-z]{2,3}(?:[-_][A-Za-z0-9]{1,8})*$/;
+
+/** The locale to send, or undefined when the browser's is not a BCP 47 tag. */
+export function protocolLocale(locale) {
+  return typeof locale === 'string' && locale.length <= 35 && LOCALE.test(locale) ? locale : undefined;
+}
 
 export class VisitorSession extends Emitter {
-  constructor({ socketFactory, storage, nextClientId }) {
+  constructor({ socketFactory, storage, nextClientId, locale }) {
     super();
+    this.locale = protocolLocale(locale);
     this.storage = storage;
     this.nextClientId = nextClientId;
     this.socketFactory = socketFactory;
@@ -67,9 +76,11 @@ export class VisitorSession extends Emitter {
     this.emit('conversation', null);
   }
 
-  /** Queues a message; it is sent now or after the next (re)connect. */
-  send(body) {
+  /** Queues a message; it is sent now or after the next (re)connect. With `replyTo`
+   * ({seq, choice}) it is a quick reply, and `body` the label shown until the server's copy. */
+  send(body, replyTo) {
     const item = { client_id: this.nextClientId(), body, created_at: Date.now() };
+    if (isReplyTo(replyTo)) item.reply_to = { seq: replyTo.seq, choice: replyTo.choice };
     this.outbox.push(item);
     this.#saveOutbox();
     this.emit('pending', item);
@@ -143,7 +154,7 @@ export class VisitorSession extends Emitter {
       let since = this.lastSeq;
       let currentId = this.conversation && this.conversation.id;
       for (;;) {
-        const data = await request(this.socket, 'resume', { since_seq: since, limit: RESUME_PAGE });
+        const data = await request(this.socket, 'resume', { since_seq: since, limit: RESUME_PAGE, locale: this.locale });
         if (typeof data.token === 'string') this.storage.token = data.token;
         const conversation = data.conversation || null;
         if (conversation && conversation.id !== currentId && since > 0) {
@@ -182,7 +193,10 @@ export class VisitorSession extends Emitter {
       while (this.status === 'online' && this.outbox.length) {
         const item = this.outbox[0];
         try {
-          const message = await request(this.socket, 'message', { client_id: item.client_id, body: item.body });
+          const payload = item.reply_to
+            ? { client_id: item.client_id, reply_to: item.reply_to }
+            : { client_id: item.client_id, body: item.body };
+          const message = await request(this.socket, 'message', payload);
           this.#receive(message, true);
           this.#settle(item);
         } catch (error) {
@@ -235,7 +249,7 @@ export class VisitorSession extends Emitter {
   }
 
   #saveOutbox() {
-    this.storage.outbox = this.outbox.map(({ client_id, body, created_at }) => ({ client_id, body, created_at }));
+    this.storage.outbox = this.outbox.map(({ client_id, body, created_at, reply_to }) => ({ client_id, body, created_at, reply_to }));
   }
 
   #setConversation(conversation) {

@@ -16,6 +16,11 @@ function open() {
   }
 }
 
+/** {seq, choice}: the quick reply a queued message answers with. */
+export function isReplyTo(value) {
+  return Boolean(value) && Number.isInteger(value.seq) && value.seq > 0 && typeof value.choice === 'string';
+}
+
 export class VisitorStorage {
   #storage = open();
   #memory = new Map();
@@ -60,12 +65,13 @@ export class VisitorStorage {
     this.#set(KEYS.conversation, value);
   }
 
-  /** [{client_id, body, created_at}], oldest first. */
+  /** [{client_id, body, created_at, reply_to?}], oldest first (reply_to: a quick reply). */
   get outbox() {
     try {
       const items = JSON.parse(this.#get(KEYS.outbox) || '[]');
       return Array.isArray(items)
-        ? items.filter((i) => i && typeof i.client_id === 'string' && typeof i.body === 'string')
+        ? items.filter((i) => i && typeof i.client_id === 'string' && typeof i.body === 'string'
+          && (i.reply_to === undefined || isReplyTo(i.reply_to)))
         : [];
     } catch {
       return [];

@@ -1,9 +1,20 @@
 // The chat panel's DOM. Every name and body is set with textContent (see shared/dom.js).
 import { autoGrow, byId, h, nearBottom, timeElement } from '../shared/dom.js';
-import { renderMarkdown } from '../shared/markdown.js';
+import { renderMarkdown, safeHref } from '../shared/markdown.js';
 import { typingDisplay } from '../shared/typing.js';
 
 const NAME_KEYS = { visitor: 'you', bot: 'assistant', agent: 'agent' };
+
+/** An article card's link: absolute, or relative to chatkit (the frame's own origin). */
+function articleHref(url) {
+  try {
+    return safeHref(new URL(url, location.href).href);
+  } catch {
+    return null;
+  }
+}
+
+const isText = (value) => typeof value === 'string' && value.trim() !== '';
 
 /** Fills the page's static strings (data-i18n attributes) from the catalogue. */
 function translatePage(t) {
@@ -13,7 +24,7 @@ function translatePage(t) {
 }
 
 export class ChatView {
-  constructor({ t, locale, onSend, onRetry, onHandoff, onClose, onTyping }) {
+  constructor({ t, locale, onSend, onRetry, onHandoff, onClose, onTyping, onChoice }) {
     this.t = t;
     document.documentElement.lang = locale;
     translatePage(t);
@@ -22,6 +33,7 @@ export class ChatView {
     this.scroll = byId('ck-scroll');
     this.list = byId('ck-messages');
     this.live = byId('ck-live');
+    this.welcome = byId('ck-welcome');
     this.handoff = byId('ck-handoff');
     this.form = byId('ck-composer');
     this.input = byId('ck-input');
@@ -33,6 +45,11 @@ export class ChatView {
     /** client_id → <li> of our own messages; "conversation:seq" → <li> of the others. */
     this.items = new Map();
     this.onRetry = onRetry;
+    this.onChoice = onChoice;
+    /** The greeting shown before a conversation exists (replaced by the stored one). */
+    this.greeting = null;
+    /** The conversation's status: quick replies only work while the bot has it. */
+    this.conversationStatus = null;
 
     const resize = autoGrow(this.input);
     const submit = () => {
@@ -69,6 +86,8 @@ export class ChatView {
   /** Empties the conversation shown (after a reset). */
   clear() {
     this.readMark = null;
+    this.greeting = null;
+    this.welcome.hidden = false;
     this.list.replaceChildren();
     this.items.clear();
     this.showTyping(false);
@@ -85,6 +104,8 @@ export class ChatView {
 
   setConversation(conversation) {
     const status = conversation ? conversation.status : null;
+    this.conversationStatus = status;
+    this.#refreshChoices();
     this.handoff.hidden = status !== 'bot';
     if (status === 'assigned') {
       this.status.textContent = conversation.agent_name
@@ -102,8 +123,16 @@ export class ChatView {
     const item = this.#render(message.sender, this.senderName(message), message.body, message.created_at);
     item.dataset.conv = message.conversation_id;
     item.dataset.seq = String(message.seq);
+    if (message.sender !== 'visitor') this.#decorate(item, message.meta, message.seq);
     this.items.set(key, item);
+    if (this.greeting) {
+      // The conversation has begun: its stored greeting takes the shown one's place.
+      this.greeting.remove();
+      this.greeting = null;
+    }
     this.#insert(item, false);
+    this.#markChosen(message);
+    this.#refreshChoices();
     if (announce && message.sender !== 'visitor') {
       this.live.textContent = `${this.senderName(message) || this.t('message')}: ${message.body}`;
     }
@@ -118,6 +147,22 @@ export class ChatView {
       this.#insert(item, true);
     }
     this.#setState(item, 'sending', this.t('sending'));
+    this.#refreshChoices();
+  }
+
+  /**
+   * The bot's greeting and menu before any conversation exists (from the server's widget
+   * config). Picking from it answers message 1, the same greeting stored when the
+   * conversation starts.
+   */
+  showGreeting(greeting) {
+    if (this.greeting || this.list.children.length) return;
+    const item = this.#render('bot', greeting.author_name || this.t('assistant'), greeting.body, Date.now());
+    item.dataset.greeting = '';
+    this.#decorate(item, greeting.meta, 1);
+    this.greeting = item;
+    this.list.prepend(item);
+    this.#refreshChoices();
   }
 
   markSent(pending, message) {
@@ -127,10 +172,12 @@ export class ChatView {
     item.dataset.seq = String(message.seq);
     this.items.set(`${message.conversation_id}:${message.seq}`, item);
     this.#setState(item, 'sent', this.t('sent'));
+    this.#markChosen(message);
     if (this.readMark && this.readMark.conversationId === message.conversation_id
         && message.seq <= this.readMark.seq) this.#setState(item, 'read', this.t('read'));
     // A reply may have been shown before our ack came: move ours to its place by seq.
     this.#insert(item, false);
+    this.#refreshChoices();
   }
 
   /** The agent has read the conversation up to `seq`: our messages up to it show "Read". */
@@ -149,6 +196,7 @@ export class ChatView {
     const retry = h('button', { type: 'button', class: 'ck-retry', text: this.t('retry') });
     retry.addEventListener('click', () => this.onRetry(pending), { once: true });
     this.#setState(item, 'failed', this.t('not_sent'), retry);
+    this.#refreshChoices();
   }
 
   notice(text) {
@@ -165,6 +213,67 @@ export class ChatView {
         ? h('div', { class: 'ck-body ck-md', dir: 'auto' }, renderMarkdown(body))
         : h('div', { class: 'ck-body', dir: 'auto', text: body }),
     );
+  }
+
+  /** Article cards and quick replies under a bot message (meta: docs/protocol.md). */
+  #decorate(item, meta, seq) {
+    if (!meta || typeof meta !== 'object') return;
+    if (meta.kind === 'menu') this.welcome.hidden = true;
+    const cards = (Array.isArray(meta.articles) ? meta.articles : []).map((article) => {
+      const href = article && isText(article.title) && typeof article.url === 'string' ? articleHref(article.url) : null;
+      return href && h(
+        'a',
+        { class: 'ck-card', href, target: '_blank', rel: 'noopener noreferrer' },
+        h('span', { class: 'ck-card-title', dir: 'auto', text: article.title }),
+        h('span', { class: 'ck-card-hint', text: this.t('read_article') }),
+      );
+    }).filter(Boolean);
+    if (cards.length) item.append(h('div', { class: 'ck-cards', role: 'group', 'aria-label': this.t('articles') }, ...cards));
+    const replies = (Array.isArray(meta.quick_replies) ? meta.quick_replies : [])
+      .filter((reply) => reply && isText(reply.id) && isText(reply.label));
+    if (!replies.length) return;
+    const group = h('div', { class: 'ck-choices', role: 'group', 'aria-label': this.t('choices') });
+    for (const reply of replies) {
+      const button = h('button', { type: 'button', class: 'ck-choice', 'data-id': reply.id, text: reply.label });
+      button.addEventListener('click', () => {
+        if (button.disabled) return;
+        button.classList.add('ck-choice--chosen');
+        group.dataset.chosen = reply.id;
+        this.#refreshChoices();
+        this.focusComposer();
+        this.onChoice({ seq, choice: reply.id, label: reply.label });
+      });
+      group.append(button);
+    }
+    item.append(group);
+  }
+
+  /** Shows which quick reply a stored answer of the visitor's picked. */
+  #markChosen(message) {
+    const replyTo = message.meta && message.meta.reply_to;
+    if (message.sender !== 'visitor' || !replyTo) return;
+    const offered = this.items.get(`${message.conversation_id}:${replyTo.seq}`);
+    const group = offered && offered.querySelector('.ck-choices');
+    if (!group) return;
+    group.dataset.chosen = replyTo.choice;
+    for (const button of group.children) button.classList.toggle('ck-choice--chosen', button.dataset.id === replyTo.choice);
+  }
+
+  /**
+   * Quick replies work only on the newest message, while the bot has the conversation,
+   * nothing of ours is on its way, and none was picked: anything else disables them.
+   */
+  #refreshChoices() {
+    const groups = this.list.querySelectorAll('.ck-choices');
+    if (!groups.length) return;
+    const shown = [...this.list.children].filter((li) => li.dataset.seq || li === this.greeting);
+    const newest = shown.at(-1);
+    const waiting = this.list.querySelector('li[data-state="sending"]');
+    const botHasIt = this.conversationStatus === null || this.conversationStatus === 'bot';
+    for (const group of groups) {
+      const active = botHasIt && !waiting && !group.dataset.chosen && group.parentElement === newest;
+      for (const button of group.children) button.disabled = !active;
+    }
   }
 
   #setState(item, state, text, ...extra) {

@@ -10,7 +10,7 @@ export class ProtocolError extends Error {
 }
 
 /** Codes after which sending the same payload again cannot succeed. */
-const PERMANENT = new Set(['invalid_payload', 'not_found', 'conflict', 'forbidden', 'unknown_event']);
+const PERMANENT = new Set(['invalid_payload', 'invalid_choice', 'not_found', 'conflict', 'forbidden', 'unknown_event']);
 
 /** True when retrying the request later (same client_id) may succeed. */
 export function isRetryable(error) {

@@ -35,6 +35,9 @@ export const FRAME = {
     retry: 'Retry',
     typing: '{name} is typing…',
     message: 'Message',
+    choices: 'Choose an answer',
+    articles: 'Articles',
+    read_article: 'Read the article',
   },
   es: {
     title: 'Chatea con nosotros',
@@ -63,6 +66,9 @@ export const FRAME = {
     retry: 'Reintentar',
     typing: '{name} está escribiendo…',
     message: 'Mensaje',
+    choices: 'Elige una respuesta',
+    articles: 'Artículos',
+    read_article: 'Leer el artículo',
   },
 };
 
