@@ -8,6 +8,7 @@ import { FRAME, pickLocale, translator } from '../shared/i18n.js';
 import { typingSignal } from '../shared/typing.js';
 import { VisitorSession, protocolLocale } from './session.js';
 import { VisitorStorage } from './storage.js';
+import { HelpSearch } from './search.js';
 import { ChatView } from './view.js';
 
 /**
@@ -123,7 +124,10 @@ function main() {
       typing.stop();
       session.send(label, { seq, choice });
     },
-    onClose: () => host.post('close'),
+    onClose: ({ escape }) => {
+      if (escape && search.isOpen) search.close(); // Escape closes the search first
+      else host.post('close');
+    },
     onHandoff: async () => {
       try {
         await session.handoff();
@@ -132,6 +136,8 @@ function main() {
       }
     },
   });
+
+  const search = new HelpSearch({ mount, locale: protocolLocale(locale), t });
 
   session.on('status', (status) => view.setOnline(status !== 'offline'));
   session.on('conversation', (conversation) => view.setConversation(conversation));

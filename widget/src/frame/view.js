@@ -72,9 +72,9 @@ export class ChatView {
     });
     this.input.addEventListener('input', () => onTyping(this.input.value.trim() !== ''));
     this.handoff.addEventListener('click', () => onHandoff());
-    byId('ck-close').addEventListener('click', () => onClose());
+    byId('ck-close').addEventListener('click', () => onClose({ escape: false }));
     document.addEventListener('keydown', (event) => {
-      if (event.key === 'Escape') onClose();
+      if (event.key === 'Escape') onClose({ escape: true });
     });
   }
 

@@ -38,6 +38,11 @@ export const FRAME = {
     choices: 'Choose an answer',
     articles: 'Articles',
     read_article: 'Read the article',
+    search_open: 'Search help articles',
+    search_label: 'Search help articles',
+    search_placeholder: 'Search help articles…',
+    search_none: 'No articles found. Ask us in the chat instead.',
+    search_failed: "Search isn't available just now.",
   },
   es: {
     title: 'Chatea con nosotros',
@@ -69,6 +74,11 @@ export const FRAME = {
     choices: 'Elige una respuesta',
     articles: 'Artículos',
     read_article: 'Leer el artículo',
+    search_open: 'Buscar artículos de ayuda',
+    search_label: 'Buscar artículos de ayuda',
+    search_placeholder: 'Buscar artículos de ayuda…',
+    search_none: 'No encontramos artículos. Pregúntanos en el chat.',
+    search_failed: 'La búsqueda no está disponible ahora.',
   },
 };
 
