@@ -43,7 +43,8 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--host", help="address to listen on (default 127.0.0.1)")
     serve.add_argument("--port", type=int, help="port to listen on (default 8080)")
     serve.add_argument("--redis", dest="redis_url", metavar="URL", help="redis://... to scale out")
-    serve.add_argument("--kb", dest="kb_path", type=Path, help="knowledge base YAML file")
+    serve.add_argument("--kb", dest="kb_path", type=Path,
+                       help="knowledge base: a YAML, Markdown or CSV file, or a folder")
     serve.add_argument("--bot", dest="bot_path", type=Path,
                        help="bot flow YAML: greeting menu, handoff rules, texts")
     serve.add_argument("--prefix", help="URL prefix (default /chat)")

@@ -30,7 +30,8 @@ class Settings(BaseSettings):
     host: str = Field("127.0.0.1", description="address `chatkit serve` listens on")
     port: int = Field(8080, ge=1, le=65535, description="port `chatkit serve` listens on")
     prefix: str = Field("/chat", description="URL prefix chatkit is mounted at")
-    kb_path: Path | None = Field(None, description="knowledge base YAML; none: the demo KB")
+    kb_path: Path | None = Field(
+        None, description="knowledge base file (YAML, Markdown, CSV) or folder; none: the demo KB")
     bot_path: Path | None = Field(
         None, description="bot flow YAML (greeting menu, handoff rules, texts); "
                           "none: the built-in flow")

@@ -156,7 +156,11 @@ def _compose(text: str, line_offset: int = 0) -> tuple[Any, yaml.Node | None]:
         return (None if node is None else loader.construct_document(node)), node
     except yaml.MarkedYAMLError as exc:
         line = (exc.problem_mark.line + 1 if exc.problem_mark else 1) + line_offset
-        raise _FileProblem(f"not valid YAML: {exc.problem or exc}", line) from exc
+        problem = str(exc.problem or exc)
+        if "expected ','" in problem:
+            # The usual cause: a question mark or colon inside [ ... ] or { ... }.
+            problem += " (inside [ ] or { }, put text with ? : or , in quotes)"
+        raise _FileProblem(f"not valid YAML: {problem}", line) from exc
     finally:
         loader.dispose()
 

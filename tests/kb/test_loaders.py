@@ -66,6 +66,7 @@ It expires in an hour.
 
 @pytest.mark.parametrize(("name", "text", "line", "message"), [
     ("kb.yaml", "entries: [", 1, "not valid YAML"),
+    ("kb.yaml", "- {id: a, question: Open?, answer: x}\n", 1, "put text with ? : or , in quotes"),
     ("kb.yaml", "entries:\n  - id: a\n    question: q\n", 2, "answer: Field required"),
     ("kb.yaml", "entries:\n  - {id: a, question: q, answer: x}\n"
                 "  - {id: b, question: q, answer: x, colour: red}\n", 3, "colour"),
