@@ -36,7 +36,7 @@ from chatkit.realtime.server import (
     create_socket_server,
     register_namespaces,
 )
-from chatkit.routes import add_routes, chatkit_middleware
+from chatkit.routes import STATIC, add_routes, chatkit_middleware, loader_with_config
 from chatkit.settings import Settings
 from chatkit.storage import SqlStore, Store
 from chatkit.tokens import TokenSigner
@@ -79,6 +79,7 @@ class ChatKit:
         #: The knowledge base in use; reloaded when its files change or on an admin's request.
         self.kb = KBSource(self.settings.kb_path)
         self._subapp: web.Application | None = None
+        self._loader: bytes | None = None
         #: Credentials of the demo agent, once the demo has started.
         self.demo_credentials: tuple[str, str] | None = None
 
@@ -152,6 +153,14 @@ class ChatKit:
             await self.agents.create(email=DEMO_AGENT_EMAIL, name="Demo Agent",
                                      password=password, role=AgentRole.ADMIN)
         self.demo_credentials = (DEMO_AGENT_EMAIL, password)
+
+    async def widget_loader(self) -> bytes:
+        """The widget's loader script with this server's look in it (read once)."""
+        if self._loader is None:
+            source = await asyncio.to_thread(
+                (STATIC / "widget" / "loader.js").read_text, encoding="utf-8")
+            self._loader = loader_with_config(source, self.settings)
+        return self._loader
 
     async def _demo_page(self, request: web.Request) -> web.Response:
         html = await asyncio.to_thread(DEMO_PAGE.read_text, encoding="utf-8")

@@ -15,6 +15,7 @@ from chatkit.keys import KIT
 from chatkit.models import Agent, AgentRole
 from chatkit.realtime.dispatch import describe
 from chatkit.realtime.schemas import Login, WidgetConfigQuery
+from chatkit.settings import Settings
 
 STATIC = Path(__file__).resolve().parent / "static"
 
@@ -28,8 +29,21 @@ def error_response(status: int, code: str, message: str) -> web.Response:
 
 @routes.get("/widget.js")
 async def widget_loader(request: web.Request) -> web.StreamResponse:
-    return web.FileResponse(STATIC / "widget" / "loader.js",
-                            headers={"Cache-Control": "public, max-age=300"})
+    kit = request.config_dict[KIT]
+    return web.Response(body=await kit.widget_loader(), content_type="application/javascript",
+                        charset="utf-8", headers={"Cache-Control": "public, max-age=300"})
+
+
+def loader_with_config(source: str, settings: Settings) -> bytes:
+    """The built loader with the server's look filled in where it names __CHATKIT_CONFIG__
+    (the page's own ChatKitSettings still take precedence)."""
+    config = {"color": settings.widget_color, "position": settings.widget_position,
+              "launcherText": settings.widget_launcher_text}
+    # JSON is a JavaScript expression; U+2028/2029 are escaped for older parsers.
+    literal = json.dumps(config).replace("\u2028", "\\u2028").replace("\u2029", "\\u2029")
+    if "__CHATKIT_CONFIG__" not in source:
+        raise RuntimeError("the built widget loader lacks its __CHATKIT_CONFIG__ slot")
+    return source.replace("__CHATKIT_CONFIG__", literal).encode()
 
 
 @routes.get("/widget/")

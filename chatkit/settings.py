@@ -48,6 +48,13 @@ class Settings(BaseSettings):
     )
     agent_token_ttl: int = Field(12 * 3600, ge=60, description="agent token lifetime, seconds")
     bot_enabled: bool = Field(True, description="the bot answers conversations before handoff")
+    widget_color: str = Field("#2563eb", pattern=r"^#[0-9A-Fa-f]{6}$",
+                              description="the widget's accent colour, #rrggbb")
+    widget_position: Literal["right", "left"] = Field(
+        "right", description="the corner of the page the launcher sits in")
+    widget_launcher_text: str | None = Field(
+        None, min_length=1, max_length=40, pattern=r"^[^\x00-\x1f\x7f]+$",
+        description="a label beside the launcher's icon, e.g. 'Chat with us'")
 
     @field_validator("prefix")
     @classmethod

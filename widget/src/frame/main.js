@@ -2,6 +2,7 @@
 // loader over postMessage, and to chatkit over Socket.IO, but opens no socket until the
 // visitor opens the panel or may have a conversation going.
 import { TO_FRAME, bridgeMessage, readBridgeMessage } from '../shared/bridge.js';
+import { hexColor, inkOf, textOn } from '../shared/colors.js';
 import { clientIdFactory } from '../shared/ids.js';
 import { connectNamespace, mountFromScript } from '../shared/socket.js';
 import { FRAME, pickLocale, translator } from '../shared/i18n.js';
@@ -67,7 +68,14 @@ function main() {
   const standalone = window.parent === window;
   let panelOpen = standalone;
   let unread = 0;
-  const locale = new URLSearchParams(location.hash.slice(1)).get('locale') || navigator.language;
+  const hash = new URLSearchParams(location.hash.slice(1));
+  const locale = hash.get('locale') || navigator.language;
+  const accent = hexColor(hash.get('color'));
+  if (accent) {
+    document.documentElement.style.setProperty('--ck-accent', accent);
+    document.documentElement.style.setProperty('--ck-accent-text', textOn(accent));
+    document.documentElement.style.setProperty('--ck-accent-ink', inkOf(accent));
+  }
   const storage = new VisitorStorage();
 
   const session = new VisitorSession({

@@ -6,11 +6,14 @@
 //   ChatKit('on', 'message', (message) => console.log(message.body));
 //   ChatKit('open');
 import { FROM_FRAME, bridgeMessage, readBridgeMessage } from '../shared/bridge.js';
+import { hexColor, textOn } from '../shared/colors.js';
 import { LOADER, translator } from '../shared/i18n.js';
 import { createLauncher } from './styles.js';
 
-/* global __LOADER_CSS__ */
+/* global __LOADER_CSS__, __CHATKIT_CONFIG__ */
 const css = __LOADER_CSS__;
+// The server's look (colour, corner, launcher text), filled in when chatkit serves this file.
+const SERVER = typeof __CHATKIT_CONFIG__ === 'object' ? __CHATKIT_CONFIG__ : {};
 
 const EVENTS = ['ready', 'open', 'close', 'message'];
 // Shadow host styles: inline !important beats any host-page rule, and `all: initial` stops
@@ -34,6 +37,10 @@ function start(script) {
   const settings = (window.ChatKitSettings && typeof window.ChatKitSettings === 'object') ? window.ChatKitSettings : {};
   const locale = typeof settings.locale === 'string' ? settings.locale : navigator.language;
   const t = translator(LOADER, locale);
+  // The page's settings win over the server's.
+  const pick = (name) => (settings[name] != null ? settings[name] : SERVER[name]);
+  const color = hexColor(settings.color) || hexColor(SERVER.color) || '#2563eb';
+  const text = pick('launcherText');
   const handlers = Object.fromEntries(EVENTS.map((name) => [name, []]));
   let isOpen = false;
   let isReady = false;
@@ -41,7 +48,10 @@ function start(script) {
   const host = document.createElement('chatkit-widget');
   for (const [name, value] of Object.entries(HOST_STYLE)) host.style.setProperty(name, value, 'important');
   const shadow = host.attachShadow({ mode: 'open' });
-  const { root, frame, launcher, badge } = createLauncher(t('title'));
+  const { root, frame, launcher, badge } = createLauncher(t('title'), typeof text === 'string' ? text.slice(0, 40) : '');
+  root.style.setProperty('--a', color);
+  root.style.setProperty('--t', textOn(color));
+  root.classList.toggle('left', pick('position') === 'left');
   shadow.append(root);
   if (shadow.adoptedStyleSheets && typeof CSSStyleSheet === 'function' && 'replaceSync' in CSSStyleSheet.prototype) {
     // Constructed sheets are not subject to the host page's CSP style-src.
@@ -131,7 +141,7 @@ function start(script) {
 
   // The hash carries the host page's origin, the only origin the frame will talk to.
   // The locale goes along so that the chat speaks the page's language.
-  frame.src = `${mount}/widget/#origin=${encodeURIComponent(location.origin)}&locale=${encodeURIComponent(locale)}`;
+  frame.src = `${mount}/widget/#${new URLSearchParams({ origin: location.origin, locale, color })}`;
   (document.body || document.documentElement).appendChild(host);
 
   for (const args of queued) {

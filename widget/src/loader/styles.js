@@ -16,8 +16,9 @@ function el(tag, attrs, ...children) {
 const icon = (cls, d) =>
   el('svg', { class: cls, viewBox: '0 0 24 24', 'aria-hidden': 'true', focusable: 'false' }, el('path', { d }));
 
-/** {root, frame, launcher, badge}: the launcher button and the (hidden) chat iframe. */
-export function createLauncher(title) {
+/** {root, frame, launcher, badge}: the launcher button (with `text` beside its icon, if
+ * any) and the (hidden) chat iframe. */
+export function createLauncher(title, text) {
   const frame = el('iframe', { class: 'frame', title });
   const badge = el('span', { class: 'badge', hidden: '' });
   const launcher = el(
@@ -27,6 +28,7 @@ export function createLauncher(title) {
     icon('i-close', CLOSE_ICON),
     badge,
   );
-  const root = el('div', { class: 'root' }, frame, launcher);
+  if (text) launcher.append(el('span', { class: 'txt' }, text));
+  const root = el('div', { class: text ? 'root labelled' : 'root' }, frame, launcher);
   return { root, frame, launcher, badge };
 }
