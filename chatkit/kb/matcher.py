@@ -227,7 +227,7 @@ class Matcher:
                 # And the entries closest in meaning, even without a word in common. (Past
                 # the limit the scan would cost more than everything else; meaning then only
                 # scores the candidates the words found.)
-                chosen.update(_top_dense(self._meanings @ question, CANDIDATES).tolist())
+                chosen.update(_top_dense(_cosines(self._meanings, question), CANDIDATES).tolist())
         if not chosen:
             return []
         # Every candidate is scored exactly.
@@ -246,7 +246,7 @@ class Matcher:
         best_phrasing = at_max[first_max] - block_start
         semantic = None
         if question is not None and self._meanings is not None:
-            semantic = (self._meanings[entries] @ question).tolist()
+            semantic = _cosines(self._meanings[entries], question).tolist()
         found = []
         for i, (e, p, b, c) in enumerate(zip(entries.tolist(), best_phrasing.tolist(),
                                              best.tolist(), centroid.tolist(), strict=True)):
@@ -344,6 +344,15 @@ class _Rows:
         contributions = np.where(ids[at] == features, self.data[positions] * weights[at], 0.0)
         owner = np.repeat(np.arange(len(rows)), lengths)
         return np.bincount(owner, weights=contributions, minlength=len(rows)).astype(np.float64)
+
+
+def _cosines(rows: npt.NDArray[np.float32],
+             vector: npt.NDArray[np.float32]) -> npt.NDArray[np.float32]:
+    """rows @ vector, in numpy's own loop rather than BLAS: BLAS splits a product this size
+    over threads, and on a busy server waiting for them made lookups 100 times slower
+    (p50 16 ms instead of 0.3 ms at 20k entries, with the machine's two cores loaded)."""
+    result: npt.NDArray[np.float32] = np.einsum("ij,j->i", rows, vector)
+    return result
 
 
 def _top_dense(scores: npt.NDArray[np.float32], k: int) -> IntArray:
