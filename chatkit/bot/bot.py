@@ -24,8 +24,10 @@ from chatkit.models import Handoff, HandoffReason
 
 log = logging.getLogger(__name__)
 
-# Words that ask for a person, matched as whole words.
-_HANDOFF = re.compile(r"\b(agent|human|person|representative|operator|someone real)\b",
+# Words that ask for a person, matched as whole words, in the languages of the bot's texts
+# (English, Spanish); bot.yaml's handoff phrases add more.
+_HANDOFF = re.compile(r"\b(agent|human|person|representative|operator|someone real"
+                      r"|agente|humano|persona|representante|operador|operadora)\b",
                       re.IGNORECASE)
 # What a typed reply is compared by, against the labels on offer ("yes!" picks "Yes").
 _TRIM = re.compile(r"^[\s\W_]+|[\s\W_]+$")

@@ -182,7 +182,8 @@ async def test_an_answer_between_misses_starts_the_count_again(bot: Bot) -> None
     assert turn.handoff == Handoff(HandoffReason.LOW_CONFIDENCE, "support")
 
 
-@pytest.mark.parametrize("text", ["Can I talk to a human?", "AGENT please", "a real person"])
+@pytest.mark.parametrize("text", ["Can I talk to a human?", "AGENT please", "a real person",
+                                  "Quiero hablar con una persona", "¿Un agente, por favor?"])
 async def test_asking_for_a_person_in_words_hands_over(bot: Bot, text: str) -> None:
     turn = await Chat(bot).say(text)
     assert turn.handoff == Handoff(HandoffReason.VISITOR_ASKED, None)
