@@ -70,6 +70,7 @@ SEMANTIC = Model(rank=(0.22, 0.231, 0.112, 0.438), bias=-0.72,
                  rival_floor=0.423)
 CANDIDATES = 40          # entries rescored in full per lookup, from each of two indexes
 POSTINGS_CAP = 2000      # postings read per feature when looking for candidates
+DENSE_ROWS = 65_536      # up to this many rows, candidates are summed in a dense array
 COMPLETIONS = 5          # known words a word being typed may become
 MEANING_SCAN_LIMIT = 20_000  # entries compared by meaning with every question, at most
 MIN_CORRECTION = 80      # rapidfuzz ratio for a typo to count as a known word
@@ -219,6 +220,7 @@ class Matcher:
             entry_of = np.searchsorted(self._first, best_phrasings, side="right") - 1
             chosen.update(entry_of.tolist())
         question: npt.NDArray[np.float32] | None = None
+        meanings: npt.NDArray[np.float32] | None = None  # with every entry, when scanned
         if self._meanings is not None and self.embedder is not None:
             question = self.embedder.embed(text)
             if not question.any():
@@ -227,7 +229,8 @@ class Matcher:
                 # And the entries closest in meaning, even without a word in common. (Past
                 # the limit the scan would cost more than everything else; meaning then only
                 # scores the candidates the words found.)
-                chosen.update(_top_dense(_cosines(self._meanings, question), CANDIDATES).tolist())
+                meanings = _cosines(self._meanings, question)
+                chosen.update(_top_dense(meanings, CANDIDATES).tolist())
         if not chosen:
             return []
         # Every candidate is scored exactly.
@@ -244,20 +247,24 @@ class Matcher:
         at_max = np.flatnonzero(cosines >= best[owner])
         _, first_max = np.unique(owner[at_max], return_index=True)
         best_phrasing = at_max[first_max] - block_start
-        semantic = None
-        if question is not None and self._meanings is not None:
-            semantic = _cosines(self._meanings[entries], question).tolist()
-        found = []
-        for i, (e, p, b, c) in enumerate(zip(entries.tolist(), best_phrasing.tolist(),
-                                             best.tolist(), centroid.tolist(), strict=True)):
-            if c <= 0.0 and semantic is None:
-                continue
-            text_of = self._phrasing_text[int(self._first[e]) + p]
-            similarity = fuzz.token_sort_ratio(words, text_of) / 100
-            features = (b, c, similarity) if semantic is None else (b, c, similarity,
-                                                                    semantic[i])
-            found.append(Candidate(e, p, features, self.model.score(features)))
-        return found
+        columns = [best, centroid]
+        # String similarity with each candidate's closest phrasing, in rapidfuzz's own loop.
+        texts = [self._phrasing_text[f + p] for f, p in
+                 zip(self._first[entries].tolist(), best_phrasing.tolist(), strict=True)]
+        columns.append(process.cdist([words], texts, scorer=fuzz.token_sort_ratio,
+                                     dtype=np.float64)[0] / 100)
+        if meanings is not None:
+            columns.append(meanings[entries].astype(np.float64))
+        elif question is not None and self._meanings is not None:
+            columns.append(_cosines(self._meanings[entries], question).astype(np.float64))
+        elif self._meanings is not None:
+            columns.append(np.zeros(len(entries)))
+        features = np.column_stack(columns)
+        scores = features @ np.asarray(self.model.rank)
+        keep = np.ones(len(entries), dtype=bool) if self._meanings is not None else centroid > 0
+        return [Candidate(e, p, tuple(f), s) for e, p, f, s, k in zip(
+            entries.tolist(), best_phrasing.tolist(), features.tolist(), scores.tolist(),
+            keep.tolist(), strict=True) if k]
 
     def search(self, text: str, limit: int, *, prefix: bool = False) -> list[Scored]:
         """The best entries for `text`, best first, at most `limit`."""
@@ -323,8 +330,16 @@ class _Rows:
             parts_w.append(self.post_weights[start:end] * q)
         if not parts_r:
             return np.zeros(0, dtype=np.int64)
-        rows, inverse = np.unique(np.concatenate(parts_r), return_inverse=True)
-        sums = np.bincount(inverse, weights=np.concatenate(parts_w))
+        touched = np.concatenate(parts_r)
+        n_rows = len(self.indptr) - 1
+        if n_rows <= DENSE_ROWS:
+            # Few rows: a sum per row is cheaper than sorting what was touched.
+            dense = np.bincount(touched, weights=np.concatenate(parts_w), minlength=n_rows)
+            rows = np.flatnonzero(dense)
+            sums = dense[rows]
+        else:
+            rows, inverse = np.unique(touched, return_inverse=True)
+            sums = np.bincount(inverse, weights=np.concatenate(parts_w))
         if len(rows) > k:
             keep = np.argpartition(sums, -k)[-k:]
             rows, sums = rows[keep], sums[keep]
