@@ -135,6 +135,7 @@ class StaticEmbedder:
         self._scales = scales.astype(np.float32)
         self._tokenizer = tokenizer
         self.meta: dict[str, Any] = dict(meta or {})
+        self._unit: FloatArray | None = None
 
     @classmethod
     def load(cls, directory: Path | None = None) -> StaticEmbedder:
@@ -167,6 +168,20 @@ class StaticEmbedder:
         if norm == 0.0:
             return np.zeros(self.dim, dtype=np.float32)
         return (total / norm).astype(np.float32, copy=False)
+
+    def pool(self, ids: npt.NDArray[np.int64]) -> FloatArray:
+        """The unit vector of the word pieces `ids` (from `token_ids`), shape (dim,)."""
+        return self._pool(ids)
+
+    def unit_pieces(self) -> FloatArray:
+        """Every word piece's vector at unit length, shape (vocab, dim), made once (15 MB)."""
+        with _bundled_lock:
+            if self._unit is None:
+                rows = self._vectors.astype(np.float32) * self._scales[:, None]
+                norms = np.linalg.norm(rows, axis=1, keepdims=True)
+                self._unit = (rows / np.where(norms > 0, norms, 1.0)).astype(np.float32)
+            unit: FloatArray = self._unit
+            return unit
 
     def embed(self, text: str) -> FloatArray:
         """The unit vector of `text`, shape (dim,)."""

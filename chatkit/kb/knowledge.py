@@ -36,7 +36,8 @@ class MatcherConfig(BaseModel):
     `answer_threshold`: answer when the best match is at least this confident and no other is
     close. `clarify_threshold`: otherwise, when the best is at least this confident, offer it
     and the close ones as choices. `clarify_margin`: matches whose ranking score is within this
-    fraction of the best one's are close."""
+    of the best one's are close (a gap of 0.06 is about one logit of confidence: the best is
+    less than three times as likely as the other)."""
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
@@ -44,7 +45,7 @@ class MatcherConfig(BaseModel):
     stop_words: dict[str, list[str]] = Field(default_factory=dict)
     answer_threshold: float = Field(default=0.5, ge=0.0, le=1.0)
     clarify_threshold: float = Field(default=0.3, ge=0.0, le=1.0)
-    clarify_margin: float = Field(default=0.1, ge=0.0, le=1.0)
+    clarify_margin: float = Field(default=0.06, ge=0.0, le=1.0)
     max_choices: int = Field(default=3, ge=2, le=5)
     word_vectors: bool = True
 
@@ -163,7 +164,7 @@ class KnowledgeBase:
         best = matches[0]
         # Close: ranked nearly as high. (Confidence would not tell: a rival's confidence is
         # low precisely because the best one is ahead of it.)
-        close = [m for m in matches if m.score >= best.score * (1 - config.clarify_margin)]
+        close = [m for m in matches if best.score - m.score <= config.clarify_margin]
         if best.confidence >= config.answer_threshold and len(close) == 1:
             return Decision(DecisionKind.ANSWER, (best,))
         if best.confidence >= config.clarify_threshold:

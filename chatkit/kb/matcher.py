@@ -39,7 +39,9 @@ class Model:
 
     Features, in order: the cosine with the entry's closest phrasing, the cosine with its
     centroid, rapidfuzz's token_sort_ratio with the closest phrasing (0..1), and, with word
-    vectors, the cosine of the static embeddings of the question and the entry's centroid.
+    vectors, the cosine of the static embeddings of the question and the entry's centroid
+    (both whitened by the KB's own within-entry covariance) and how well the entry's word
+    pieces cover the question's (Matcher._aligned).
     score = rank . features. confidence = sigmoid(bias + confidence . features + margin_weight
     * (score - max(best rival's score, rival_floor))): a rival weaker than a typical unrelated
     entry counts as one, so that a KB of five entries is as cautious as one of five thousand.
@@ -65,15 +67,17 @@ class Model:
 
 LEXICAL = Model(rank=(0.213, 0.518, 0.269), bias=-1.001, confidence=(-1.595, 2.331, 0.135),
                 margin_weight=18.106, rival_floor=0.254)
-SEMANTIC = Model(rank=(0.22, 0.231, 0.112, 0.438), bias=-0.72,
-                 confidence=(-1.506, -0.282, -1.446, 2.456), margin_weight=21.631,
-                 rival_floor=0.423)
+SEMANTIC = Model(rank=(0.248, -0.069, 0.038, 0.62, 0.163), bias=-1.26,
+                 confidence=(-3.333, 3.157, 0.122, -1.452, 2.677), margin_weight=18.614,
+                 rival_floor=0.398)
 CANDIDATES = 40          # entries rescored in full per lookup, from each of two indexes
 POSTINGS_CAP = 2000      # postings read per feature when looking for candidates
 DENSE_ROWS = 65_536      # up to this many rows, candidates are summed in a dense array
 COMPLETIONS = 5          # known words a word being typed may become
 MEANING_SCAN_LIMIT = 20_000  # entries compared by meaning with every question, at most
 MIN_CORRECTION = 80      # rapidfuzz ratio for a typo to count as a known word
+WHITEN_SHRINK = 0.6      # share of the identity in the within-entry covariance, at least
+MEAN_PRIOR = 30          # entries: a KB of this many removes half its mean meaning
 
 
 @dataclass(frozen=True, slots=True)
@@ -141,14 +145,37 @@ class Matcher:
         for word in unigrams:
             self._vocabulary[word[0], len(word)].append(word)
         self._corrections: dict[str, str] = {}
-        # Each entry's meaning: the normalised sum of its phrasings' embeddings.
+        # Each entry's meaning: the normalised sum of its phrasings' embeddings, in a space
+        # where what varies between phrasings of one entry counts less (see _whitening).
         self._meanings: npt.NDArray[np.float32] | None = None
+        self._mean = np.zeros(0, dtype=np.float32)
+        self._whiten = np.zeros((0, 0), dtype=np.float32)
+        # Each entry's distinct word pieces (for the aligned-pieces feature) and their idf.
+        self._pieces = np.zeros(0, dtype=np.int32)
+        self._piece_start = np.zeros(len(self.entries), dtype=np.int64)
+        self._piece_count = np.zeros(len(self.entries), dtype=np.int64)
+        self._piece_idf = np.zeros(0, dtype=np.float32)
         if embedder is not None:
-            phrasings = embedder.embed_many([p for e in self.entries for p in e.phrasings])
-            sums = np.add.reduceat(phrasings, self._first, axis=0) if len(phrasings) else \
+            piece_ids = [embedder.token_ids(p) for e in self.entries for p in e.phrasings]
+            phrasings = np.zeros((len(piece_ids), embedder.dim), dtype=np.float32)
+            for row, pieces in enumerate(piece_ids):
+                phrasings[row] = embedder.pool(pieces)
+            entry_rows = np.repeat(np.arange(n, dtype=np.int64), counts)
+            self._mean, self._whiten = _whitening(phrasings, entry_rows, n)
+            whitened = _unit_rows((phrasings - self._mean) @ self._whiten)
+            sums = np.add.reduceat(whitened, self._first, axis=0) if len(whitened) else \
                 np.zeros((0, embedder.dim), dtype=np.float32)
-            norms = np.linalg.norm(sums, axis=1, keepdims=True)
-            self._meanings = (sums / np.where(norms > 0, norms, 1.0)).astype(np.float32)
+            self._meanings = _unit_rows(sums).astype(np.float32)
+            per_entry = [np.unique(np.concatenate(
+                [piece_ids[int(self._first[i]) + j] for j in range(int(counts[i]))]
+                + [np.zeros(0, dtype=np.int64)])) for i in range(n)]
+            self._piece_count = np.array([len(p) for p in per_entry], dtype=np.int64)
+            self._piece_start = np.concatenate(
+                [[0], np.cumsum(self._piece_count)[:-1]]).astype(np.int64)
+            self._pieces = (np.concatenate(per_entry) if per_entry else
+                            np.zeros(0, dtype=np.int64)).astype(np.int32)
+            piece_df = np.bincount(self._pieces, minlength=len(embedder.unit_pieces()))
+            self._piece_idf = (np.log((n + 1) / (piece_df + 1)) + 1.0).astype(np.float32)
 
     @staticmethod
     def _features(terms: list[str]) -> list[str]:
@@ -221,11 +248,17 @@ class Matcher:
             chosen.update(entry_of.tolist())
         question: npt.NDArray[np.float32] | None = None
         meanings: npt.NDArray[np.float32] | None = None  # with every entry, when scanned
+        pieces = np.zeros(0, dtype=np.int64)
         if self._meanings is not None and self.embedder is not None:
-            question = self.embedder.embed(text)
-            if not question.any():
-                question = None
-            elif len(self._meanings) <= MEANING_SCAN_LIMIT:
+            # The question in the KB's whitened space (see _whitening).
+            pieces = self.embedder.token_ids(text)
+            raw = self.embedder.pool(pieces)
+            if raw.any():
+                q = (raw - self._mean) @ self._whiten
+                norm = float(np.linalg.norm(q))
+                if norm > 0:
+                    question = (q / norm).astype(np.float32)
+            if question is not None and len(self._meanings) <= MEANING_SCAN_LIMIT:
                 # And the entries closest in meaning, even without a word in common. (Past
                 # the limit the scan would cost more than everything else; meaning then only
                 # scores the candidates the words found.)
@@ -259,12 +292,38 @@ class Matcher:
             columns.append(_cosines(self._meanings[entries], question).astype(np.float64))
         elif self._meanings is not None:
             columns.append(np.zeros(len(entries)))
+        if self._meanings is not None:
+            columns.append(self._aligned(pieces, entries) if question is not None
+                           else np.zeros(len(entries)))
         features = np.column_stack(columns)
         scores = features @ np.asarray(self.model.rank)
         keep = np.ones(len(entries), dtype=bool) if self._meanings is not None else centroid > 0
         return [Candidate(e, p, tuple(f), s) for e, p, f, s, k in zip(
             entries.tolist(), best_phrasing.tolist(), features.tolist(), scores.tolist(),
             keep.tolist(), strict=True) if k]
+
+    def _aligned(self, pieces: IntArray, entries: IntArray) -> FloatArray:
+        """Per entry: how well its word pieces cover the question's, the idf-weighted mean over
+        the question's distinct pieces of the best cosine with any piece of the entry. It sees
+        "refund" in "money back" where the whole-text meaning averages it away."""
+        out = np.zeros(len(entries))
+        assert self.embedder is not None
+        mine = np.unique(pieces)
+        lengths = self._piece_count[entries]
+        total = int(lengths.sum())
+        if not len(mine) or total == 0:
+            return out
+        positions = np.repeat(self._piece_start[entries] - np.cumsum(lengths) + lengths,
+                              lengths) + np.arange(total)
+        theirs, inverse = np.unique(self._pieces[positions], return_inverse=True)
+        unit = self.embedder.unit_pieces()
+        # In numpy's own loop, not BLAS (see _cosines).
+        sims = np.einsum("ij,kj->ik", unit[theirs], unit[mine])[inverse]
+        has = lengths > 0
+        weights = self._piece_idf[mine].astype(np.float64)
+        best = np.maximum.reduceat(sims, (np.cumsum(lengths) - lengths)[has], axis=0)
+        out[has] = (best @ weights) / weights.sum()
+        return out
 
     def search(self, text: str, limit: int, *, prefix: bool = False) -> list[Scored]:
         """The best entries for `text`, best first, at most `limit`."""
@@ -368,6 +427,43 @@ def _cosines(rows: npt.NDArray[np.float32],
     (p50 16 ms instead of 0.3 ms at 20k entries, with the machine's two cores loaded)."""
     result: npt.NDArray[np.float32] = np.einsum("ij,j->i", rows, vector)
     return result
+
+
+def _whitening(phrasings: npt.NDArray[np.float32], entry_of: IntArray,
+               n_entries: int) -> tuple[npt.NDArray[np.float32], npt.NDArray[np.float32]]:
+    """The KB's mean phrasing vector and a symmetric matrix that whitens the variation between
+    phrasings of the same entry (shrunk towards the identity): directions in which one entry's
+    phrasings differ among themselves count less when telling entries apart, as in linear
+    discriminant analysis. Few phrasings per entry shrink it more; one each gives the
+    identity (only the mean is removed). O(phrasings * dim^2) at build, nothing per lookup."""
+    dim = phrasings.shape[1]
+    identity = np.eye(dim, dtype=np.float32)
+    if not len(phrasings):
+        return np.zeros(dim, dtype=np.float32), identity
+    # The KB's common component, removed in part only when the KB is small: the mean of a
+    # handful of entries is mostly those entries (one entry minus its mean is nothing).
+    mean = phrasings.mean(axis=0, dtype=np.float64) * (n_entries / (n_entries + MEAN_PRIOR))
+    centred = phrasings - mean
+    sums = np.zeros((n_entries, dim))
+    np.add.at(sums, entry_of, centred)
+    counts = np.bincount(entry_of, minlength=n_entries)
+    within = centred - (sums / np.maximum(counts, 1)[:, None])[entry_of]
+    dof = len(phrasings) - int((counts > 0).sum())
+    if dof <= 0:
+        return mean.astype(np.float32), identity
+    scatter = within.T @ within / dof
+    target = float(np.trace(scatter)) / dim
+    if target <= 0:
+        return mean.astype(np.float32), identity
+    shrink = WHITEN_SHRINK + (1 - WHITEN_SHRINK) * max(0.0, 1.0 - dof / (4 * dim))
+    values, vectors = np.linalg.eigh((1 - shrink) * scatter + shrink * target * np.eye(dim))
+    whiten = (vectors * (values / target) ** -0.5) @ vectors.T
+    return mean.astype(np.float32), whiten.astype(np.float32)
+
+
+def _unit_rows(x: npt.NDArray[np.floating]) -> npt.NDArray[np.float32]:
+    norms = np.linalg.norm(x, axis=-1, keepdims=True)
+    return (x / np.where(norms > 0, norms, 1.0)).astype(np.float32)
 
 
 def _top_dense(scores: npt.NDArray[np.float32], k: int) -> IntArray:

@@ -33,7 +33,7 @@ async def test_the_kb_answerer_answers_clarifies_or_declines(kb: KnowledgeBase) 
                                Article("Carrier tracking", url="https://track.example.com/"))
     clarify = await answerer.answer(ask(CLOSE))
     assert isinstance(clarify, Clarify)
-    assert {o.entry_id for o in clarify.options} == {"cancel-order", "cancel-subscription"}
+    assert {o.entry_id for o in clarify.options} == {"cancel-booking", "cancel-subscription"}
     assert await answerer.answer(ask(UNKNOWN)) is None
     spanish = await answerer.answer(ask("¿Cuánto tarda el envío?", "es-MX"))
     assert isinstance(spanish, Answer) and spanish.body.startswith("Los pedidos")

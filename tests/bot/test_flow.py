@@ -142,7 +142,7 @@ async def test_close_answers_are_offered_as_choices(bot: Bot) -> None:
     turn = await chat.say(CLOSE)
     assert kinds(turn) == ["clarify"] and turn.handoff is None
     offered = labels(turn.replies[0])
-    assert set(offered[:-1]) == {"How do I cancel my order?", "How do I cancel my subscription?"}
+    assert set(offered[:-1]) == {"How do I cancel my booking?", "How do I cancel my subscription?"}
     assert offered[-1] == "None of these"
     turn = await chat.pick("How do I cancel my subscription?")
     assert kinds(turn) == ["answer", "feedback"]
@@ -155,7 +155,7 @@ async def test_a_choice_from_an_older_clarification_has_expired(bot: Bot) -> Non
     await chat.say(CLOSE)
     first_clarification = chat.seq
     await chat.say(CLOSE)  # a second clarification replaces the first's options
-    turn = await chat.say("How do I cancel my order?",
+    turn = await chat.say("How do I cancel my booking?",
                           Choice("clarify", "1", first_clarification))
     assert turn.replies[0].body.startswith("That choice is no longer available")
     assert turn.handoff is None

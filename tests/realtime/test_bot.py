@@ -176,13 +176,13 @@ async def test_close_answers_are_offered_and_a_pick_is_answered(chat: Chat) -> N
     _greeting, clarify = await chat.heard(2)
     assert clarify["meta"]["kind"] == "clarify"
     labels = [q["label"] for q in clarify["meta"]["quick_replies"]]
-    assert labels[-1] == "None of these" and "How do I cancel my order?" in labels
+    assert labels[-1] == "None of these" and "How do I cancel my booking?" in labels
     picked = await chat.pick(clarify["seq"],
-                             choice_id(clarify, "How do I cancel my order?"))
-    assert picked["body"] == "How do I cancel my order?"
+                             choice_id(clarify, "How do I cancel my booking?"))
+    assert picked["body"] == "How do I cancel my booking?"
     answer, feedback = await chat.heard(2)
-    assert answer["body"] == "Open **My orders** and choose *Cancel*."
-    assert answer["meta"]["entry_id"] == "cancel-order"
+    assert answer["body"] == "Open **My bookings** and choose *Cancel*."
+    assert answer["meta"]["entry_id"] == "cancel-booking"
     assert feedback["meta"]["kind"] == "feedback"
 
 
@@ -291,7 +291,9 @@ async def test_the_widget_gets_the_greeting_before_any_conversation(
     no_bot = await start_server()
     url = f"http://{no_bot.host}:{no_bot.port}/chat/api/widget/config"
     async with aiohttp.ClientSession() as http, http.get(url) as response:
-        assert await response.json() == {"greeting": None}
+        assert await response.json() == {"greeting": None, "attachments": {
+            "max_bytes": 10 * 1024 * 1024, "types": [
+                "image/png", "image/jpeg", "image/gif", "image/webp", "application/pdf"]}}
 
 
 async def test_the_developers_answerers_come_first(
