@@ -1,0 +1,18 @@
+"""Routing: which team a conversation goes to, and when it can be answered."""
+
+from chatkit.routing.config import Routing, RoutingConfig, TeamConfig, load_routing
+from chatkit.routing.hours import BusinessHours, Holiday, Interval, first_open, load_hours
+from chatkit.routing.service import RoutingService
+
+__all__ = [
+    "BusinessHours",
+    "Holiday",
+    "Interval",
+    "Routing",
+    "RoutingConfig",
+    "RoutingService",
+    "TeamConfig",
+    "first_open",
+    "load_hours",
+    "load_routing",
+]

@@ -1,0 +1,153 @@
+"""Who takes which chats: teams, their skills and strategies, and agents' teams, skills and
+capacity, configured in YAML (`routing.yaml`, setting `routing_path`).
+
+    default_team: support          # where chats with no team (or an unknown one) wait
+    default_capacity: 3            # optional; else the `agent_capacity` setting
+    teams:
+      - id: support
+        name: Support
+        strategy: round_robin      # round_robin | least_busy | manual
+      - id: billing
+        name: Billing
+        skills: [billing]          # an agent needs every one of them
+        strategy: least_busy
+        overflow: support          # optional: a team that may take its chats
+        hours: null                # reserved for business hours (chatkit/routing/hours.py)
+    agents:                        # by email; agents not named belong to default_team
+      ada@example.com: {teams: [support, billing], skills: [billing], capacity: 4}
+
+With no file there is one team, `support`, round robin, that every agent belongs to.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Any
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+
+from chatkit.errors import ConfigError
+from chatkit.models import Agent, Strategy
+
+DEFAULT_TEAM = "support"
+
+TeamId = Annotated[str, Field(min_length=1, max_length=100, pattern=r"^[A-Za-z0-9_.-]+$")]
+Skill = Annotated[str, Field(min_length=1, max_length=100)]
+Email = Annotated[str, Field(min_length=3, max_length=320, pattern=r"^[^@\s]+@[^@\s]+$")]
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class TeamConfig(_Strict):
+    id: TeamId
+    name: str = Field("", max_length=200)
+    skills: frozenset[Skill] = frozenset()
+    strategy: Strategy = Strategy.ROUND_ROBIN
+    #: A team whose agents may take this team's chats when none of its own can.
+    overflow: TeamId | None = None
+    #: Reserved for business hours (chatkit/routing/hours.py, in progress): kept as given,
+    #: not read by routing yet.
+    hours: Any = None
+
+    @property
+    def title(self) -> str:
+        return self.name or self.id
+
+
+class AgentRouting(_Strict):
+    teams: list[TeamId] | None = None  # None: the default team
+    skills: frozenset[Skill] = frozenset()
+    capacity: int | None = Field(None, ge=1, le=10_000)
+
+
+class RoutingConfig(_Strict):
+    default_team: TeamId | None = None  # None: the first team
+    default_capacity: int | None = Field(None, ge=1, le=10_000)
+    teams: list[TeamConfig] = Field(default_factory=lambda: [TeamConfig(id=DEFAULT_TEAM)],
+                                    min_length=1)
+    agents: dict[Email, AgentRouting] = Field(default_factory=dict)
+
+    @model_validator(mode="after")
+    def _check_references(self) -> RoutingConfig:
+        ids = [team.id for team in self.teams]
+        if len(set(ids)) != len(ids):
+            raise ValueError(f"teams: each id once ({', '.join(sorted(ids))})")
+        known = set(ids)
+        if self.default_team is not None and self.default_team not in known:
+            raise ValueError(f"default_team: no team {self.default_team!r}")
+        for team in self.teams:
+            if team.overflow is not None and team.overflow not in known:
+                raise ValueError(f"teams.{team.id}.overflow: no team {team.overflow!r}")
+            if team.overflow == team.id:
+                raise ValueError(f"teams.{team.id}.overflow: a team cannot overflow to itself")
+        for email, agent in self.agents.items():
+            for team_id in agent.teams or ():
+                if team_id not in known:
+                    raise ValueError(f"agents.{email}.teams: no team {team_id!r}")
+        return self
+
+
+class Routing:
+    """A validated routing configuration, with the questions routing asks of it."""
+
+    def __init__(self, config: RoutingConfig | None = None, *, default_capacity: int = 3) -> None:
+        self.config = config or RoutingConfig()
+        self.teams: dict[str, TeamConfig] = {team.id: team for team in self.config.teams}
+        self.default_team = self.config.default_team or self.config.teams[0].id
+        self.default_capacity = self.config.default_capacity or default_capacity
+        self._agents = {email.lower(): a for email, a in self.config.agents.items()}
+
+    def team_for(self, asked: str | None) -> str:
+        """The queue a chat asking for team `asked` waits in."""
+        return asked if asked is not None and asked in self.teams else self.default_team
+
+    def teams_of(self, agent: Agent) -> list[str]:
+        found = self._agents.get(agent.email.lower())
+        return list(found.teams) if found is not None and found.teams is not None else [
+            self.default_team]
+
+    def capacity_of(self, agent: Agent) -> int:
+        found = self._agents.get(agent.email.lower())
+        return found.capacity if found is not None and found.capacity else self.default_capacity
+
+    def skills_of(self, agent: Agent) -> frozenset[str]:
+        found = self._agents.get(agent.email.lower())
+        return found.skills if found is not None else frozenset()
+
+    def can_take(self, agent: Agent, team_id: str) -> bool:
+        """Whether the agent may be given the team's chats: a member with its skills."""
+        team = self.teams.get(team_id)
+        return (team is not None and team_id in self.teams_of(agent)
+                and team.skills <= self.skills_of(agent))
+
+    def candidates(self, agents: list[Agent], team_id: str) -> dict[str, int]:
+        """agent id -> capacity, of the agents who may take the team's chats."""
+        return {a.id: self.capacity_of(a) for a in agents if self.can_take(a, team_id)}
+
+
+def load_routing(path: Path | None, *, default_capacity: int = 3) -> Routing:
+    """Read and validate a routing.yaml (None: the one default team). Blocking: call it in a
+    thread from async code. Raises ConfigError naming the file and each field at fault."""
+    if path is None:
+        return Routing(default_capacity=default_capacity)
+    try:
+        raw = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise ConfigError(f"{path}: no such routing file") from None
+    except (OSError, UnicodeDecodeError, yaml.YAMLError) as exc:
+        raise ConfigError(f"{path}: cannot read the routing file: {exc}") from exc
+    if raw is not None and not isinstance(raw, dict):
+        raise ConfigError(f"{path}: the routing file must be a mapping (teams:, agents:, ...)")
+    try:
+        config = RoutingConfig.model_validate(raw or {})
+    except ValidationError as exc:
+        # A cross-field check (no loc) names its fields in its message already.
+        problems = "; ".join(
+            (f"{'.'.join(str(p) for p in e['loc'])}: " if e["loc"] else "")
+            + e["msg"].removeprefix("Value error, ")
+            for e in exc.errors(include_url=False))
+        raise ConfigError(f"{path}: {problems}") from exc
+    return Routing(config, default_capacity=default_capacity)

@@ -1,0 +1,343 @@
+"""The routing service, the ACD: queues per team, assignment, presence, transfer, timers.
+
+Plain async Python over the Store (where every decision is made atomically, see
+storage/sql_routing.py) and a notifier. Nothing that matters is kept here: presence, offers
+and their deadlines, agents' connections and queues are all in the store, so any number of
+processes route the same chats, and a restarted process carries on where it stopped.
+
+Assignment runs when a chat is queued, when an agent comes online, when an agent frees a
+place (resolve), and on every sweep (`run`, each `sweep_interval` seconds in every process),
+which also claims the expired timers: offers not accepted in time, agents gone past the
+disconnect grace period.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Awaitable, Callable
+from typing import Protocol
+
+from chatkit.conversations.service import Notifier
+from chatkit.errors import Conflict, Forbidden, InvalidPayload, NotFound
+from chatkit.models import (
+    OPEN_STATUSES,
+    Agent,
+    AgentPresence,
+    AgentRole,
+    Conversation,
+    ConversationStatus,
+    NewMessage,
+    Presence,
+    SenderKind,
+    now_ms,
+)
+from chatkit.routing.config import Routing
+from chatkit.storage import Store
+
+log = logging.getLogger(__name__)
+
+S = ConversationStatus
+
+#: How long a connection counts as live without being renewed (a process that dies stops
+#: renewing), and how often each process renews its own.
+CONNECTION_TTL_MS = 30_000
+RENEW_EVERY_MS = 10_000
+
+#: The visitor's side of a transfer (the note is for the agents only).
+TRANSFER_TEXT = "You're being transferred to another agent. Please hold on."
+
+#: A hook that gives a queued conversation its priority (higher is served first), e.g. from
+#: the contact's CRM attributes (VIP). The default is 0 for everyone.
+PriorityHook = Callable[[Conversation], Awaitable[int]]
+
+
+class RoutingNotifier(Notifier, Protocol):
+    async def assigned(self, conversation: Conversation) -> None:
+        """The conversation was given to its agent (offered until accept_deadline)."""
+
+    async def queue_changed(self, team: str, length: int) -> None: ...
+
+    async def presence_changed(self, presence: AgentPresence) -> None: ...
+
+
+class RoutingService:
+    def __init__(self, store: Store, notifier: RoutingNotifier, routing: Routing, *,
+                 accept_timeout: float, disconnect_grace: float, sweep_interval: float = 1.0,
+                 priority: PriorityHook | None = None,
+                 clock: Callable[[], int] = now_ms) -> None:
+        self.store = store
+        self.notifier = notifier
+        self.routing = routing
+        self.accept_timeout_ms = round(accept_timeout * 1000)
+        self.grace_ms = round(disconnect_grace * 1000)
+        self.sweep_interval = sweep_interval
+        self.priority_hook = priority
+        self.clock = clock
+        #: This process's live agent connections (renewed in the store by `run`).
+        self.connections: set[str] = set()
+        self._renewed_at = 0
+        self._pending: set[asyncio.Task[None]] = set()
+
+    # configuration questions
+
+    def queue_team(self, asked: str | None) -> str:
+        return self.routing.team_for(asked)
+
+    async def priority(self, conversation: Conversation) -> int:
+        return 0 if self.priority_hook is None else await self.priority_hook(conversation)
+
+    def teams_of(self, agent: Agent) -> list[str]:
+        return self.routing.teams_of(agent)
+
+    # assignment
+
+    async def queued(self, conversation: Conversation) -> None:
+        """A conversation joined a queue: give it out if someone can take it."""
+        if conversation.queue_team is not None:
+            await self.assign(conversation.queue_team)
+
+    async def assign(self, team_id: str) -> list[Conversation]:
+        """Give out the team's queue to its online agents with room, then to its overflow
+        team's; tell the agents. Returns what was assigned."""
+        team = self.routing.teams.get(team_id)
+        if team is None:
+            return []
+        agents = await self.store.list_agents()
+        given: list[Conversation] = []
+        for source in (team, self.routing.teams.get(team.overflow or "")):
+            if source is None:
+                continue
+            candidates = self.routing.candidates(agents, source.id)
+            while (assigned := await self.store.assign_next(
+                    team_id, candidates, source.strategy, now=self.clock(),
+                    accept_deadline=self._deadline())) is not None:
+                given.append(assigned)
+                await self.notifier.conversation_changed(assigned)
+                await self.notifier.assigned(assigned)
+        await self._queue_changed(team_id)
+        return given
+
+    async def freed(self, agent: Agent) -> None:
+        """The agent has room again (resolved a chat, came online)."""
+        for team_id in self._takes_from(agent):
+            await self.assign(team_id)
+
+    async def set_presence(self, agent: Agent, presence: Presence) -> AgentPresence:
+        changed = await self.store.set_presence(agent.id, presence, now=self.clock())
+        if changed is None:
+            raise NotFound("the agent no longer exists")
+        await self.notifier.presence_changed(changed)
+        if presence is Presence.ONLINE:
+            await self.freed(agent)
+        return changed
+
+    async def take(self, agent: Agent, conversation: Conversation) -> Conversation:
+        """An agent joins a conversation: accept it if it is theirs, else take it over (any
+        open one with no agent; within their capacity). Raises Conflict otherwise."""
+        if conversation.status is S.ASSIGNED and conversation.agent_id == agent.id:
+            accepted = await self.store.accept(conversation.id, agent.id)
+            if accepted is not None:
+                return accepted
+        else:
+            claimed = await self.store.claim(
+                conversation.id, agent.id, capacity=self.routing.capacity_of(agent),
+                allowed_from=OPEN_STATUSES, expected_agents={None}, now=self.clock(),
+                accept_deadline=None, actor_kind="agent", actor_id=agent.id)
+            if claimed is not None:
+                await self.notifier.conversation_changed(claimed)
+                if conversation.queue_team is not None:
+                    await self._queue_changed(conversation.queue_team)
+                return claimed
+        raise await self._why_not(agent, conversation.id)
+
+    async def pick(self, agent: Agent, conversation_id: str | None) -> Conversation:
+        """The agent picks a chat from one of their teams' queues (the next in line when
+        `conversation_id` is None): the way to take chats of a manual team."""
+        teams = self._takes_from(agent)
+        if conversation_id is None:
+            for team_id in teams:
+                head = await self.store.queue(team_id, limit=1)
+                if head:
+                    conversation_id = head[0].id
+                    break
+            else:
+                raise NotFound("no conversation is waiting in your teams' queues")
+        claimed = await self.store.claim(
+            conversation_id, agent.id, capacity=self.routing.capacity_of(agent),
+            allowed_from={S.QUEUED}, queue_teams=teams, now=self.clock(),
+            accept_deadline=None, actor_kind="agent", actor_id=agent.id, data={"pick": True})
+        if claimed is None:
+            found = await self.store.get_conversation(conversation_id)
+            if found is None:
+                raise NotFound("no such conversation")
+            if found.status is S.QUEUED and found.queue_team not in teams:
+                raise Forbidden("the conversation waits in another team's queue")
+            raise await self._why_not(agent, conversation_id)
+        await self.notifier.conversation_changed(claimed)
+        if claimed.queue_team is not None:
+            await self._queue_changed(claimed.queue_team)
+        return claimed
+
+    # transfer
+
+    async def transfer(self, actor: Agent, conversation_id: str, *,
+                       to_agent_id: str | None = None, to_team: str | None = None,
+                       note: str | None = None) -> Conversation:
+        """Give an open conversation to another agent (who must be online with room; they
+        get it as an offer to accept) or to a team's queue (at its front). The assigned agent
+        may transfer their own; supervisors and admins any. The agents see a note, the
+        visitor only that they are being transferred."""
+        if (to_agent_id is None) == (to_team is None):
+            raise InvalidPayload("give either to_agent_id or to_team")
+        conversation = await self.store.get_conversation(conversation_id)
+        if conversation is None:
+            raise NotFound("no such conversation")
+        supervising = actor.role is not AgentRole.AGENT
+        if conversation.status not in (S.QUEUED, S.ASSIGNED):
+            raise Conflict("only a queued or assigned conversation can be transferred")
+        if not supervising and conversation.agent_id != actor.id:
+            raise Conflict("the conversation is not assigned to you")
+        now, was = self.clock(), conversation.agent_id
+        data: dict[str, object] = {"transfer": True, "by": actor.id}
+        if to_agent_id is not None:
+            target = await self.store.get_agent(to_agent_id)
+            if target is None:
+                raise NotFound("no such agent")
+            if target.id == was:
+                raise Conflict("the conversation is already assigned to them")
+            moved = await self.store.claim(
+                conversation_id, target.id, capacity=self.routing.capacity_of(target),
+                allowed_from={S.QUEUED, S.ASSIGNED}, expected_agents={was},
+                require_online=True, now=now, accept_deadline=self._deadline(),
+                actor_kind="agent", actor_id=actor.id, data=data)
+            if moved is None:
+                raise Conflict(f"{target.name} cannot take it now (not online, or at capacity)"
+                               " or the conversation changed")
+            where = target.name
+        else:
+            assert to_team is not None
+            if to_team not in self.routing.teams:
+                raise NotFound(f"no team {to_team!r}")
+            moved = await self.store.requeue(conversation_id, team=to_team, now=now,
+                                             expected_agents={was}, actor_kind="agent",
+                                             actor_id=actor.id, data=data)
+            if moved is None:
+                raise Conflict("the conversation changed; look again")
+            where = self.routing.teams[to_team].title
+        text = f"{actor.name} transferred the conversation to {where}."
+        meta = {"kind": "transfer", "by": actor.id, "from_agent_id": was,
+                "to_agent_id": to_agent_id, "to_team": to_team, "note": note}
+        stored = await self.store.append_messages([
+            NewMessage(conversation_id, SenderKind.SYSTEM, TRANSFER_TEXT,
+                       meta={"kind": "transfer"}),
+            NewMessage(conversation_id, SenderKind.SYSTEM,
+                       text if note is None else f"{text} Note: {note}", author_id=actor.id,
+                       author_name=actor.name, meta=meta, internal=True),
+        ])
+        for result in stored:
+            if result is not None:
+                await self.notifier.message_stored(moved, result.message, None)
+        await self.notifier.conversation_changed(moved, previous_agent_id=was)
+        if to_team is not None:
+            await self.assign(to_team)
+        else:
+            await self.notifier.assigned(moved)
+        if was is not None:
+            previous = await self.store.get_agent(was)
+            if previous is not None:
+                await self.freed(previous)
+        return moved
+
+    # connections and timers
+
+    async def connected(self, agent: Agent, connection_id: str) -> None:
+        self.connections.add(connection_id)
+        await self.store.agent_connected(agent.id, connection_id,
+                                         expires_at=self.clock() + CONNECTION_TTL_MS)
+
+    def disconnected(self, connection_id: str) -> None:
+        """A connection closed. Recorded in a task of its own: the socket's task that reports
+        it is being torn down and could be cancelled halfway (close() waits for these)."""
+        self.connections.discard(connection_id)
+        task = asyncio.create_task(self.store.agent_disconnected(
+            connection_id, now=self.clock(), grace_ms=self.grace_ms))
+        self._pending.add(task)
+        task.add_done_callback(self._done)
+
+    def _done(self, task: asyncio.Task[None]) -> None:
+        self._pending.discard(task)
+        if not task.cancelled() and task.exception() is not None:
+            log.error("recording an agent's disconnection failed (the sweep will notice it "
+                      "when the connection expires)", exc_info=task.exception())
+
+    async def close(self) -> None:
+        """Finish recording disconnections (before the store closes)."""
+        if self._pending:
+            await asyncio.gather(*self._pending, return_exceptions=True)
+
+    async def sweep(self) -> None:
+        """One round of the timers, then give out whatever waits (see the module docstring)."""
+        now = self.clock()
+        if now - self._renewed_at >= RENEW_EVERY_MS:
+            await self.store.renew_connections(list(self.connections),
+                                               expires_at=now + CONNECTION_TTL_MS)
+            self._renewed_at = now
+        swept = await self.store.sweep(now=now, grace_ms=self.grace_ms)
+        for presence in swept.presence:
+            await self.notifier.presence_changed(presence)
+        for conversation in swept.requeued:
+            log.info("conversation %s back in the %s queue (its agent did not accept, or left)",
+                     conversation.id, conversation.queue_team)
+            await self.notifier.conversation_changed(conversation)
+        for team_id in await self.store.queued_teams():
+            if team_id not in self.routing.teams:
+                await self._adopt(team_id)
+            else:
+                await self.assign(team_id)
+
+    async def _adopt(self, team_id: str) -> None:
+        """Chats waiting for a team routing.yaml no longer has (it changed, or they waited
+        from before routing) go to the front of the team they would be sent to now."""
+        team = self.routing.team_for(team_id)
+        for waiting in reversed(await self.store.queue(team_id, limit=100)):
+            moved = await self.store.requeue(waiting.id, team=team, now=self.clock(),
+                                             expected_agents={None}, actor_kind="system",
+                                             actor_id=None, data={"reason": "no_such_team"})
+            if moved is not None:
+                await self.notifier.conversation_changed(moved)
+        await self.assign(team)
+
+    async def run(self) -> None:
+        """Sweep every `sweep_interval` seconds until cancelled; a failed round is logged and
+        the next one tries again."""
+        while True:
+            try:
+                await self.sweep()
+            except Exception:
+                log.exception("the routing sweep failed; trying again")
+            await asyncio.sleep(self.sweep_interval)
+
+    # helpers
+
+    def _deadline(self) -> int:
+        return self.clock() + self.accept_timeout_ms
+
+    def _takes_from(self, agent: Agent) -> list[str]:
+        """The teams whose chats the agent may be given (with the team's skills)."""
+        return [t for t in self.routing.teams if self.routing.can_take(agent, t)]
+
+    async def _queue_changed(self, team_id: str) -> None:
+        waiting = await self.store.queue(team_id, limit=1000)
+        await self.notifier.queue_changed(team_id, len(waiting))
+
+    async def _why_not(self, agent: Agent, conversation_id: str) -> Conflict | NotFound:
+        current = await self.store.get_conversation(conversation_id)
+        if current is None:
+            return NotFound("no such conversation")
+        if current.status is S.RESOLVED:
+            return Conflict("the conversation is resolved")
+        if current.agent_id is not None and current.agent_id != agent.id:
+            return Conflict("the conversation is assigned to "
+                            f"{current.agent_name or 'another agent'}")
+        return Conflict(f"you are at your capacity ({self.routing.capacity_of(agent)} chats)")

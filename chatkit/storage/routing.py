@@ -1,0 +1,95 @@
+"""The storage port's routing part: presence, the queues and atomic assignment.
+
+Part of `Store` (storage/base.py); the contract suite is tests/storage/test_contract_routing.py.
+Times are milliseconds since the epoch and are passed in, so the callers (and tests) own the
+clock."""
+
+from __future__ import annotations
+
+from collections.abc import Collection, Mapping
+from dataclasses import dataclass, field
+from typing import Protocol
+
+from chatkit.models import AgentPresence, Conversation, ConversationStatus, Presence, Strategy
+
+
+@dataclass(slots=True, frozen=True)
+class Swept:
+    """What one sweep did: conversations it put back at the front of their queue (an offer
+    not accepted in time, an agent gone), and agents whose presence it changed."""
+
+    requeued: list[Conversation] = field(default_factory=list)
+    presence: list[AgentPresence] = field(default_factory=list)
+
+
+class RoutingStore(Protocol):
+    async def set_presence(self, agent_id: str, presence: Presence, *,
+                           now: int) -> AgentPresence | None:
+        """Set the agent's presence; None when there is no such agent. Going offline this way
+        does not re-queue their chats (sweep does, after the grace period)."""
+
+    async def get_presence(self, agent_ids: Collection[str]) -> dict[str, AgentPresence]:
+        """The presence of those of these agents that exist."""
+
+    async def agent_connected(self, agent_id: str, connection_id: str, *,
+                              expires_at: int) -> None:
+        """A connection of the agent opened (in any process): it is live until `expires_at`
+        unless renewed, and the agent is no longer on their way offline."""
+
+    async def agent_disconnected(self, connection_id: str, *, now: int, grace_ms: int) -> None:
+        """A connection closed. When it was the agent's last live one, the agent goes offline
+        at now + grace_ms (see sweep) unless a connection opens before."""
+
+    async def renew_connections(self, connection_ids: Collection[str], *,
+                                expires_at: int) -> None:
+        """This process's connections are still live."""
+
+    async def agent_loads(self, agent_ids: Collection[str]) -> dict[str, int]:
+        """agent id -> how many conversations are assigned to them (open, status assigned)."""
+
+    async def queue(self, team: str, *, limit: int = 100) -> list[Conversation]:
+        """The team's queue in order: priority (higher first), then place (queue_rank)."""
+
+    async def queued_teams(self) -> list[str]:
+        """The teams with a conversation waiting."""
+
+    async def assign_next(self, team: str, candidates: Mapping[str, int], strategy: Strategy,
+                          *, now: int, accept_deadline: int | None) -> Conversation | None:
+        """Give the head of the team's queue to one of `candidates` (agent id -> capacity)
+        that is online and below capacity: with round_robin the one assigned least recently,
+        with least_busy the one with fewest assigned chats (then least recently). Atomic: no
+        chat goes to two agents, no agent above capacity, whatever runs at the same time.
+        Returns the assigned conversation, or None when the queue is empty or no candidate
+        can take it."""
+
+    async def claim(self, conversation_id: str, agent_id: str, *, capacity: int,
+                    allowed_from: Collection[ConversationStatus],
+                    expected_agents: Collection[str | None] | None = None,
+                    queue_teams: Collection[str] | None = None,
+                    require_online: bool = False, now: int,
+                    accept_deadline: int | None, actor_kind: str, actor_id: str | None,
+                    data: dict[str, object] | None = None) -> Conversation | None:
+        """Assign this conversation to the agent (a pick, a join, a transfer to them), only
+        if its status is in `allowed_from`, its agent in `expected_agents` (when given), its
+        queue in `queue_teams` (when given), the agent below `capacity` (and online, when
+        required). Atomic, as assign_next. Logs conversation.assigned. None when a condition
+        did not hold."""
+
+    async def accept(self, conversation_id: str, agent_id: str) -> Conversation | None:
+        """The assigned agent accepted the chat: its offer no longer runs out. None when it is
+        not assigned to them."""
+
+    async def requeue(self, conversation_id: str, *, team: str, now: int,
+                      expected_agents: Collection[str | None] | None = None,
+                      actor_kind: str, actor_id: str | None,
+                      data: dict[str, object] | None = None) -> Conversation | None:
+        """Put an open (queued or assigned) conversation at the front of `team`'s queue, with
+        no agent (a transfer to a team). None when it is not open or its agent is not in
+        `expected_agents`."""
+
+    async def sweep(self, *, now: int, grace_ms: int) -> Swept:
+        """The timers, claimed atomically so that any number of processes may sweep at once:
+        an assigned chat whose accept deadline passed goes back to the front of its queue
+        and its agent becomes away; an agent with no live connection gets an offline deadline
+        (now + grace_ms) if they had none; an agent whose offline deadline passed goes offline
+        and their assigned chats go back to the front of their queues."""

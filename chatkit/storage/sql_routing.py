@@ -1,0 +1,384 @@
+"""The routing part of SqlStore (storage/routing.py): presence, queues, atomic assignment.
+
+How assignment stays atomic with any number of processes: every step that gives an agent a
+chat first locks the agent's row (`SELECT ... FOR UPDATE` on PostgreSQL; on SQLite the
+transaction holds the one write lock from BEGIN IMMEDIATE), then counts the agent's assigned
+chats and reads their presence under that lock, and only then moves the conversation with a
+conditional UPDATE (`WHERE status = 'queued'`, ...) whose row count says whether it won. Two
+transactions giving chats to one agent queue on the agent's row, and the second counts the
+first's chat; two giving out one chat race on the conditional UPDATE and one gets 0 rows.
+Locks are always taken agents first (in id order when several), then conversations, so these
+transactions cannot deadlock one another.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Collection, Mapping
+from typing import TYPE_CHECKING, Any
+
+from sqlalchemy import and_, delete, exists, func, insert, or_, select, update
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from chatkit.models import AgentPresence, Conversation, ConversationStatus, Presence, Strategy
+from chatkit.storage import schema as t
+from chatkit.storage.routing import Swept
+
+if TYPE_CHECKING:
+    from contextlib import AbstractAsyncContextManager
+
+# The row helpers shared with sql.py are imported where used: sql.py imports this module to
+# build SqlStore, so importing it back at the top would be circular.
+
+S = ConversationStatus
+_a, _c, _k = t.agents.c, t.conversations.c, t.agent_connections.c
+
+# How often assign_next starts again when its chosen agent filled up meanwhile.
+_ASSIGN_ATTEMPTS = 5
+
+
+class RoutingSql:
+    """Mixed into SqlStore, which provides the connections and the shared row helpers."""
+
+    if TYPE_CHECKING:
+        def _write(self) -> AbstractAsyncContextManager[AsyncConnection]: ...
+        def _read(self) -> AbstractAsyncContextManager[AsyncConnection]: ...
+
+    # presence and connections
+
+    async def set_presence(self, agent_id: str, presence: Presence, *,
+                           now: int) -> AgentPresence | None:
+        async with self._write() as conn:
+            result = await conn.execute(
+                update(t.agents).where(_a.id == agent_id, _a.presence != str(presence))
+                .values(presence=str(presence), presence_at=now))
+            if result.rowcount:
+                await _log(conn, "agent.presence", None, agent_id,
+                           {"presence": str(presence)}, now)
+            found = await _presences(conn, [agent_id])
+        return found.get(agent_id)
+
+    async def get_presence(self, agent_ids: Collection[str]) -> dict[str, AgentPresence]:
+        async with self._read() as conn:
+            return await _presences(conn, agent_ids)
+
+    async def agent_connected(self, agent_id: str, connection_id: str, *,
+                              expires_at: int) -> None:
+        async with self._write() as conn:
+            await conn.execute(insert(t.agent_connections).values(
+                id=connection_id, agent_id=agent_id, expires_at=expires_at))
+            await conn.execute(update(t.agents).where(_a.id == agent_id)
+                               .values(offline_deadline=None))
+
+    async def agent_disconnected(self, connection_id: str, *, now: int, grace_ms: int) -> None:
+        async with self._write() as conn:
+            agent_id = await conn.scalar(select(_k.agent_id).where(_k.id == connection_id))
+            if agent_id is None:
+                return
+            await conn.execute(delete(t.agent_connections).where(_k.id == connection_id))
+            live = exists().where(_k.agent_id == agent_id, _k.expires_at > now)
+            await conn.execute(update(t.agents).where(_a.id == agent_id, ~live)
+                               .values(offline_deadline=now + grace_ms))
+
+    async def renew_connections(self, connection_ids: Collection[str], *,
+                                expires_at: int) -> None:
+        if not connection_ids:
+            return
+        async with self._write() as conn:
+            await conn.execute(update(t.agent_connections)
+                               .where(_k.id.in_(list(connection_ids)))
+                               .values(expires_at=expires_at))
+
+    # queues
+
+    async def agent_loads(self, agent_ids: Collection[str]) -> dict[str, int]:
+        async with self._read() as conn:
+            return await _loads(conn, agent_ids)
+
+    async def queue(self, team: str, *, limit: int = 100) -> list[Conversation]:
+        from chatkit.storage.sql import _CONVERSATION_SELECT, _to_conversation
+
+        query = (_CONVERSATION_SELECT.where(_c.status == str(S.QUEUED), _c.queue_team == team)
+                 .order_by(*_QUEUE_ORDER).limit(limit))
+        async with self._read() as conn:
+            return [_to_conversation(row) for row in (await conn.execute(query)).all()]
+
+    async def queued_teams(self) -> list[str]:
+        query = (select(_c.queue_team).where(_c.status == str(S.QUEUED),
+                                             _c.queue_team.is_not(None)).distinct())
+        async with self._read() as conn:
+            return sorted(str(team) for team in (await conn.scalars(query)).all())
+
+    # assignment
+
+    async def assign_next(self, team: str, candidates: Mapping[str, int], strategy: Strategy,
+                          *, now: int, accept_deadline: int | None) -> Conversation | None:
+        if strategy is Strategy.MANUAL or not candidates:
+            return None
+        for _ in range(_ASSIGN_ATTEMPTS):
+            async with self._write() as conn:
+                head = await conn.scalar(
+                    select(_c.id).where(_c.status == str(S.QUEUED), _c.queue_team == team)
+                    .order_by(*_QUEUE_ORDER).limit(1))
+                if head is None:
+                    return None
+                ranked = await _rank(conn, candidates, strategy)
+                if not ranked:
+                    return None
+                # Lock the best, then check again under the lock: it may have filled up or
+                # gone away since the ranking read. Then start again (a second lock held at
+                # once could deadlock against a sweep).
+                agent_id = ranked[0]
+                if not await _lock_if_free(conn, agent_id, candidates[agent_id],
+                                           require_online=True):
+                    continue
+                # The head under a row lock (others skip it and take the next in line).
+                head = await conn.scalar(
+                    select(_c.id).where(_c.status == str(S.QUEUED), _c.queue_team == team)
+                    .order_by(*_QUEUE_ORDER).limit(1).with_for_update(skip_locked=True))
+                if head is None:
+                    return None
+                assigned = await _assign(conn, head, agent_id, allowed_from=[S.QUEUED],
+                                         extra=[], now=now, accept_deadline=accept_deadline,
+                                         actor_kind="system", actor_id=None,
+                                         data={"strategy": str(strategy)})
+                if assigned is not None:
+                    return assigned
+        return None
+
+    async def claim(self, conversation_id: str, agent_id: str, *, capacity: int,
+                    allowed_from: Collection[ConversationStatus],
+                    expected_agents: Collection[str | None] | None = None,
+                    queue_teams: Collection[str] | None = None,
+                    require_online: bool = False, now: int,
+                    accept_deadline: int | None, actor_kind: str, actor_id: str | None,
+                    data: dict[str, object] | None = None) -> Conversation | None:
+        extra: list[Any] = []
+        if expected_agents is not None:
+            named = [a for a in expected_agents if a is not None]
+            either = [_c.agent_id.in_(named)] if named else []
+            if None in expected_agents:
+                either.append(_c.agent_id.is_(None))
+            extra.append(or_(*either))
+        if queue_teams is not None:
+            extra.append(_c.queue_team.in_(list(queue_teams)))
+        async with self._write() as conn:
+            if not await _lock_if_free(conn, agent_id, capacity, require_online=require_online):
+                return None
+            return await _assign(conn, conversation_id, agent_id, allowed_from=allowed_from,
+                                 extra=extra, now=now, accept_deadline=accept_deadline,
+                                 actor_kind=actor_kind, actor_id=actor_id, data=dict(data or {}))
+
+    async def accept(self, conversation_id: str, agent_id: str) -> Conversation | None:
+        from chatkit.storage.sql import _conversation
+
+        async with self._write() as conn:
+            result = await conn.execute(
+                update(t.conversations)
+                .where(_c.id == conversation_id, _c.agent_id == agent_id,
+                       _c.status == str(S.ASSIGNED))
+                .values(accept_deadline=None))
+            if result.rowcount != 1:
+                return None
+            return await _conversation(conn, conversation_id)
+
+    async def requeue(self, conversation_id: str, *, team: str, now: int,
+                      expected_agents: Collection[str | None] | None = None,
+                      actor_kind: str, actor_id: str | None,
+                      data: dict[str, object] | None = None) -> Conversation | None:
+        from chatkit.storage.sql import _conversation
+
+        conditions: list[Any] = [_c.id == conversation_id,
+                                 _c.status.in_([str(S.QUEUED), str(S.ASSIGNED)])]
+        if expected_agents is not None:
+            named = [a for a in expected_agents if a is not None]
+            either = [_c.agent_id.in_(named)] if named else []
+            if None in expected_agents:
+                either.append(_c.agent_id.is_(None))
+            conditions.append(or_(*either))
+        async with self._write() as conn:
+            before = (await conn.execute(select(_c.status, _c.agent_id)
+                                         .where(_c.id == conversation_id))).first()
+            if before is None or not await _to_front(conn, conditions, team=team, now=now):
+                return None
+            await _log(conn, "conversation.queued", conversation_id, actor_id,
+                       {"from": before.status, "agent_id": None, "previous_agent_id":
+                        before.agent_id, "queue_team": team, **(data or {})}, now,
+                       actor_kind=actor_kind)
+            return await _conversation(conn, conversation_id)
+
+    async def sweep(self, *, now: int, grace_ms: int) -> Swept:
+        from chatkit.storage.sql import _conversation
+
+        requeued: list[str] = []
+        changed: set[str] = set()
+        async with self._write() as conn:
+            # Dead processes' connections, and agents left with none: the grace period starts.
+            await conn.execute(delete(t.agent_connections).where(_k.expires_at <= now))
+            live = exists().where(_k.agent_id == _a.id, _k.expires_at > now)
+            await conn.execute(update(t.agents)
+                               .where(_a.presence != str(Presence.OFFLINE),
+                                      _a.offline_deadline.is_(None), ~live)
+                               .values(offline_deadline=now + grace_ms))
+            expired = (await conn.execute(
+                select(_c.id, _c.agent_id, _c.queue_team)
+                .where(_c.status == str(S.ASSIGNED), _c.accept_deadline <= now))).all()
+            gone = list((await conn.scalars(
+                select(_a.id).where(_a.offline_deadline <= now))).all())
+            agents = sorted({row.agent_id for row in expired} | set(gone))
+            if not agents:
+                return Swept()
+            # Agents first, in id order (the module's docstring says why).
+            await conn.execute(select(_a.id).where(_a.id.in_(agents)).order_by(_a.id)
+                               .with_for_update())
+            for row in expired:
+                moved = await _to_front(conn, [_c.id == row.id, _c.agent_id == row.agent_id,
+                                               _c.status == str(S.ASSIGNED),
+                                               _c.accept_deadline <= now],
+                                        team=row.queue_team, now=now)
+                if not moved:
+                    continue
+                requeued.append(row.id)
+                await _log(conn, "conversation.queued", row.id, None,
+                           {"from": str(S.ASSIGNED), "agent_id": None,
+                            "previous_agent_id": row.agent_id, "reason": "accept_timeout"}, now)
+                # Not answering is "not responding": no more chats until they say otherwise.
+                result = await conn.execute(
+                    update(t.agents).where(_a.id == row.agent_id,
+                                           _a.presence == str(Presence.ONLINE))
+                    .values(presence=str(Presence.AWAY), presence_at=now))
+                if result.rowcount:
+                    changed.add(row.agent_id)
+                    await _log(conn, "agent.presence", None, row.agent_id,
+                               {"presence": str(Presence.AWAY), "reason": "accept_timeout"},
+                               now)
+            live_now = exists().where(_k.agent_id == _a.id, _k.expires_at > now)
+            for agent_id in gone:
+                result = await conn.execute(
+                    update(t.agents).where(_a.id == agent_id, _a.offline_deadline <= now,
+                                           ~live_now)
+                    .values(presence=str(Presence.OFFLINE), presence_at=now,
+                            offline_deadline=None))
+                if not result.rowcount:
+                    continue
+                changed.add(agent_id)
+                await _log(conn, "agent.presence", None, agent_id,
+                           {"presence": str(Presence.OFFLINE), "reason": "disconnected"}, now)
+                theirs = (await conn.execute(
+                    select(_c.id, _c.queue_team).where(_c.agent_id == agent_id,
+                                                       _c.status == str(S.ASSIGNED))
+                    .order_by(_c.assigned_at.desc()))).all()
+                # Newest first, each to the very front: they keep their order among themselves.
+                for conversation in theirs:
+                    if await _to_front(conn, [_c.id == conversation.id,
+                                              _c.agent_id == agent_id,
+                                              _c.status == str(S.ASSIGNED)],
+                                       team=conversation.queue_team, now=now):
+                        requeued.append(conversation.id)
+                        await _log(conn, "conversation.queued", conversation.id, None,
+                                   {"from": str(S.ASSIGNED), "agent_id": None,
+                                    "previous_agent_id": agent_id, "reason": "agent_gone"}, now)
+            conversations = [c for c in [await _conversation(conn, cid) for cid in requeued]
+                             if c is not None]
+            presences = await _presences(conn, changed)
+        return Swept(conversations, [presences[a] for a in sorted(presences)])
+
+
+_QUEUE_ORDER = (_c.priority.desc(), _c.queue_rank, _c.id)
+
+
+async def _presences(conn: AsyncConnection, agent_ids: Collection[str]) -> dict[str, AgentPresence]:
+    if not agent_ids:
+        return {}
+    rows = (await conn.execute(
+        select(_a.id, _a.presence, _a.presence_at, _a.offline_deadline, _a.last_assigned_at)
+        .where(_a.id.in_(list(agent_ids))))).all()
+    return {row.id: AgentPresence(row.id, Presence(row.presence), row.presence_at,
+                                  row.offline_deadline, row.last_assigned_at) for row in rows}
+
+
+async def _loads(conn: AsyncConnection, agent_ids: Collection[str]) -> dict[str, int]:
+    if not agent_ids:
+        return {}
+    rows = (await conn.execute(
+        select(_c.agent_id, func.count().label("n"))
+        .where(_c.agent_id.in_(list(agent_ids)), _c.status == str(S.ASSIGNED))
+        .group_by(_c.agent_id))).all()
+    found = {row.agent_id: int(row.n) for row in rows}
+    return {agent_id: found.get(agent_id, 0) for agent_id in agent_ids}
+
+
+async def _rank(conn: AsyncConnection, candidates: Mapping[str, int],
+                strategy: Strategy) -> list[str]:
+    """The online candidates below capacity, best first (read without locks: a hint)."""
+    rows = list((await conn.execute(
+        select(_a.id, _a.last_assigned_at)
+        .where(_a.id.in_(list(candidates)), _a.presence == str(Presence.ONLINE)))).all())
+    loads = await _loads(conn, [row.id for row in rows])
+    free = [row for row in rows if loads[row.id] < candidates[row.id]]
+    if strategy is Strategy.LEAST_BUSY:
+        free.sort(key=lambda row: (loads[row.id], row.last_assigned_at, row.id))
+    else:
+        free.sort(key=lambda row: (row.last_assigned_at, row.id))
+    return [row.id for row in free]
+
+
+async def _lock_if_free(conn: AsyncConnection, agent_id: str, capacity: int, *,
+                        require_online: bool) -> bool:
+    """Lock the agent's row; then whether they may take one more chat."""
+    presence = await conn.scalar(select(_a.presence).where(_a.id == agent_id)
+                                 .with_for_update())
+    if presence is None or (require_online and presence != str(Presence.ONLINE)):
+        return False
+    load = await conn.scalar(select(func.count()).select_from(t.conversations)
+                             .where(_c.agent_id == agent_id, _c.status == str(S.ASSIGNED)))
+    return int(load or 0) < capacity
+
+
+async def _assign(conn: AsyncConnection, conversation_id: str, agent_id: str, *,
+                  allowed_from: Collection[ConversationStatus], extra: list[Any], now: int,
+                  accept_deadline: int | None, actor_kind: str, actor_id: str | None,
+                  data: dict[str, object]) -> Conversation | None:
+    """The conditional UPDATE that gives the chat to the (locked) agent, and its log."""
+    from chatkit.storage.sql import _conversation
+
+    before = (await conn.execute(select(_c.status, _c.agent_id)
+                                 .where(_c.id == conversation_id))).first()
+    result = await conn.execute(
+        update(t.conversations)
+        .where(_c.id == conversation_id, _c.status.in_([str(s) for s in allowed_from]), *extra)
+        .values(status=str(S.ASSIGNED), agent_id=agent_id, assigned_at=now,
+                accept_deadline=accept_deadline))
+    if result.rowcount != 1 or before is None:
+        return None
+    await conn.execute(update(t.agents).where(_a.id == agent_id).values(last_assigned_at=now))
+    extra_data: dict[str, object] = {"previous_agent_id": before.agent_id} if (
+        before.agent_id not in (None, agent_id)) else {}
+    await _log(conn, "conversation.assigned", conversation_id, actor_id,
+               {"from": before.status, "agent_id": agent_id, **extra_data, **data}, now,
+               actor_kind=actor_kind)
+    return await _conversation(conn, conversation_id)
+
+
+async def _to_front(conn: AsyncConnection, conditions: list[Any], *, team: str | None,
+                    now: int) -> bool:
+    """Put the conversation matching `conditions` first in its (new) team's queue: ahead of
+    everyone waiting now, priority still first."""
+    first = await conn.scalar(select(func.min(_c.queue_rank))
+                              .where(_c.status == str(S.QUEUED)))
+    rank = min(now, int(first) - 1) if first is not None else now
+    result = await conn.execute(
+        update(t.conversations).where(and_(*conditions))
+        .values(status=str(S.QUEUED), agent_id=None, queued_at=now, queue_rank=rank,
+                queue_team=team, accept_deadline=None))
+    return bool(result.rowcount == 1)
+
+
+async def _log(conn: AsyncConnection, kind: str, conversation_id: str | None,
+               actor_id: str | None, data: dict[str, Any], at: int, *,
+               actor_kind: str | None = None) -> None:
+    from chatkit.storage.sql import _record
+
+    if actor_kind is None:
+        actor_kind = "agent" if kind.startswith("agent.") else "system"
+    await _record(conn, kind, conversation_id=conversation_id, actor_kind=actor_kind,
+                  actor_id=actor_id, data=data, at=at)
