@@ -118,6 +118,8 @@ class Server:
         env.update(
             {
                 "CHATKIT_BOT_ENABLED": "false",
+                # One API agent answers every pair: far more chats than a person's capacity.
+                "CHATKIT_AGENT_CAPACITY": "10000",
                 "CHATKIT_DEMO": "false",
                 "CHATKIT_SECRET_KEY": self.args.secret,
                 "CHATKIT_LOG_LEVEL": os.environ.get("CHATKIT_LOG_LEVEL", "warning"),

@@ -22,6 +22,8 @@ from urllib.parse import quote
 from aiohttp import web
 
 from chatkit.agents import AgentService
+from chatkit.attachments import AttachmentService
+from chatkit.attachments.http import add_attachment_routes
 from chatkit.bot import Answerer, AnswererChain, Bot, KBAnswerer, load_bot_config
 from chatkit.conversations import ConversationService
 from chatkit.errors import Conflict
@@ -37,6 +39,8 @@ from chatkit.realtime.server import (
     register_namespaces,
 )
 from chatkit.routes import STATIC, add_routes, chatkit_middleware, loader_with_config
+from chatkit.routing.config import Routing, load_routing
+from chatkit.routing.service import RoutingService
 from chatkit.settings import Settings
 from chatkit.storage import SqlStore, Store
 from chatkit.tokens import TokenSigner
@@ -62,11 +66,22 @@ class ChatKit:
         self.settings = settings or Settings()
         self.store: Store = store or SqlStore(self.settings.database_url)
         self.agents = AgentService(self.store, token_ttl=self.settings.agent_token_ttl)
+        self.attachments = AttachmentService(
+            self.store, max_bytes=self.settings.attachment_max_bytes,
+            url_ttl=self.settings.attachment_url_ttl, prefix=self.settings.prefix)
         self.sio = create_socket_server(self.settings)
-        notifier = SocketNotifier(self.sio)
+        notifier = SocketNotifier(self.sio, self.attachments)
         self.conversations = ConversationService(self.store, notifier, bot=None)
         self.visitors, self.agent_namespace = register_namespaces(
-            self.sio, notifier, self.conversations, self.agents)
+            self.sio, notifier, self.conversations, self.agents, self.attachments)
+        #: Queues, assignment, presence and transfer (the ACD); its YAML is read at start-up.
+        #: `kit.routing.priority_hook` may rank queued chats (e.g. VIPs from the CRM).
+        self.routing = RoutingService(
+            self.store, notifier, Routing(default_capacity=self.settings.agent_capacity),
+            accept_timeout=self.settings.accept_timeout,
+            disconnect_grace=self.settings.disconnect_grace,
+            sweep_interval=self.settings.routing_sweep_interval)
+        self.conversations.router = self.agent_namespace.routing = self.routing
         if not answerers:
             raise ValueError("answerers: give at least one (\"kb\" is the built-in one)")
         for answerer in answerers:
@@ -89,13 +104,14 @@ class ChatKit:
         if self._subapp is not None:
             raise RuntimeError("this ChatKit is already mounted; create one per app")
         prefix = Settings(prefix=prefix).prefix if prefix is not None else self.settings.prefix
-        self._prefix = prefix
+        self._prefix = self.attachments.prefix = prefix
         sub = web.Application(middlewares=[chatkit_middleware])
         sub[KIT] = self
         provider: Callable[[], KnowledgeBase] = self.kb
         sub[KB_PROVIDER] = provider
         add_routes(sub)
         add_helpcentre(sub)
+        add_attachment_routes(sub)
         # engine.io registers its route on the app it is given: attach before mounting.
         self.sio.attach(sub, socketio_path="socket.io")
         sub.cleanup_ctx.append(self._lifecycle)
@@ -118,8 +134,12 @@ class ChatKit:
             "secret_key", lambda: secrets.token_urlsafe(48))
         signer = TokenSigner(secret)
         self.agents.use_signer(signer)
+        self.attachments.use_signer(signer)
         self.visitors.signer = signer
         await self.kb.load()
+        self.routing.routing = await asyncio.to_thread(
+            load_routing, self.settings.routing_path,
+            default_capacity=self.settings.agent_capacity)
         if self.settings.bot_enabled:
             config = await asyncio.to_thread(load_bot_config, self.settings.bot_path)
             chain = AnswererChain([KBAnswerer(self.kb) if answerer == "kb" else answerer
@@ -129,15 +149,32 @@ class ChatKit:
             await self._start_demo()
         log.info("chatkit ready (store: %s)", self.settings.database_url.split("@")[-1])
         watcher = asyncio.create_task(self.kb.watch(), name="chatkit-kb-watch")
+        sweeper = asyncio.create_task(self._sweep_attachments(), name="chatkit-attachments")
+        # Every process sweeps the routing timers kept in the store (routing/service.py).
+        router = asyncio.create_task(self.routing.run(), name="chatkit-routing")
         try:
             yield
         finally:
-            watcher.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await watcher
+            for task in (watcher, sweeper, router):
+                task.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
             # Every message already received gets committed before the store closes.
             await self.conversations.close()
+            await self.routing.close()
             await self.store.close()
+
+    async def _sweep_attachments(self) -> None:
+        """Delete abandoned uploads (pending a day) now and every hour. Every process does
+        it; deleting what another process deleted already is no harm."""
+        while True:
+            try:
+                deleted = await self.attachments.delete_abandoned()
+                if deleted:
+                    log.info("deleted %d abandoned attachment uploads", deleted)
+            except Exception:
+                log.exception("deleting abandoned attachment uploads failed; trying later")
+            await asyncio.sleep(3600)
 
     def _article_url(self, entry_id: str) -> str:
         """Where the help centre shows a knowledge-base entry (the cards under answers)."""

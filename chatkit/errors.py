@@ -49,3 +49,21 @@ class Unavailable(ChatKitError):
 
 class ConfigError(ChatKitError):
     code = "config_error"
+
+
+class FileTooLarge(ChatKitError):
+    """An upload is larger than the `attachment_max_bytes` setting."""
+
+    code = "file_too_large"
+
+
+class UnsupportedFileType(ChatKitError):
+    """An upload's contents are not an image or a PDF that chatkit accepts."""
+
+    code = "unsupported_type"
+
+
+class TooManyAttachments(ChatKitError):
+    """An uploader has too many files waiting to be sent in a message."""
+
+    code = "too_many_attachments"

@@ -57,6 +57,34 @@ class AgentRole(StrEnum):
     ADMIN = "admin"
 
 
+class Presence(StrEnum):
+    """Whether an agent takes chats: only `online` agents are assigned any."""
+
+    ONLINE = "online"
+    AWAY = "away"
+    OFFLINE = "offline"
+
+
+class Strategy(StrEnum):
+    """How a team's queue is given out (chatkit/routing)."""
+
+    ROUND_ROBIN = "round_robin"  # the eligible agent assigned least recently
+    LEAST_BUSY = "least_busy"    # fewest open chats, then least recently assigned
+    MANUAL = "manual"            # nobody is assigned: agents pick from the queue
+
+
+@dataclass(slots=True, frozen=True)
+class AgentPresence:
+    """An agent's routing state in the store, which every server process shares."""
+
+    agent_id: str
+    presence: Presence
+    changed_at: int
+    # Set when the agent's last connection dropped: then they go offline (ms).
+    offline_deadline: int | None = None
+    last_assigned_at: int = 0
+
+
 @dataclass(slots=True, frozen=True)
 class Contact:
     id: str
@@ -96,6 +124,12 @@ class Conversation:
     # Set when the conversation is handed over (see Handoff).
     team: str | None = None
     handoff_reason: HandoffReason | None = None
+    # Routing (chatkit/routing): the team whose queue has it (the team asked for when that
+    # team exists, else the default team; changed by transfer), its priority (higher first),
+    # and, while assigned but not yet accepted, when the offer runs out (ms).
+    queue_team: str | None = None
+    priority: int = 0
+    accept_deadline: int | None = None
 
     @property
     def is_open(self) -> bool:
@@ -110,6 +144,8 @@ class Conversation:
             "visitor_read_seq": self.visitor_read_seq, "agent_read_seq": self.agent_read_seq,
             "team": self.team,
             "handoff_reason": None if self.handoff_reason is None else str(self.handoff_reason),
+            "queue_team": self.queue_team, "priority": self.priority,
+            "accept_deadline": self.accept_deadline,
         }
 
 
@@ -124,6 +160,8 @@ class NewMessage:
     author_id: str | None = None
     author_name: str | None = None
     meta: dict[str, Any] | None = None
+    # Seen by agents only (a transfer's note): never sent to the visitor.
+    internal: bool = False
 
 
 @dataclass(slots=True, frozen=True)
@@ -139,6 +177,8 @@ class Message:
     # Structured data beside the text: quick replies and article cards of a bot message, the
     # choice a visitor's reply picked (docs/protocol.md). None for plain messages.
     meta: dict[str, Any] | None = None
+    # Seen by agents only (a transfer's note): never sent to the visitor.
+    internal: bool = False
 
     @property
     def id(self) -> str:
@@ -151,8 +191,37 @@ class Message:
             "id": self.id, "conversation_id": self.conversation_id, "seq": self.seq,
             "client_id": self.client_id, "sender": str(self.sender), "author_id": self.author_id,
             "author_name": self.author_name, "body": self.body, "created_at": self.created_at,
-            "meta": self.meta,
+            "meta": self.meta, "internal": self.internal,
         }
+
+
+@dataclass(slots=True, frozen=True)
+class Attachment:
+    """A file a visitor or an agent uploaded (an image or a PDF), without its bytes.
+
+    It is pending, seen only by its uploader, until a message of theirs carries it; then it
+    belongs to that message (`conversation_id`, `message_seq`) and to whoever may read the
+    conversation."""
+
+    id: str
+    uploader_kind: SenderKind  # visitor (uploader_id: the contact) or agent
+    uploader_id: str
+    content_type: str
+    size: int
+    name: str  # for display only, sanitised
+    sha256: str  # hex
+    created_at: int
+    conversation_id: str | None = None
+    message_seq: int | None = None
+
+    @property
+    def is_pending(self) -> bool:
+        return self.conversation_id is None
+
+    def to_meta(self) -> dict[str, Any]:
+        """What a message's meta says of it (docs/protocol.md); the wire adds a `url`."""
+        return {"id": self.id, "name": self.name, "content_type": self.content_type,
+                "size": self.size}
 
 
 @dataclass(slots=True, frozen=True)

@@ -9,6 +9,7 @@ from pathlib import Path
 from aiohttp import web
 from pydantic import ValidationError
 
+from chatkit.attachments.files import FILE_TYPES
 from chatkit.errors import ChatKitError
 from chatkit.kb import KBLoadError
 from chatkit.keys import KIT
@@ -80,19 +81,24 @@ async def health(request: web.Request) -> web.Response:
 async def widget_config(request: web.Request) -> web.Response:
     """What the widget shows before a conversation exists (it opens no socket until then):
     the bot's greeting and menu in the visitor's locale, the very message a conversation
-    starts with, so a quick reply picked here answers message 1 (docs/protocol.md)."""
+    starts with, so a quick reply picked here answers message 1 (docs/protocol.md); and the
+    files its composer may attach."""
     try:
         query = WidgetConfigQuery.model_validate(dict(request.query))
     except ValidationError as exc:
         return error_response(400, "invalid_payload", describe(exc))
-    bot = request.config_dict[KIT].conversations.bot
+    kit = request.config_dict[KIT]
+    bot = kit.conversations.bot
     greeting = None
     if bot is not None:
         locale = bot.locale(query.locale)
         reply = bot.greeting(locale)
         greeting = {"sender": "bot", "author_name": bot.name(locale), "body": reply.body,
                     "meta": reply.meta}
-    return web.json_response({"greeting": greeting},
+    # What the composer may attach, so it can tell the visitor before uploading.
+    attachments = {"max_bytes": kit.settings.attachment_max_bytes,
+                   "types": [kind.content_type for kind in FILE_TYPES]}
+    return web.json_response({"greeting": greeting, "attachments": attachments},
                              headers={"Cache-Control": "public, max-age=60"})
 
 

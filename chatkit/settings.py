@@ -10,6 +10,7 @@ from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 LogLevel = Literal["debug", "info", "warning", "error"]
+MIB = 1024 * 1024
 
 
 class Settings(BaseSettings):
@@ -48,6 +49,30 @@ class Settings(BaseSettings):
     )
     agent_token_ttl: int = Field(12 * 3600, ge=60, description="agent token lifetime, seconds")
     bot_enabled: bool = Field(True, description="the bot answers conversations before handoff")
+    attachment_max_bytes: int = Field(
+        10 * MIB, ge=1, le=100 * MIB,
+        description="largest file a visitor or an agent may attach (images and PDF), bytes")
+    attachment_url_ttl: int = Field(
+        3600, ge=60, le=7 * 24 * 3600,
+        description="how long an attachment's link in a message works, seconds (at least)")
+    routing_path: Path | None = Field(
+        None, description="routing YAML (teams, skills, strategies, agents' capacity); "
+                          "none: one team, support, of every agent, round robin")
+    agent_capacity: int = Field(3, ge=1, le=10_000,
+                                description="chats an agent takes at once, unless routing "
+                                            "YAML says otherwise")
+    accept_timeout: float = Field(
+        60, gt=0, le=3600,
+        description="seconds an agent has to accept (join) an assigned chat before it goes to "
+                    "the next agent")
+    disconnect_grace: float = Field(
+        30, ge=0, le=3600,
+        description="seconds after an agent's last connection drops before they go offline "
+                    "and their chats go back to the queue")
+    routing_sweep_interval: float = Field(
+        1.0, gt=0, le=60,
+        description="seconds between each process's look for expired offers and absent "
+                    "agents (kept in the store)")
     widget_color: str = Field("#2563eb", pattern=r"^#[0-9A-Fa-f]{6}$",
                               description="the widget's accent colour, #rrggbb")
     widget_position: Literal["right", "left"] = Field(

@@ -1,7 +1,8 @@
 """Signed tokens for visitors and agents: HMAC-SHA256 over a small JSON payload.
 
 A visitor token names one contact and never expires (the widget keeps it, as a cookie would);
-an agent token names one agent and expires. The kind is part of what is signed, so a visitor
+an agent token names one agent and expires; an attachment link's token names one attachment
+and expires. The kind is part of what is signed, so a visitor
 token can never pass as an agent token, and a token from another server (another secret) fails.
 """
 
@@ -37,10 +38,17 @@ class TokenSigner:
             raise ValueError("the secret key must have at least 32 characters")
         self._key = hashlib.sha256(b"chatkit-token:" + secret.encode()).digest()
 
-    def sign(self, kind: str, subject: str, *, ttl: int | None = None) -> str:
+    def sign(self, kind: str, subject: str, *, ttl: int | None = None,
+             expires: int | None = None) -> str:
+        """A token for `subject`, valid for `ttl` seconds from now, or until `expires`
+        (seconds since the epoch), or for ever when neither is given."""
         claims: dict[str, object] = {"k": kind, "s": subject}
+        if ttl is not None and expires is not None:
+            raise ValueError("give ttl or expires, not both")
         if ttl is not None:
             claims["e"] = int(time.time()) + ttl
+        elif expires is not None:
+            claims["e"] = expires
         payload = _b64(orjson.dumps(claims))
         return f"{payload}.{self._signature(payload)}"
 

@@ -21,7 +21,10 @@ class Client:
         self.sio = socketio.AsyncClient(reconnection=False)
         self.events: dict[str, asyncio.Queue[Any]] = {
             "message": asyncio.Queue(), "conversation": asyncio.Queue(),
-            "typing": asyncio.Queue(), "read": asyncio.Queue()}
+            "typing": asyncio.Queue(), "read": asyncio.Queue(),
+            # routing, agents only
+            "assignment": asyncio.Queue(), "queue": asyncio.Queue(),
+            "presence": asyncio.Queue()}
         self.connect_error: Any = None
         for name, queue in self.events.items():
             self.sio.on(name, queue.put_nowait, namespace=self.namespace)

@@ -32,6 +32,8 @@ def test_arguments_win_over_environment(monkeypatch: pytest.MonkeyPatch) -> None
     ("allowed_origins", ["shop.example.com"], "is not an origin"),
     ("log_level", "loud", "log_level"),
     ("no_such_setting", 1, "Extra inputs are not permitted"),
+    ("attachment_max_bytes", 101 * 1024 * 1024, "less than or equal"),
+    ("attachment_url_ttl", 10, "greater than or equal to 60"),
 ])
 def test_bad_values_are_named(field: str, value: object, message: str) -> None:
     with pytest.raises(ValidationError, match=message):

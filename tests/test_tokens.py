@@ -27,6 +27,17 @@ def test_expiry() -> None:
         SIGNER.verify("agent", SIGNER.sign("agent", "a-1", ttl=-1))
 
 
+def test_expiry_at_a_given_time() -> None:
+    import time
+
+    later = int(time.time()) + 60
+    assert SIGNER.verify("attachment", SIGNER.sign("attachment", "f-1", expires=later)) == "f-1"
+    with pytest.raises(InvalidToken, match="expired"):
+        SIGNER.verify("attachment", SIGNER.sign("attachment", "f-1", expires=later - 120))
+    with pytest.raises(ValueError, match="not both"):
+        SIGNER.sign("attachment", "f-1", ttl=60, expires=later)
+
+
 @pytest.mark.parametrize("token", [None, 5, "", "no-dot", "a.b.c", "!!!.???", "x" * 1001])
 def test_malformed(token: object) -> None:
     with pytest.raises(InvalidToken):

@@ -9,9 +9,9 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Collection
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass
-from typing import Protocol
+from typing import Any, Protocol
 
 from chatkit.bot import Bot, BotReply, BotState, Choice, Said
 from chatkit.conversations.committer import GroupCommitter
@@ -19,6 +19,7 @@ from chatkit.errors import Conflict, InvalidChoice, NotFound
 from chatkit.models import (
     OPEN_STATUSES,
     Agent,
+    AppendResult,
     Contact,
     Conversation,
     ConversationStatus,
@@ -39,12 +40,33 @@ class Notifier(Protocol):
     async def message_stored(self, conversation: Conversation, message: Message,
                              origin: str | None) -> None: ...
 
-    async def conversation_changed(self, conversation: Conversation) -> None: ...
+    async def conversation_changed(self, conversation: Conversation, *,
+                                   previous_agent_id: str | None = None) -> None:
+        """The conversation changed; `previous_agent_id`: the agent it left, if any."""
 
     async def typing(self, conversation: Conversation, sender: SenderKind,
                      author_name: str | None, typing: bool, origin: str | None) -> None: ...
 
     async def read(self, conversation: Conversation, reader: SenderKind) -> None: ...
+
+
+class Router(Protocol):
+    """What the conversation service asks of routing (chatkit/routing/service.py)."""
+
+    def queue_team(self, asked: str | None) -> str:
+        """The team whose queue a chat asking for team `asked` waits in."""
+
+    async def priority(self, conversation: Conversation) -> int: ...
+
+    async def queued(self, conversation: Conversation) -> None:
+        """It was queued: assign it if someone can take it."""
+
+    async def take(self, agent: Agent, conversation: Conversation) -> Conversation:
+        """The agent joins it: accept their offer or take it over, within capacity
+        (Conflict otherwise)."""
+
+    async def freed(self, agent: Agent) -> None:
+        """The agent has room for another chat."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -70,6 +92,8 @@ class ConversationService:
         self.store = store
         self.notifier = notifier
         self.bot = bot
+        #: Queues and assignment; None: agents take chats by joining them.
+        self.router: Router | None = None
         self.committer = GroupCommitter(store)
         self._bot_turns: set[asyncio.Task[None]] = set()
         # conversation id -> its latest bot turn here: the next waits for it, so the bot
@@ -93,29 +117,35 @@ class ConversationService:
         if conversation is None:
             return None, Page([], False)
         messages, has_more = await self.store.get_messages(conversation.id, after_seq=since_seq,
-                                                           limit=limit)
+                                                           limit=limit, include_internal=False)
         return conversation, Page(messages, has_more)
 
     async def visitor_message(self, contact_id: str, *, client_id: str, body: str | None,
-                              reply_to: ReplyTo | None = None, locale: str | None = None,
+                              reply_to: ReplyTo | None = None,
+                              attachment_ids: Sequence[str] = (), locale: str | None = None,
                               conversation: Conversation | None,
                               origin: str | None) -> tuple[Message, Conversation]:
         """Store a visitor's message in their open conversation (started if there is none,
         in `locale`). `conversation` is the caller's idea of the open one, saving a lookup; it
         may be stale. With `reply_to`, the message is that quick reply: its body is the label
-        offered (InvalidChoice when the message did not offer that choice)."""
+        offered (InvalidChoice when the message did not offer that choice). With
+        `attachment_ids`, it carries those files, which the visitor uploaded and no message
+        carries yet (NotFound, Conflict); its body may then be empty."""
         if conversation is None or conversation.contact_id != contact_id:
             conversation = await self.store.open_conversation_for(contact_id)
+        files = await self._files(SenderKind.VISITOR, contact_id, client_id, attachment_ids)
         for _ in range(2):
-            text, meta, choice = body or "", None, None
+            text, choice = body or "", None
+            meta: dict[str, Any] | None = {"attachments": files} if files else None
             if reply_to is not None:
                 # Checked before a conversation is started: bad input changes nothing.
                 text, choice = await self._offered(conversation, reply_to, locale)
                 meta = {"reply_to": {"seq": reply_to.seq, "choice": reply_to.choice}}
             if conversation is None:
                 conversation = await self._start(contact_id, locale)
-            result = await self.committer.append(NewMessage(
-                conversation.id, SenderKind.VISITOR, text, client_id, contact_id, meta=meta))
+            result = await self._append(NewMessage(
+                conversation.id, SenderKind.VISITOR, text, client_id, contact_id, meta=meta),
+                attachment_ids)
             if result is not None:
                 break
             # The conversation was resolved meanwhile: this message starts the next one.
@@ -125,9 +155,38 @@ class ConversationService:
         if result.duplicate:
             return result.message, conversation
         await self.notifier.message_stored(conversation, result.message, origin)
-        if conversation.status is S.BOT and self.bot is not None:
+        # Files alone are nothing the bot could answer; words with them are.
+        if conversation.status is S.BOT and self.bot is not None and (text or choice):
             self._start_bot_turn(conversation.id, Said(text, choice))
         return result.message, conversation
+
+    async def _append(self, message: NewMessage,
+                      attachment_ids: Sequence[str]) -> AppendResult | None:
+        if not attachment_ids:
+            return await self.committer.append(message)
+        # Rare enough to go without group commit: the files are bound to the message in the
+        # transaction that stores it.
+        return await self.store.append_with_attachments(message, attachment_ids)
+
+    async def _files(self, sender: SenderKind, author_id: str, client_id: str,
+                     attachment_ids: Sequence[str]) -> list[dict[str, Any]]:
+        """What the message's meta says of its files, checked before anything is stored or
+        started: each must be the sender's own, and in no message yet, unless in this very
+        message (a resend with the same client_id, which gets the stored original). The
+        store checks again, atomically, when it binds them."""
+        found = {a.id: a for a in await self.store.get_attachments(attachment_ids)}
+        for attachment_id in attachment_ids:
+            attachment = found.get(attachment_id)
+            if (attachment is None or attachment.uploader_kind is not sender
+                    or attachment.uploader_id != author_id):
+                raise NotFound(f"attachment_ids: no attachment {attachment_id!r} of yours "
+                               "waits to be sent")
+            if attachment.conversation_id is not None and attachment.message_seq is not None:
+                carried, _ = await self.store.get_messages(
+                    attachment.conversation_id, after_seq=attachment.message_seq - 1, limit=1)
+                if not carried or carried[0].client_id != client_id:
+                    raise Conflict(f"attachment_ids: {attachment_id!r} is in a message already")
+        return [found[attachment_id].to_meta() for attachment_id in attachment_ids]
 
     async def _offered(self, conversation: Conversation | None, reply_to: ReplyTo,
                        locale: str | None) -> tuple[str, Choice]:
@@ -193,7 +252,8 @@ class ConversationService:
         if conversation is None or conversation.contact_id != contact_id:
             raise NotFound("no such conversation")
         return await self._page(conversation_id, limit=limit,
-                                before_seq=before_seq or conversation.last_seq + 1)
+                                before_seq=before_seq or conversation.last_seq + 1,
+                                include_internal=False)
 
     async def _start(self, contact_id: str, locale: str | None) -> Conversation:
         """Start the contact's conversation: with the bot's greeting as message 1, or
@@ -223,10 +283,13 @@ class ConversationService:
 
     async def _queue(self, conversation: Conversation, handoff: Handoff, *, actor_kind: str,
                      actor_id: str | None, note: str | None = None) -> Conversation:
+        router = self.router
         queued = await self.store.transition(
             conversation.id, S.QUEUED, allowed_from={S.BOT}, agent_id=None,
             actor_kind=actor_kind, actor_id=actor_id, handoff=handoff,
-            data=None if note is None else {"note": note})
+            data=None if note is None else {"note": note},
+            queue_team=None if router is None else router.queue_team(handoff.team),
+            priority=None if router is None else await router.priority(conversation))
         if queued is None:
             # Already queued, assigned or resolved: report how it stands now.
             current = await self.store.get_conversation(conversation.id)
@@ -234,6 +297,10 @@ class ConversationService:
                 raise NotFound("no such conversation")
             return current
         await self.notifier.conversation_changed(queued)
+        if router is not None:
+            await router.queued(queued)
+            # Report how it stands now: it may have been assigned at once.
+            return await self.store.get_conversation(queued.id) or queued
         return queued
 
     # the bot
@@ -297,7 +364,9 @@ class ConversationService:
         conversation = await self.store.get_conversation(conversation_id)
         if conversation is None:
             raise NotFound("no such conversation")
-        if conversation.status is not S.ASSIGNED or conversation.agent_id != agent.id:
+        if self.router is not None:
+            conversation = await self.router.take(agent, conversation)
+        elif conversation.status is not S.ASSIGNED or conversation.agent_id != agent.id:
             assigned = await self.store.transition(
                 conversation_id, S.ASSIGNED, allowed_from=OPEN_STATUSES, agent_id=agent.id,
                 expected_agents={None, agent.id}, actor_kind="agent", actor_id=agent.id)
@@ -313,13 +382,17 @@ class ConversationService:
         return conversation, page
 
     async def agent_message(self, agent: Agent, conversation: Conversation, *, client_id: str,
-                            body: str, origin: str | None) -> Message:
+                            body: str | None, attachment_ids: Sequence[str] = (),
+                            origin: str | None) -> Message:
         """Store an agent's reply. `conversation` must be one the agent joined (the caller
-        checks); a conversation resolved meanwhile is refused."""
+        checks); a conversation resolved meanwhile is refused. With `attachment_ids`, it
+        carries those files, as a visitor's message would (visitor_message)."""
         if conversation.agent_id != agent.id:
             raise Conflict("the conversation is not assigned to you")
-        result = await self.committer.append(NewMessage(
-            conversation.id, SenderKind.AGENT, body, client_id, agent.id, agent.name))
+        files = await self._files(SenderKind.AGENT, agent.id, client_id, attachment_ids)
+        result = await self._append(NewMessage(
+            conversation.id, SenderKind.AGENT, body or "", client_id, agent.id, agent.name,
+            meta={"attachments": files} if files else None), attachment_ids)
         if result is None:
             raise Conflict("the conversation is resolved")
         if not result.duplicate:
@@ -348,6 +421,8 @@ class ConversationService:
                 raise NotFound("no such conversation")
             raise Conflict("only the assigned agent can resolve an open conversation")
         await self.notifier.conversation_changed(conversation)
+        if self.router is not None:
+            await self.router.freed(agent)
         return conversation
 
     async def agent_history(self, conversation_id: str, *, before_seq: int | None,
@@ -359,9 +434,10 @@ class ConversationService:
                                 before_seq=before_seq or conversation.last_seq + 1)
 
     async def _page(self, conversation_id: str, *, before_seq: int | None = None,
-                    after_seq: int = 0, limit: int) -> Page:
+                    after_seq: int = 0, limit: int, include_internal: bool = True) -> Page:
         messages, has_more = await self.store.get_messages(
-            conversation_id, after_seq=after_seq, before_seq=before_seq, limit=limit)
+            conversation_id, after_seq=after_seq, before_seq=before_seq, limit=limit,
+            include_internal=include_internal)
         return Page(messages, has_more)
 
 

@@ -6,18 +6,31 @@ from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
 from chatkit.agents import AgentService
+from chatkit.attachments import AttachmentService
 from chatkit.conversations import ConversationService
-from chatkit.errors import ChatKitError, Conflict, InvalidToken
-from chatkit.models import Agent, Conversation, ConversationStatus
+from chatkit.errors import ChatKitError, Conflict, Forbidden, InvalidToken
+from chatkit.models import Agent, AgentRole, Conversation, ConversationStatus, Presence
 from chatkit.realtime import schemas as s
 from chatkit.realtime.dispatch import EventTable, Namespace, connection, refuse, validate
+from chatkit.routing.service import RoutingService
 
 AGENT = "/agent"
-AGENTS_ROOM = "agents"
+# Supervisors and admins hear of every conversation; agents of their teams' and their own.
+SUPERVISORS_ROOM = "supervisors"
 
 
 def conversation_room(conversation_id: str) -> str:
     return f"conv:{conversation_id}"
+
+
+def agent_room(agent_id: str) -> str:
+    """Every socket of one agent, in any process."""
+    return f"agent:{agent_id}"
+
+
+def team_room(team: str) -> str:
+    """The agents of a team: they hear of its queue."""
+    return f"team:{team}"
 
 
 @dataclass(slots=True)
@@ -36,12 +49,20 @@ class AgentNamespace(Namespace):
         "resolve": (s.Resolve, "resolve"),
         "typing": (s.AgentTyping, "typing"),
         "read": (s.AgentRead, "read"),
+        "presence": (s.SetPresence, "presence"),
+        "pick": (s.Pick, "pick"),
+        "transfer": (s.Transfer, "transfer"),
+        "queue": (s.ListQueue, "queue"),
     }
+    #: Queues and assignment (set by ChatKit); None: no routing events.
+    routing: RoutingService | None = None
 
-    def __init__(self, conversations: ConversationService, agents: AgentService) -> None:
+    def __init__(self, conversations: ConversationService, agents: AgentService,
+                 attachments: AttachmentService) -> None:
         super().__init__(AGENT)
         self.conversations = conversations
         self.agents = agents
+        self.attachments = attachments
         self.connections: dict[str, AgentConnection] = {}
         # conversation id -> the sockets here that joined it
         self._joined_by: dict[str, set[str]] = {}
@@ -53,12 +74,20 @@ class AgentNamespace(Namespace):
         except ChatKitError as exc:
             raise refuse(InvalidToken(exc.message)) from None
         self.connections[sid] = AgentConnection(agent)
-        await self.enter_room(sid, AGENTS_ROOM)
+        await self.enter_room(sid, agent_room(agent.id))
+        if agent.role is not AgentRole.AGENT:
+            await self.enter_room(sid, SUPERVISORS_ROOM)
+        if self.routing is not None:
+            for team in self.routing.teams_of(agent):
+                await self.enter_room(sid, team_room(team))
+            await self.routing.connected(agent, sid)
 
     async def on_disconnect(self, sid: str) -> None:
         conn = self.connections.pop(sid, None)
         for conversation_id in conn.joined if conn is not None else ():
             self._forget(sid, conversation_id)
+        if conn is not None and self.routing is not None:
+            self.routing.disconnected(sid)
 
     def _forget(self, sid: str, conversation_id: str) -> None:
         sids = self._joined_by.get(conversation_id)
@@ -82,7 +111,8 @@ class AgentNamespace(Namespace):
         self._joined_by.setdefault(conversation.id, set()).add(sid)
         await self.enter_room(sid, conversation_room(conversation.id))
         return {"conversation": conversation.to_wire(),
-                "messages": [m.to_wire() for m in page.messages], "has_more": page.has_more}
+                "messages": [self.attachments.wire(m) for m in page.messages],
+                "has_more": page.has_more}
 
     def _joined(self, sid: str, conversation_id: str) -> tuple[AgentConnection, Conversation]:
         """This socket's connection and a conversation it has joined (else Conflict)."""
@@ -96,8 +126,8 @@ class AgentNamespace(Namespace):
         conn, conversation = self._joined(sid, payload.conversation_id)
         message = await self.conversations.agent_message(
             conn.agent, conversation, client_id=payload.client_id, body=payload.body,
-            origin=sid)
-        return message.to_wire()
+            attachment_ids=payload.attachment_ids or (), origin=sid)
+        return self.attachments.wire(message)
 
     async def read(self, sid: str, payload: s.AgentRead) -> dict[str, Any]:
         conn, conversation = self._joined(sid, payload.conversation_id)
@@ -114,7 +144,8 @@ class AgentNamespace(Namespace):
     async def history(self, sid: str, payload: s.History) -> dict[str, Any]:
         page = await self.conversations.agent_history(
             payload.conversation_id, before_seq=payload.before_seq, limit=payload.limit)
-        return {"messages": [m.to_wire() for m in page.messages], "has_more": page.has_more}
+        return {"messages": [self.attachments.wire(m) for m in page.messages],
+                "has_more": page.has_more}
 
     async def resolve(self, sid: str, payload: s.Resolve) -> dict[str, Any]:
         conn = connection(self.connections, sid)
@@ -122,6 +153,42 @@ class AgentNamespace(Namespace):
         if conn.joined.pop(conversation.id, None) is not None:
             self._forget(sid, conversation.id)
         return conversation.to_wire()
+
+    def _routing(self) -> RoutingService:
+        if self.routing is None:
+            raise Conflict("routing is not running")
+        return self.routing
+
+    async def presence(self, sid: str, payload: s.SetPresence) -> dict[str, Any]:
+        conn = connection(self.connections, sid)
+        changed = await self._routing().set_presence(conn.agent, Presence(payload.status))
+        return {"agent_id": changed.agent_id, "presence": str(changed.presence),
+                "teams": self._routing().teams_of(conn.agent)}
+
+    async def pick(self, sid: str, payload: s.Pick) -> dict[str, Any]:
+        conn = connection(self.connections, sid)
+        picked = await self._routing().pick(conn.agent, payload.conversation_id)
+        # Now theirs: join it (subscribes this socket, returns the transcript).
+        return await self.join(sid, s.Join(conversation_id=picked.id,
+                                           since_seq=payload.since_seq, limit=payload.limit))
+
+    async def transfer(self, sid: str, payload: s.Transfer) -> dict[str, Any]:
+        conn = connection(self.connections, sid)
+        moved = await self._routing().transfer(
+            conn.agent, payload.conversation_id, to_agent_id=payload.to_agent_id,
+            to_team=payload.to_team, note=payload.note)
+        return moved.to_wire()
+
+    async def queue(self, sid: str, payload: s.ListQueue) -> dict[str, Any]:
+        conn = connection(self.connections, sid)
+        routing = self._routing()
+        teams = [payload.team] if payload.team is not None else routing.teams_of(conn.agent)
+        if (payload.team is not None and conn.agent.role is AgentRole.AGENT
+                and payload.team not in routing.teams_of(conn.agent)):
+            raise Forbidden("you are not in that team")
+        waiting = [c for team in teams
+                   for c in await routing.store.queue(team, limit=payload.limit)]
+        return {"teams": teams, "conversations": [c.to_wire() for c in waiting]}
 
     def conversation_changed(self, conversation: Conversation) -> None:
         """Forget joined conversations that were resolved or went to someone else."""

@@ -37,6 +37,20 @@ Limit = Annotated[int, Field(ge=1, le=200)]
 # A BCP 47 tag as browsers send them: "en", "es-MX", "zh-Hant-TW".
 Locale = Annotated[str, Field(max_length=35, pattern=r"^[A-Za-z]{2,3}(?:[-_][A-Za-z0-9]{1,8})*$")]
 ChoiceId = Annotated[Text, Field(min_length=1, max_length=100)]
+MAX_ATTACHMENTS = 5
+AttachmentId = Annotated[str, Field(pattern=r"^[0-9a-f]{32}$")]
+
+
+def _distinct(value: list[str]) -> list[str]:
+    if len(set(value)) != len(value):
+        raise ValueError("must not name an attachment twice")
+    return value
+
+
+# Files uploaded first (POST {prefix}/api/attachments) that this message carries.
+AttachmentIds = Annotated[list[AttachmentId],
+                          Field(min_length=1, max_length=MAX_ATTACHMENTS),
+                          AfterValidator(_distinct)]
 
 
 class Payload(BaseModel):
@@ -66,12 +80,16 @@ class VisitorMessage(Payload):
     client_id: ClientId
     body: Body | None = None
     reply_to: ReplyTo | None = None
+    attachment_ids: AttachmentIds | None = None
 
     @model_validator(mode="after")
     def _body_or_choice(self) -> VisitorMessage:
         # A quick reply's text is the label the bot offered, which the server knows.
-        if (self.body is None) == (self.reply_to is None):
-            raise ValueError("send either body or reply_to")
+        if self.reply_to is not None:
+            if self.body is not None or self.attachment_ids is not None:
+                raise ValueError("send either body (and attachment_ids) or reply_to")
+        elif self.body is None and self.attachment_ids is None:
+            raise ValueError("send body, attachment_ids, or reply_to")
         return self
 
 
@@ -118,7 +136,14 @@ class Join(Payload):
 class AgentMessage(Payload):
     conversation_id: ConversationId
     client_id: ClientId
-    body: Body
+    body: Body | None = None
+    attachment_ids: AttachmentIds | None = None
+
+    @model_validator(mode="after")
+    def _body_or_files(self) -> AgentMessage:
+        if self.body is None and self.attachment_ids is None:
+            raise ValueError("send body, attachment_ids, or both")
+        return self
 
 
 class Resolve(Payload):
@@ -132,3 +157,37 @@ class WidgetConfigQuery(Payload):
 class Login(Payload):
     email: Text = Field(min_length=3, max_length=320)
     password: Text = Field(min_length=1, max_length=1000)
+
+
+# routing (agents)
+
+AgentId = Annotated[Text, Field(min_length=1, max_length=32)]
+TeamName = Annotated[Text, Field(min_length=1, max_length=100)]
+
+
+class SetPresence(Payload):
+    status: Literal["online", "away"]
+
+
+class Pick(Payload):
+    conversation_id: ConversationId | None = None  # None: the next in line
+    since_seq: int = Field(0, ge=0)
+    limit: Limit = 50
+
+
+class Transfer(Payload):
+    conversation_id: ConversationId
+    to_agent_id: AgentId | None = None
+    to_team: TeamName | None = None
+    note: Annotated[Text, Field(min_length=1, max_length=1000)] | None = None
+
+    @model_validator(mode="after")
+    def _one_target(self) -> Transfer:
+        if (self.to_agent_id is None) == (self.to_team is None):
+            raise ValueError("send either to_agent_id or to_team")
+        return self
+
+
+class ListQueue(Payload):
+    team: TeamName | None = None  # None: every team the agent takes chats from
+    limit: int = Field(100, ge=1, le=500)

@@ -11,9 +11,17 @@ import orjson
 import socketio
 
 from chatkit.agents import AgentService
+from chatkit.attachments import AttachmentService
 from chatkit.conversations import ConversationService
-from chatkit.models import Conversation, Message, SenderKind
-from chatkit.realtime.agent import AGENT, AGENTS_ROOM, AgentNamespace, conversation_room
+from chatkit.models import AgentPresence, Conversation, Message, SenderKind
+from chatkit.realtime.agent import (
+    AGENT,
+    SUPERVISORS_ROOM,
+    AgentNamespace,
+    agent_room,
+    conversation_room,
+    team_room,
+)
 from chatkit.realtime.dispatch import UNREADABLE
 from chatkit.realtime.engine import LeanEngineServer
 from chatkit.realtime.visitor import VISITOR, VisitorNamespace, contact_room
@@ -140,16 +148,19 @@ async def close_socket_server(sio: socketio.AsyncServer) -> None:
 class SocketNotifier:
     """The conversation service's Notifier, over Socket.IO rooms."""
 
-    def __init__(self, sio: socketio.AsyncServer) -> None:
+    def __init__(self, sio: socketio.AsyncServer, attachments: AttachmentService) -> None:
         self.sio = sio
+        self.attachments = attachments
         self.visitors: VisitorNamespace | None = None
         self.agents: AgentNamespace | None = None
 
     async def message_stored(self, conversation: Conversation, message: Message,
                              origin: str | None) -> None:
-        wire = message.to_wire()
-        await self.sio.emit("message", wire, room=contact_room(conversation.contact_id),
-                            namespace=VISITOR, skip_sid=origin)
+        # One encoding for both sides: the links in it are for whoever reads the message.
+        wire = self.attachments.wire(message)
+        if not message.internal:  # an agents-only note never reaches the visitor
+            await self.sio.emit("message", wire, room=contact_room(conversation.contact_id),
+                                namespace=VISITOR, skip_sid=origin)
         await self.sio.emit("message", wire, room=conversation_room(conversation.id),
                             namespace=AGENT, skip_sid=origin)
 
@@ -175,7 +186,8 @@ class SocketNotifier:
         await self.sio.emit("read", wire, room=conversation_room(conversation.id),
                             namespace=AGENT)
 
-    async def conversation_changed(self, conversation: Conversation) -> None:
+    async def conversation_changed(self, conversation: Conversation, *,
+                                   previous_agent_id: str | None = None) -> None:
         if self.visitors is not None:
             self.visitors.conversation_changed(conversation)
         if self.agents is not None:
@@ -183,14 +195,38 @@ class SocketNotifier:
         wire = conversation.to_wire()
         await self.sio.emit("conversation", wire, room=contact_room(conversation.contact_id),
                             namespace=VISITOR)
-        await self.sio.emit("conversation", wire, room=AGENTS_ROOM, namespace=AGENT)
+        # Not every agent: the team whose queue has it, its agent (and the one it left),
+        # supervisors. One emit to the rooms together: a socket in several hears it once.
+        rooms = [SUPERVISORS_ROOM]
+        if conversation.queue_team is not None:
+            rooms.append(team_room(conversation.queue_team))
+        for agent_id in {conversation.agent_id, previous_agent_id} - {None}:
+            assert agent_id is not None
+            rooms.append(agent_room(agent_id))
+        await self.sio.emit("conversation", wire, to=rooms, namespace=AGENT)
+
+    async def assigned(self, conversation: Conversation) -> None:
+        if conversation.agent_id is not None:
+            await self.sio.emit("assignment", {"conversation": conversation.to_wire()},
+                                room=agent_room(conversation.agent_id), namespace=AGENT)
+
+    async def queue_changed(self, team: str, length: int) -> None:
+        await self.sio.emit("queue", {"team": team, "length": length},
+                            to=[team_room(team), SUPERVISORS_ROOM], namespace=AGENT)
+
+    async def presence_changed(self, presence: AgentPresence) -> None:
+        await self.sio.emit("presence", {"agent_id": presence.agent_id,
+                                         "presence": str(presence.presence)},
+                            to=[agent_room(presence.agent_id), SUPERVISORS_ROOM],
+                            namespace=AGENT)
 
 
 def register_namespaces(sio: socketio.AsyncServer, notifier: SocketNotifier,
-                        conversations: ConversationService,
-                        agents: AgentService) -> tuple[VisitorNamespace, AgentNamespace]:
-    visitors = VisitorNamespace(conversations)
-    agent_ns = AgentNamespace(conversations, agents)
+                        conversations: ConversationService, agents: AgentService,
+                        attachments: AttachmentService
+                        ) -> tuple[VisitorNamespace, AgentNamespace]:
+    visitors = VisitorNamespace(conversations, attachments)
+    agent_ns = AgentNamespace(conversations, agents, attachments)
     sio.register_namespace(visitors)
     sio.register_namespace(agent_ns)
     notifier.visitors, notifier.agents = visitors, agent_ns

@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
+from chatkit.attachments import AttachmentService
 from chatkit.conversations import ConversationService, ReplyTo
 from chatkit.errors import ChatKitError, InvalidToken
 from chatkit.models import Conversation
@@ -39,9 +40,11 @@ class VisitorNamespace(Namespace):
         "read": (s.VisitorRead, "read"),
     }
 
-    def __init__(self, conversations: ConversationService) -> None:
+    def __init__(self, conversations: ConversationService,
+                 attachments: AttachmentService) -> None:
         super().__init__(VISITOR)
         self.conversations = conversations
+        self.attachments = attachments
         self.signer: TokenSigner | None = None
         self.connections: dict[str, VisitorConnection] = {}
         self._by_contact: dict[str, set[str]] = {}
@@ -92,7 +95,8 @@ class VisitorNamespace(Namespace):
         return {
             "token": self._token(contact_id), "contact_id": contact_id,
             "conversation": None if conversation is None else conversation.to_wire(),
-            "messages": [m.to_wire() for m in page.messages], "has_more": page.has_more,
+            "messages": [self.attachments.wire(m) for m in page.messages],
+            "has_more": page.has_more,
         }
 
     async def message(self, sid: str, payload: s.VisitorMessage) -> dict[str, Any]:
@@ -101,15 +105,17 @@ class VisitorNamespace(Namespace):
         message, conn.conversation = await self.conversations.visitor_message(
             contact_id, client_id=payload.client_id, body=payload.body,
             reply_to=None if reply_to is None else ReplyTo(reply_to.seq, reply_to.choice),
-            locale=conn.locale, conversation=conn.conversation, origin=sid)
-        return message.to_wire()
+            attachment_ids=payload.attachment_ids or (), locale=conn.locale,
+            conversation=conn.conversation, origin=sid)
+        return self.attachments.wire(message)
 
     async def history(self, sid: str, payload: s.History) -> dict[str, Any]:
         _, contact_id = await self._contact(sid)
         page = await self.conversations.visitor_history(
             contact_id, payload.conversation_id, before_seq=payload.before_seq,
             limit=payload.limit)
-        return {"messages": [m.to_wire() for m in page.messages], "has_more": page.has_more}
+        return {"messages": [self.attachments.wire(m) for m in page.messages],
+                "has_more": page.has_more}
 
     async def typing(self, sid: str, payload: s.VisitorTyping) -> dict[str, Any]:
         conn, contact_id = await self._contact(sid)

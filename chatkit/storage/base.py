@@ -12,6 +12,7 @@ from chatkit.models import (
     AgentRole,
     AppendResult,
     ArticleVotes,
+    Attachment,
     Contact,
     Conversation,
     ConversationStatus,
@@ -21,9 +22,10 @@ from chatkit.models import (
     NewMessage,
     SenderKind,
 )
+from chatkit.storage.routing import RoutingStore
 
 
-class Store(Protocol):
+class Store(RoutingStore, Protocol):
     """Durable state. Methods are atomic: each commits before it returns, or changes nothing."""
 
     async def open(self) -> None:
@@ -81,10 +83,14 @@ class Store(Protocol):
         actor_id: str | None,
         data: dict[str, Any] | None = None,
         handoff: Handoff | None = None,
+        queue_team: str | None = None,
+        priority: int | None = None,
     ) -> Conversation | None:
         """Move the conversation to `to`, setting its agent to `agent_id` and stamping the time,
         only if its status is in `allowed_from` and (when given) its agent in `expected_agents`.
-        With `handoff`, also set its team and handoff reason (and log both).
+        With `handoff`, also set its team and handoff reason (and log both). Going to `queued`
+        puts it at the back of the queue of `queue_team` (when given), with `priority` (when
+        given). Any transition ends a pending offer (accept_deadline).
         Atomic: of two racing callers at most one succeeds. Records the event. Returns the new
         state, or None when the condition did not hold (or there is no such conversation)."""
 
@@ -116,10 +122,42 @@ class Store(Protocol):
         that does not exist or is resolved gets None."""
 
     async def get_messages(self, conversation_id: str, *, after_seq: int = 0,
-                           before_seq: int | None = None,
-                           limit: int = 50) -> tuple[list[Message], bool]:
+                           before_seq: int | None = None, limit: int = 50,
+                           include_internal: bool = True) -> tuple[list[Message], bool]:
         """Messages in ascending seq. With before_seq: the newest `limit` before it; otherwise the
-        oldest `limit` after after_seq. The flag says whether more lie in that direction."""
+        oldest `limit` after after_seq. The flag says whether more lie in that direction.
+        Without `include_internal`, messages for agents only are left out (the visitor's
+        view)."""
+
+    # attachments
+    async def create_attachment(self, *, uploader_kind: SenderKind, uploader_id: str,
+                                name: str, content_type: str, sha256: str,
+                                data: bytes) -> Attachment:
+        """Store an uploaded file, pending: in no message yet. Its size is len(data); the
+        caller has checked the type and computed `sha256` (hex) while reading the upload."""
+
+    async def get_attachments(self, attachment_ids: Collection[str]) -> list[Attachment]:
+        """Those of these attachments that exist, without their bytes, in no given order."""
+
+    async def attachment_data(self, attachment_id: str) -> bytes | None:
+        """The attachment's bytes; None when there is no such attachment."""
+
+    async def count_pending_attachments(self, uploader_kind: SenderKind,
+                                        uploader_id: str) -> int:
+        """How many of this uploader's attachments no message carries yet."""
+
+    async def delete_pending_attachments(self, *, created_before: int) -> int:
+        """Delete the attachments no message carries that were uploaded before this time
+        (abandoned uploads); returns how many."""
+
+    async def append_with_attachments(self, message: NewMessage,
+                                      attachment_ids: Sequence[str]) -> AppendResult | None:
+        """Store one message (as append_messages would, resends included) and give it the
+        attachments, in one transaction. Each must be pending and uploaded by the message's
+        author (uploader kind = sender, uploader id = author_id); otherwise nothing is stored
+        and it raises chatkit.errors.NotFound (no such attachment of the author's) or
+        chatkit.errors.Conflict (already in a message). A resend (author_id, client_id already
+        stored) returns the stored message with duplicate=True and checks nothing."""
 
     # event log
     async def list_events(self, *, conversation_id: str | None = None,

@@ -6,10 +6,13 @@ from __future__ import annotations
 from sqlalchemy import (
     JSON,
     BigInteger,
+    Boolean,
     Column,
     ForeignKey,
+    ForeignKeyConstraint,
     Index,
     Integer,
+    LargeBinary,
     MetaData,
     String,
     Table,
@@ -42,6 +45,23 @@ agents = Table(
     Column("role", String(20), nullable=False),
     Column("password_hash", Text, nullable=False),
     Column("created_at", BigInteger, nullable=False),
+    # Routing (0004): presence (models.Presence), kept here so every process agrees; when the
+    # agent was last given a chat (round robin); when they go offline, once their last
+    # connection dropped (the disconnect grace period).
+    Column("presence", String(10), nullable=False, server_default="offline"),
+    Column("presence_at", BigInteger, nullable=False, server_default="0"),
+    Column("last_assigned_at", BigInteger, nullable=False, server_default="0"),
+    Column("offline_deadline", BigInteger),
+)
+
+# One row per live Socket.IO connection of an agent, in any process. Each process renews
+# its rows' expiry; rows of a process that died expire, so its agents are seen to be gone.
+agent_connections = Table(
+    "agent_connections", metadata,
+    Column("id", String(64), primary_key=True),
+    Column("agent_id", String(32), ForeignKey("agents.id"), nullable=False),
+    Column("expires_at", BigInteger, nullable=False),
+    Index("ix_agent_connections_agent", "agent_id"),
 )
 
 conversations = Table(
@@ -64,6 +84,16 @@ conversations = Table(
     # The bot's memory of the conversation (bot/bot.py BotState), here and not in a process,
     # so any server process can take the next turn.
     Column("bot_state", JSON(none_as_null=True)),
+    # Routing (0004): the team whose queue has it, its priority (higher first) and its place
+    # (lower first: the time it was queued, or less to put it at the front); while assigned
+    # and not yet accepted, when the offer runs out.
+    Column("queue_team", String(100)),
+    Column("priority", Integer, nullable=False, server_default="0"),
+    Column("queue_rank", BigInteger),
+    Column("accept_deadline", BigInteger),
+    Index("ix_conversations_queue", "status", "queue_team", "priority", "queue_rank"),
+    Index("ix_conversations_agent", "agent_id", "status"),
+    Index("ix_conversations_accept_deadline", "accept_deadline"),
     Index("ix_conversations_contact", "contact_id", "created_at"),
     # At most one open conversation per contact, whichever process starts it.
     Index("uq_conversations_open_per_contact", "contact_id", unique=True,
@@ -84,6 +114,8 @@ messages = Table(
     Column("created_at", BigInteger, nullable=False),
     # Quick replies, article cards, the choice a reply picked (docs/protocol.md); mostly NULL.
     Column("meta", JSON(none_as_null=True)),
+    # Seen by agents only (a transfer's note, 0004): never sent to the visitor.
+    Column("internal", Boolean, nullable=False, server_default="0"),
     # A sender's client id is stored once, whichever conversation it was sent to.
     UniqueConstraint("author_id", "client_id", name="uq_messages_author_client"),
 )
@@ -100,4 +132,28 @@ events = Table(
     Column("created_at", BigInteger, nullable=False),
     Index("ix_events_conversation", "conversation_id", "id"),
     Index("ix_events_created", "created_at"),
+)
+
+attachments = Table(
+    "attachments", metadata,
+    Column("id", String(32), primary_key=True),
+    # Both NULL while pending (uploaded, in no message yet); set together by the message that
+    # carries the file, in the transaction that stores it.
+    Column("conversation_id", String(32)),
+    Column("message_seq", Integer),
+    Column("uploader_kind", String(10), nullable=False),
+    Column("uploader_id", String(32), nullable=False),
+    Column("content_type", String(100), nullable=False),
+    Column("size", Integer, nullable=False),
+    Column("name", String(255), nullable=False),
+    Column("sha256", String(64), nullable=False),
+    Column("created_at", BigInteger, nullable=False),
+    # The bytes, in the database: every process sees them with no shared disk. Last, so that
+    # reading the other columns never walks SQLite's overflow pages.
+    Column("data", LargeBinary, nullable=False),
+    ForeignKeyConstraint(["conversation_id", "message_seq"],
+                         ["messages.conversation_id", "messages.seq"],
+                         name="fk_attachments_message"),
+    Index("ix_attachments_message", "conversation_id", "message_seq"),
+    Index("ix_attachments_uploader", "uploader_id", "created_at"),
 )

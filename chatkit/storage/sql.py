@@ -24,6 +24,7 @@ from sqlalchemy import (
     bindparam,
     case,
     cast,
+    delete,
     event,
     func,
     insert,
@@ -38,13 +39,14 @@ from sqlalchemy.engine import URL, make_url
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 
-from chatkit.errors import Conflict, Unavailable
+from chatkit.errors import Conflict, NotFound, Unavailable
 from chatkit.models import (
     ARTICLE_VOTE,
     Agent,
     AgentRole,
     AppendResult,
     ArticleVotes,
+    Attachment,
     Contact,
     Conversation,
     ConversationStatus,
@@ -57,6 +59,7 @@ from chatkit.models import (
     now_ms,
 )
 from chatkit.storage import schema as t
+from chatkit.storage.sql_routing import RoutingSql
 
 log = logging.getLogger(__name__)
 
@@ -97,7 +100,7 @@ def database_url(url: str) -> URL:
     raise ValueError(f"unsupported database URL {url!r}")
 
 
-class SqlStore:
+class SqlStore(RoutingSql):
     """The storage port on SQLite or PostgreSQL.
 
     >>> store = SqlStore("sqlite:///chatkit.db")   # doctest: +SKIP
@@ -285,12 +288,21 @@ class SqlStore:
         actor_id: str | None,
         data: dict[str, Any] | None = None,
         handoff: Handoff | None = None,
+        queue_team: str | None = None,
+        priority: int | None = None,
     ) -> Conversation | None:
         c = t.conversations.c
         now = now_ms()
         values: dict[str, Any] = {"status": str(to), "agent_id": agent_id}
         if to in _STAMP_COLUMN:
             values[_STAMP_COLUMN[to]] = now
+        values["accept_deadline"] = None  # any move ends a pending offer
+        if to is ConversationStatus.QUEUED:
+            values["queue_rank"] = now  # the back of the queue
+            if queue_team is not None:
+                values["queue_team"] = queue_team
+            if priority is not None:
+                values["priority"] = priority
         data = dict(data or {})
         if handoff is not None:
             values.update(team=handoff.team, handoff_reason=str(handoff.reason))
@@ -421,7 +433,8 @@ class SqlStore:
             message = Message(conversation_id=item.conversation_id, seq=seq,
                               client_id=item.client_id, sender=item.sender,
                               author_id=item.author_id, author_name=item.author_name,
-                              body=item.body, created_at=now, meta=item.meta)
+                              body=item.body, created_at=now, meta=item.meta,
+                              internal=item.internal)
             if item.client_id:
                 stored[key] = message  # a resend inside the same batch
             results.append(AppendResult(message, duplicate=False))
@@ -430,6 +443,7 @@ class SqlStore:
                 "client_id": message.client_id, "sender": str(message.sender),
                 "author_id": message.author_id, "author_name": message.author_name,
                 "body": message.body, "created_at": now, "meta": message.meta,
+                "internal": message.internal,
             })
         if new_rows:
             await conn.execute(insert(t.messages), new_rows)
@@ -442,10 +456,12 @@ class SqlStore:
         return results
 
     async def get_messages(self, conversation_id: str, *, after_seq: int = 0,
-                           before_seq: int | None = None,
-                           limit: int = 50) -> tuple[list[Message], bool]:
+                           before_seq: int | None = None, limit: int = 50,
+                           include_internal: bool = True) -> tuple[list[Message], bool]:
         m = t.messages.c
         query = select(t.messages).where(m.conversation_id == conversation_id)
+        if not include_internal:
+            query = query.where(m.internal.is_(False))
         if before_seq is not None:
             query = query.where(m.seq < before_seq).order_by(m.seq.desc())
         else:
@@ -457,6 +473,78 @@ class SqlStore:
         if before_seq is not None:
             found.reverse()
         return found, has_more
+
+    # attachments
+
+    async def create_attachment(self, *, uploader_kind: SenderKind, uploader_id: str,
+                                name: str, content_type: str, sha256: str,
+                                data: bytes) -> Attachment:
+        attachment = Attachment(
+            id=_new_id(), uploader_kind=uploader_kind, uploader_id=uploader_id,
+            content_type=content_type, size=len(data), name=name, sha256=sha256,
+            created_at=now_ms())
+        async with self._write() as conn:
+            await conn.execute(insert(t.attachments).values(
+                id=attachment.id, uploader_kind=str(uploader_kind), uploader_id=uploader_id,
+                content_type=content_type, size=attachment.size, name=name, sha256=sha256,
+                created_at=attachment.created_at, data=data))
+        return attachment
+
+    async def get_attachments(self, attachment_ids: Collection[str]) -> list[Attachment]:
+        if not attachment_ids:
+            return []
+        query = select(*_ATTACHMENT_COLUMNS).where(t.attachments.c.id.in_(set(attachment_ids)))
+        async with self._read() as conn:
+            rows = (await conn.execute(query)).all()
+        return [_to_attachment(row) for row in rows]
+
+    async def attachment_data(self, attachment_id: str) -> bytes | None:
+        async with self._read() as conn:
+            data = await conn.scalar(select(t.attachments.c.data)
+                                     .where(t.attachments.c.id == attachment_id))
+        return None if data is None else bytes(data)
+
+    async def count_pending_attachments(self, uploader_kind: SenderKind,
+                                        uploader_id: str) -> int:
+        a = t.attachments.c
+        async with self._read() as conn:
+            count = await conn.scalar(select(func.count()).where(
+                a.uploader_id == uploader_id, a.uploader_kind == str(uploader_kind),
+                a.conversation_id.is_(None)))
+        return int(count or 0)
+
+    async def delete_pending_attachments(self, *, created_before: int) -> int:
+        a = t.attachments.c
+        async with self._write() as conn:
+            result = await conn.execute(delete(t.attachments).where(
+                a.conversation_id.is_(None), a.created_at < created_before))
+        return int(result.rowcount)
+
+    async def append_with_attachments(self, message: NewMessage,
+                                      attachment_ids: Sequence[str]) -> AppendResult | None:
+        wanted = set(attachment_ids)
+        async with self._write() as conn:
+            # Looking for a stored copy first: a resend gets the original, whose attachments
+            # are its own by now.
+            (result,) = await self._append(conn, [message], look_for_stored=True)
+            if result is None or result.duplicate or not wanted:
+                return result
+            a = t.attachments.c
+            mine = [a.id.in_(wanted), a.uploader_kind == str(message.sender),
+                    a.uploader_id == message.author_id]
+            # Conditional on being pending: of two messages claiming one file (in any
+            # process), the second finds it taken. An error rolls the message back too.
+            claimed = await conn.execute(
+                update(t.attachments).where(*mine, a.conversation_id.is_(None))
+                .values(conversation_id=result.message.conversation_id,
+                        message_seq=result.message.seq))
+            if claimed.rowcount != len(wanted):
+                found = set((await conn.execute(select(a.id).where(*mine))).scalars())
+                if found != wanted:
+                    raise NotFound(f"attachment_ids: no attachment {min(wanted - found)!r} "
+                                   "of yours waits to be sent")
+                raise Conflict("attachment_ids: an attachment is in a message already")
+        return result
 
     # event log
 
@@ -557,14 +645,27 @@ def _to_conversation(row: Row[Any]) -> Conversation:
         created_at=row.created_at, queued_at=row.queued_at, assigned_at=row.assigned_at,
         resolved_at=row.resolved_at, visitor_read_seq=row.visitor_read_seq,
         agent_read_seq=row.agent_read_seq, team=row.team,
-        handoff_reason=None if row.handoff_reason is None else HandoffReason(row.handoff_reason))
+        handoff_reason=None if row.handoff_reason is None else HandoffReason(row.handoff_reason),
+        queue_team=row.queue_team, priority=row.priority, accept_deadline=row.accept_deadline)
 
 
 def _to_message(row: Row[Any]) -> Message:
     return Message(conversation_id=row.conversation_id, seq=row.seq,
                    client_id=row.client_id, sender=SenderKind(row.sender),
                    author_id=row.author_id, author_name=row.author_name, body=row.body,
-                   created_at=row.created_at, meta=row.meta)
+                   created_at=row.created_at, meta=row.meta, internal=row.internal)
+
+
+# Every column but the bytes, which only attachment_data reads.
+_ATTACHMENT_COLUMNS: list[Any] = [c for c in t.attachments.c if c.name != "data"]
+
+
+def _to_attachment(row: Row[Any]) -> Attachment:
+    return Attachment(
+        id=row.id, uploader_kind=SenderKind(row.uploader_kind), uploader_id=row.uploader_id,
+        content_type=row.content_type, size=row.size, name=row.name, sha256=row.sha256,
+        created_at=row.created_at, conversation_id=row.conversation_id,
+        message_seq=row.message_seq)
 
 
 def _agent(row: Row[Any]) -> Agent:

@@ -28,6 +28,7 @@ class Agent:
                 json={"email": email, "password": password}) as response:
             assert response.status == 200, await response.text()
             token = (await response.json())["token"]
+        self.token: str = token
         await self.sio.connect(self.chat.origin, namespaces=["/agent"], auth={"token": token},
                                socketio_path=f"{PREFIX}/socket.io", wait_timeout=5)
 

@@ -1,6 +1,7 @@
 // The agent console (served at {mount}/console/): sign in over HTTP, then the /agent namespace
 // of docs/protocol.md. Deliberately small: later work grows it into a full inbox.
 import { isRetryable, request } from '../shared/ack.js';
+import { LIMITS, MAX_FILES, attachmentsOf, formatSize, precheck, readLimits, renderAttachments, uploadFile } from '../shared/attachments.js';
 import { byId, h, nearBottom, timeElement } from '../shared/dom.js';
 import { clientIdFactory } from '../shared/ids.js';
 import { renderMarkdown } from '../shared/markdown.js';
@@ -29,6 +30,8 @@ const ui = {
   replyForm: byId('reply-form'),
   reply: byId('reply-input'),
   typing: byId('thread-typing'),
+  attach: byId('attach'),
+  file: byId('attach-file'),
 };
 
 const state = {
@@ -39,7 +42,8 @@ const state = {
   current: null, // the open conversation's id
   seen: new Set(), // seqs shown for the open conversation
   lastSeq: 0,
-  outbox: [], // [{conversation_id, client_id, body, el}] replies not yet acknowledged
+  outbox: [], // [{conversation_id, client_id, body, attachment_ids?, el}] replies not yet acknowledged
+  limits: LIMITS, // what may be attached (the widget config's)
 };
 
 function loadAuth() {
@@ -141,9 +145,13 @@ function addMessage(message) {
   if (pending && pending.el) {
     pending.el.classList.remove('sending');
     pending.el.dataset.seq = String(message.seq);
+    // The stored copy's files come with links.
+    const files = pending.el.querySelector('.files');
+    if (files) files.replaceWith(renderFiles(attachmentsOf(message), message) || '');
     return;
   }
-  const el = messageElement(message.sender, senderName(message), message.body, message.created_at);
+  const el = messageElement(message.sender, senderName(message), message.body, message.created_at,
+    attachmentsOf(message), message);
   el.dataset.seq = String(message.seq);
   // Keep seq order when a reconnect fills a gap.
   const later = [...ui.messages.children].find((other) => Number(other.dataset.seq) > message.seq);
@@ -152,16 +160,30 @@ function addMessage(message) {
   if (stick) ui.messages.scrollTop = ui.messages.scrollHeight;
 }
 
-function messageElement(sender, name, body, createdAt) {
+function messageElement(sender, name, body, createdAt, files = [], message = null) {
   return h(
     'li',
     { class: `message from-${sender}` },
     h('div', { class: 'meta' }, name ? h('b', { text: name }) : null, timeElement(createdAt)),
     // The bot's and agents' Markdown is shown as the visitor sees it; visitor text stays plain.
-    sender === 'bot' || sender === 'agent'
-      ? h('div', { class: 'body md' }, renderMarkdown(body))
-      : h('div', { class: 'body', text: body }),
+    // Files alone come with no text.
+    body || !files.length
+      ? sender === 'bot' || sender === 'agent'
+        ? h('div', { class: 'body md' }, renderMarkdown(body))
+        : h('div', { class: 'body', text: body })
+      : null,
+    renderFiles(files, message),
   );
+}
+
+/** A message's files; an expired link is made fresh (from history) when clicked. */
+function renderFiles(files, message) {
+  const refresh = message && (async () => {
+    const page = await request(state.socket, 'history', {
+      conversation_id: message.conversation_id, before_seq: message.seq + 1, limit: 1 });
+    return attachmentsOf(page.messages.find((m) => m.seq === message.seq));
+  });
+  return renderAttachments(files, { c: '', locale: navigator.language, openLabel: 'Open full size', refresh });
 }
 
 /** Tells the visitor the open conversation has been read, when this window is in view. */
@@ -236,6 +258,34 @@ async function sendReply(body) {
   await flushOutbox();
 }
 
+/** Uploads the files, then sends them as one reply (through the outbox, like text). */
+async function sendFiles(files) {
+  const item = { conversation_id: state.current, client_id: nextClientId(), body: '', el: null };
+  const shown = files.map((file) => ({ name: file.name, content_type: file.type, size: file.size, href: null }));
+  item.el = messageElement('agent', 'You', '', Date.now(), shown);
+  item.el.classList.add('sending');
+  const progress = item.el.appendChild(h('div', { class: 'progress', text: 'Uploading…' }));
+  ui.messages.append(item.el);
+  ui.messages.scrollTop = ui.messages.scrollHeight;
+  try {
+    const ids = [];
+    for (const file of files) {
+      const uploaded = await uploadFile(mount, state.auth.token, file, (fraction) => {
+        progress.textContent = `Uploading… ${Math.floor(((ids.length + fraction) / files.length) * 100)}%`;
+      });
+      ids.push(uploaded.id);
+    }
+    item.attachment_ids = ids;
+  } catch (error) {
+    item.el.classList.remove('sending');
+    progress.replaceWith(h('div', { class: 'error', text: `Not sent: ${error.message}` }));
+    return;
+  }
+  progress.remove();
+  state.outbox.push(item);
+  await flushOutbox();
+}
+
 let flushing = false;
 async function flushOutbox() {
   if (flushing) return;
@@ -243,9 +293,10 @@ async function flushOutbox() {
   try {
     while (state.outbox.length && state.socket.connected) {
       const item = state.outbox[0];
-      const { conversation_id, client_id, body } = item;
+      const { conversation_id, client_id, attachment_ids } = item;
+      const body = item.body || undefined;
       try {
-        const message = await request(state.socket, 'message', { conversation_id, client_id, body });
+        const message = await request(state.socket, 'message', { conversation_id, client_id, body, attachment_ids });
         addMessage(message);
         item.el.classList.remove('sending');
         state.outbox.shift();
@@ -333,6 +384,22 @@ ui.replyForm.addEventListener('submit', (event) => {
   sendReply(body);
 });
 ui.reply.addEventListener('input', () => (ui.reply.value.trim() ? typing.input() : typing.stop()));
+ui.attach.addEventListener('click', () => ui.file.click());
+ui.file.addEventListener('change', () => {
+  const files = [...ui.file.files].slice(0, MAX_FILES);
+  ui.file.value = '';
+  const refused = files.filter((file) => precheck(file, state.limits));
+  for (const file of refused) {
+    ui.messages.append(h('li', { class: 'message from-system', text: `${file.name} can't be sent: `
+      + `pictures (PNG, JPEG, GIF, WebP) and PDF files up to ${formatSize(state.limits.max_bytes, navigator.language)} only.` }));
+  }
+  const ok = files.filter((file) => !refused.includes(file));
+  if (ok.length && state.current) sendFiles(ok);
+});
+fetch(new URL('api/widget/config', `${mount.href}/`))
+  .then((response) => (response.ok ? response.json() : null))
+  .then((config) => { state.limits = readLimits(config); })
+  .catch(() => {});
 ui.reply.addEventListener('keydown', (event) => {
   if (event.key === 'Enter' && !event.shiftKey && !event.isComposing) {
     event.preventDefault();

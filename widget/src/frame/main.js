@@ -1,6 +1,7 @@
 // The chat app inside the iframe (served at {mount}/widget/). It talks to the host page's
 // loader over postMessage, and to chatkit over Socket.IO, but opens no socket until the
 // visitor opens the panel or may have a conversation going.
+import { LIMITS, MAX_FILES, precheck, readLimits, uploadFile } from '../shared/attachments.js';
 import { TO_FRAME, bridgeMessage, readBridgeMessage } from '../shared/bridge.js';
 import { hexColor, inkOf, textOn } from '../shared/colors.js';
 import { clientIdFactory } from '../shared/ids.js';
@@ -41,16 +42,16 @@ function connectHost(origin, onMessage) {
 }
 
 /**
- * The bot's greeting and menu, shown before a conversation exists (no socket needed), or
- * null when the bot is off or the server cannot be reached.
+ * The widget's config (no socket needed): the bot's greeting and menu, shown before a
+ * conversation exists, and what the composer may attach. Null when the server cannot be
+ * reached.
  */
-async function fetchGreeting(mount, locale) {
+async function fetchConfig(mount, locale) {
   const url = new URL(`${mount.href.replace(/\/$/, '')}/api/widget/config`);
   if (locale) url.searchParams.set('locale', locale);
   try {
     const response = await fetch(url, { credentials: 'omit' });
-    const greeting = response.ok ? (await response.json()).greeting : null;
-    return greeting && typeof greeting.body === 'string' ? greeting : null;
+    return response.ok ? await response.json() : null;
   } catch {
     return null;
   }
@@ -83,16 +84,26 @@ function main() {
     storage,
     nextClientId: clientIdFactory(),
     locale,
+    upload: (file, token, onProgress) => uploadFile(mount, token, file, onProgress),
   });
 
-  // The greeting is fetched once the panel opens, if no conversation is going.
-  let greetingAsked = false;
+  // The config is fetched once the panel opens; its greeting is shown if no conversation is
+  // going.
+  let config = null;
+  let limits = LIMITS;
   const showGreeting = async () => {
-    if (greetingAsked || session.conversation || storage.conversationId) return;
-    greetingAsked = true;
-    const greeting = await fetchGreeting(mount, protocolLocale(locale));
-    if (greeting && !session.conversation) view.showGreeting(greeting);
-    else if (!greeting) greetingAsked = false; // try again on the next open
+    if (config) return;
+    config = fetchConfig(mount, protocolLocale(locale));
+    const loaded = await config;
+    if (!loaded) {
+      config = null; // try again on the next open
+      return;
+    }
+    limits = readLimits(loaded);
+    const greeting = loaded.greeting;
+    if (greeting && typeof greeting.body === 'string' && !session.conversation && !storage.conversationId) {
+      view.showGreeting(greeting);
+    }
   };
 
   const host = connectHost(origin, (message) => {
@@ -109,7 +120,7 @@ function main() {
       session.reset();
       view.clear();
       unread = 0;
-      greetingAsked = false;
+      config = null;
       if (panelOpen) {
         session.connect();
         showGreeting();
@@ -128,6 +139,15 @@ function main() {
     },
     onTyping: (hasText) => (hasText ? typing.input() : typing.stop()),
     onRetry: (item) => session.retry(item),
+    onRefresh: (conversationId, seq) => session.message(conversationId, seq).catch(() => null),
+    onFiles: (files) => {
+      if (files.length > MAX_FILES) view.tooManyFiles();
+      const chosen = files.slice(0, MAX_FILES);
+      const problems = chosen.map((file) => ({ file, problem: precheck(file, limits) })).filter((p) => p.problem);
+      view.refuseFiles(problems, limits);
+      const ok = chosen.filter((file) => !precheck(file, limits));
+      if (ok.length) session.sendFiles(ok);
+    },
     onChoice: ({ seq, choice, label }) => {
       typing.stop();
       session.send(label, { seq, choice });
@@ -150,6 +170,7 @@ function main() {
   session.on('status', (status) => view.setOnline(status !== 'offline'));
   session.on('conversation', (conversation) => view.setConversation(conversation));
   session.on('pending', (item) => view.addPending(item));
+  session.on('progress', (item, fraction) => view.progress(item, fraction));
   // While the panel is open and the page in view, what arrives has been seen.
   const reportRead = () => {
     if (panelOpen && document.visibilityState === 'visible') session.markRead();
@@ -162,7 +183,7 @@ function main() {
   session.on('typing', (event) => {
     if (event.sender === 'agent') view.showTyping(event.typing, event.author_name || t('agent'));
   });
-  session.on('failed', (item) => view.markFailed(item));
+  session.on('failed', (item, error) => view.markFailed(item, error));
   session.on('sent', (item, message) => {
     view.markSent(item, message);
     host.post('message', { message: publicMessage(message) });

@@ -6,8 +6,9 @@
 //   conversation(conv)       the open conversation changed (or null)
 //   message(msg, {live})     a stored message not seen before (live: arrived just now)
 //   pending(item)            a message of ours waits for its ack ('sending')
+//   progress(item, fraction) a message of ours with files: how much is uploaded (0..1)
 //   sent(item, msg)          the server stored a message of ours
-//   failed(item, error)      the server refused a message of ours for good
+//   failed(item, error)      the server refused a message of ours for good (or its upload)
 import { ProtocolError, isRetryable, request } from '../shared/ack.js';
 import { Emitter } from '../shared/emitter.js';
 import { isReplyTo } from './storage.js';
@@ -23,8 +24,10 @@ export function protocolLocale(locale) {
 }
 
 export class VisitorSession extends Emitter {
-  constructor({ socketFactory, storage, nextClientId, locale }) {
+  constructor({ socketFactory, storage, nextClientId, locale, upload }) {
     super();
+    /** upload(file, token, onProgress) → the server's {id, name, content_type, size, url}. */
+    this.upload = upload;
     this.locale = protocolLocale(locale);
     this.storage = storage;
     this.nextClientId = nextClientId;
@@ -89,8 +92,68 @@ export class VisitorSession extends Emitter {
     return item;
   }
 
+  /**
+   * Sends files as one message: each is uploaded first (it waits, pending, on the server),
+   * then the message carrying them goes through the outbox like any other, so a reload or a
+   * lost connection resends it. An upload cut short is retried with retry(item).
+   */
+  sendFiles(files) {
+    const item = {
+      client_id: this.nextClientId(), body: '', created_at: Date.now(), files,
+      attachments: files.map((file) => ({ name: file.name, content_type: file.type, size: file.size })),
+    };
+    this.emit('pending', item);
+    this.#upload(item);
+    return item;
+  }
+
+  async #upload(item) {
+    const visitor = this.storage.token;
+    try {
+      const token = this.storage.token || (await this.#visitorToken());
+      const done = [];
+      for (const file of item.files) {
+        const progress = (fraction) => this.emit('progress', item, (done.length + fraction) / item.files.length);
+        done.push(await this.upload(file, token, progress));
+      }
+      delete item.files;
+      item.attachment_ids = done.map((file) => file.id);
+      item.attachments = done.map(({ name, content_type, size }) => ({ name, content_type, size }));
+    } catch (error) {
+      this.emit('failed', item, error);
+      return;
+    }
+    // Reset meanwhile: the files are the previous visitor's, not to be sent as the next one.
+    if (visitor && visitor !== this.storage.token) return;
+    this.outbox.push(item);
+    this.#saveOutbox();
+    this.connect();
+    this.#flush();
+  }
+
+  /** The token a first `resume` gives a new visitor (uploads need one). */
+  #visitorToken() {
+    return new Promise((resolve, reject) => {
+      const stop = this.on('status', (status) => {
+        if (status === 'online' && this.storage.token) {
+          stop();
+          resolve(this.storage.token);
+        } else if (status === 'offline') {
+          stop();
+          reject(new Error('offline'));
+        }
+      });
+      this.connect();
+    });
+  }
+
   /** Puts a failed message back in the outbox, with its original client_id. */
   retry(item) {
+    if (item.files) {
+      this.emit('pending', item);
+      this.#upload(item);
+      return;
+    }
     if (!this.outbox.includes(item)) this.outbox.push(item);
     this.#saveOutbox();
     this.emit('pending', item);
@@ -113,6 +176,13 @@ export class VisitorSession extends Emitter {
     if (this.socket && this.socket.connected && this.conversation) {
       request(this.socket, 'typing', { typing: active }).catch(() => {});
     }
+  }
+
+  /** One stored message again (its file links are fresh); null when it cannot be had. */
+  async message(conversationId, seq) {
+    if (!this.socket || !this.socket.connected) return null;
+    const page = await request(this.socket, 'history', { conversation_id: conversationId, before_seq: seq + 1, limit: 1 });
+    return page.messages.find((message) => message.seq === seq) || null;
   }
 
   /** Asks for a person; resolves with the updated conversation. */
@@ -195,7 +265,7 @@ export class VisitorSession extends Emitter {
         try {
           const payload = item.reply_to
             ? { client_id: item.client_id, reply_to: item.reply_to }
-            : { client_id: item.client_id, body: item.body };
+            : { client_id: item.client_id, body: item.body || undefined, attachment_ids: item.attachment_ids };
           const message = await request(this.socket, 'message', payload);
           this.#receive(message, true);
           this.#settle(item);
@@ -249,7 +319,8 @@ export class VisitorSession extends Emitter {
   }
 
   #saveOutbox() {
-    this.storage.outbox = this.outbox.map(({ client_id, body, created_at, reply_to }) => ({ client_id, body, created_at, reply_to }));
+    this.storage.outbox = this.outbox.map(({ client_id, body, created_at, reply_to, attachment_ids, attachments }) => (
+      { client_id, body, created_at, reply_to, attachment_ids, attachments }));
   }
 
   #setConversation(conversation) {

@@ -21,6 +21,16 @@ export function isReplyTo(value) {
   return Boolean(value) && Number.isInteger(value.seq) && value.seq > 0 && typeof value.choice === 'string';
 }
 
+/** The uploaded files a queued message carries: ids, and what to show of them. */
+function isFiles(item) {
+  if (item.attachment_ids === undefined && item.attachments === undefined) return true;
+  const ids = item.attachment_ids;
+  const shown = item.attachments;
+  return Array.isArray(ids) && Array.isArray(shown) && ids.length === shown.length && ids.length > 0
+    && ids.every((id) => typeof id === 'string')
+    && shown.every((file) => file && typeof file.name === 'string' && typeof file.content_type === 'string' && Number.isFinite(file.size));
+}
+
 export class VisitorStorage {
   #storage = open();
   #memory = new Map();
@@ -65,13 +75,14 @@ export class VisitorStorage {
     this.#set(KEYS.conversation, value);
   }
 
-  /** [{client_id, body, created_at, reply_to?}], oldest first (reply_to: a quick reply). */
+  /** [{client_id, body, created_at, reply_to?, attachment_ids?, attachments?}], oldest first
+   * (reply_to: a quick reply; attachment_ids: files uploaded, the message not yet sent). */
   get outbox() {
     try {
       const items = JSON.parse(this.#get(KEYS.outbox) || '[]');
       return Array.isArray(items)
         ? items.filter((i) => i && typeof i.client_id === 'string' && typeof i.body === 'string'
-          && (i.reply_to === undefined || isReplyTo(i.reply_to)))
+          && (i.reply_to === undefined || isReplyTo(i.reply_to)) && isFiles(i))
         : [];
     } catch {
       return [];

@@ -1,4 +1,5 @@
 // The chat panel's DOM. Every name and body is set with textContent (see shared/dom.js).
+import { MAX_FILES, attachmentsOf, formatSize, renderAttachments } from '../shared/attachments.js';
 import { autoGrow, byId, h, nearBottom, timeElement } from '../shared/dom.js';
 import { renderMarkdown, safeHref } from '../shared/markdown.js';
 import { typingDisplay } from '../shared/typing.js';
@@ -24,8 +25,9 @@ function translatePage(t) {
 }
 
 export class ChatView {
-  constructor({ t, locale, onSend, onRetry, onHandoff, onClose, onTyping, onChoice }) {
+  constructor({ t, locale, onSend, onRetry, onHandoff, onClose, onTyping, onChoice, onFiles, onRefresh }) {
     this.t = t;
+    this.locale = locale;
     document.documentElement.lang = locale;
     translatePage(t);
     this.status = byId('ck-status');
@@ -46,6 +48,8 @@ export class ChatView {
     this.items = new Map();
     this.onRetry = onRetry;
     this.onChoice = onChoice;
+    /** onRefresh(conversationId, seq) → the stored message again, with fresh file links. */
+    this.onRefresh = onRefresh;
     /** The greeting shown before a conversation exists (replaced by the stored one). */
     this.greeting = null;
     /** The conversation's status: quick replies only work while the bot has it. */
@@ -71,6 +75,14 @@ export class ChatView {
       }
     });
     this.input.addEventListener('input', () => onTyping(this.input.value.trim() !== ''));
+    // The paperclip opens the file picker; the chosen files go as one message.
+    const picker = byId('ck-file');
+    byId('ck-attach').addEventListener('click', () => picker.click());
+    picker.addEventListener('change', () => {
+      const files = [...picker.files];
+      picker.value = '';
+      if (files.length) onFiles(files);
+    });
     this.handoff.addEventListener('click', () => onHandoff());
     byId('ck-close').addEventListener('click', () => onClose({ escape: false }));
     document.addEventListener('keydown', (event) => {
@@ -120,7 +132,8 @@ export class ChatView {
   addMessage(message, { announce }) {
     const key = `${message.conversation_id}:${message.seq}`;
     if (this.items.has(key)) return;
-    const item = this.#render(message.sender, this.senderName(message), message.body, message.created_at);
+    const files = attachmentsOf(message);
+    const item = this.#render(message.sender, this.senderName(message), message.body, message.created_at, files, message);
     item.dataset.conv = message.conversation_id;
     item.dataset.seq = String(message.seq);
     if (message.sender !== 'visitor') this.#decorate(item, message.meta, message.seq);
@@ -134,7 +147,8 @@ export class ChatView {
     this.#markChosen(message);
     this.#refreshChoices();
     if (announce && message.sender !== 'visitor') {
-      this.live.textContent = `${this.senderName(message) || this.t('message')}: ${message.body}`;
+      const said = [message.body, ...files.map((file) => file.name)].filter(Boolean).join(', ');
+      this.live.textContent = `${this.senderName(message) || this.t('message')}: ${said}`;
     }
   }
 
@@ -142,12 +156,28 @@ export class ChatView {
   addPending(pending) {
     let item = this.items.get(pending.client_id);
     if (!item) {
-      item = this.#render('visitor', this.t('you'), pending.body, pending.created_at);
+      item = this.#render('visitor', this.t('you'), pending.body, pending.created_at, pending.attachments || []);
       this.items.set(pending.client_id, item);
       this.#insert(item, true);
     }
-    this.#setState(item, 'sending', this.t('sending'));
+    this.#setState(item, 'sending', this.t(pending.files ? 'uploading' : 'sending', { percent: 0 }));
     this.#refreshChoices();
+  }
+
+  /** How much of a message's files is uploaded (0..1). */
+  progress(pending, fraction) {
+    const item = this.items.get(pending.client_id);
+    if (item) this.#setState(item, 'sending', this.t('uploading', { percent: Math.floor(fraction * 100) }));
+  }
+
+  /** Files the visitor picked that cannot be sent: why, in words. */
+  refuseFiles(problems, limits) {
+    const max = formatSize(limits.max_bytes, this.locale);
+    for (const { file, problem } of problems) this.notice(this.t(`file_${problem}`, { name: file.name, max }));
+  }
+
+  tooManyFiles() {
+    this.notice(this.t('too_many_files', { n: MAX_FILES }));
   }
 
   /**
@@ -171,6 +201,9 @@ export class ChatView {
     item.dataset.conv = message.conversation_id;
     item.dataset.seq = String(message.seq);
     this.items.set(`${message.conversation_id}:${message.seq}`, item);
+    const files = item.querySelector('.ck-files');
+    // The stored copy's files come with links: pictures show, chips open.
+    if (files) files.replaceWith(this.#files(attachmentsOf(message), message) || '');
     this.#setState(item, 'sent', this.t('sent'));
     this.#markChosen(message);
     if (this.readMark && this.readMark.conversationId === message.conversation_id
@@ -190,9 +223,15 @@ export class ChatView {
     }
   }
 
-  markFailed(pending) {
+  markFailed(pending, error) {
     const item = this.items.get(pending.client_id);
     if (!item) return;
+    // A file the server refused (the visitor's browser misjudged it): trying again is no use.
+    const refused = { file_too_large: 'file_too_big', unsupported_type: 'file_type' }[error && error.code];
+    if (refused) {
+      this.#setState(item, 'failed', this.t(refused, { name: pending.attachments.map((f) => f.name).join(', ') }));
+      return;
+    }
     const retry = h('button', { type: 'button', class: 'ck-retry', text: this.t('retry') });
     retry.addEventListener('click', () => this.onRetry(pending), { once: true });
     this.#setState(item, 'failed', this.t('not_sent'), retry);
@@ -203,16 +242,24 @@ export class ChatView {
     this.#insert(h('li', { class: 'ck-msg ck-msg--system' }, h('div', { class: 'ck-body', text })), true);
   }
 
-  #render(sender, name, body, createdAt) {
+  #render(sender, name, body, createdAt, files = [], message = null) {
+    const markdown = sender === 'bot' || sender === 'agent';
     return h(
       'li',
       { class: `ck-msg ck-msg--${sender}` },
       h('div', { class: 'ck-meta' }, name ? h('span', { class: 'ck-author', text: name }) : null, timeElement(createdAt)),
       // Bot and agent messages may use Markdown; a visitor's text is always plain text.
-      sender === 'bot' || sender === 'agent'
-        ? h('div', { class: 'ck-body ck-md', dir: 'auto' }, renderMarkdown(body))
-        : h('div', { class: 'ck-body', dir: 'auto', text: body }),
+      // Files alone come with no text.
+      body || !files.length
+        ? h('div', { class: markdown ? 'ck-body ck-md' : 'ck-body', dir: 'auto', text: markdown ? null : body }, markdown ? renderMarkdown(body) : null)
+        : null,
+      this.#files(files, message),
     );
+  }
+
+  #files(files, message) {
+    const refresh = message && (async () => attachmentsOf(await this.onRefresh(message.conversation_id, message.seq)));
+    return renderAttachments(files, { c: 'ck-', locale: this.locale, openLabel: this.t('open_file'), refresh });
   }
 
   /** Article cards and quick replies under a bot message (meta: docs/protocol.md). */
