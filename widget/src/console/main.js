@@ -21,6 +21,7 @@ const ui = {
   appView: byId('app-view'),
   conn: byId('conn'),
   agentName: byId('agent-name'),
+  presence: byId('presence'),
   list: byId('conversation-list'),
   listEmpty: byId('list-empty'),
   title: byId('thread-title'),
@@ -315,6 +316,7 @@ async function flushOutbox() {
 // ---- connection and sign-in ----
 
 function connect() {
+  ui.presence.value = localStorage.getItem('chatkit.console.presence') === 'away' ? 'away' : 'online';
   ui.loginView.hidden = true;
   ui.appView.hidden = false;
   ui.agentName.textContent = state.auth.agent.name;
@@ -322,8 +324,14 @@ function connect() {
   state.socket = socket;
   socket.on('connect', async () => {
     ui.conn.textContent = 'Online';
+    await setPresence(ui.presence.value);
     await refreshList();
     await joinCurrent();
+  });
+  // A conversation offered to this agent: it appears in the list; opening it accepts it.
+  socket.on('assignment', async ({ conversation }) => {
+    if (conversation) upsertConversation(conversation);
+    ui.conn.textContent = 'New conversation assigned to you';
   });
   socket.on('disconnect', (reason) => {
     ui.conn.textContent = 'Reconnecting…';
@@ -352,6 +360,16 @@ function connect() {
     }
   });
   socket.connect();
+}
+
+/** Available agents are offered queued conversations (routing); away ones are not. */
+async function setPresence(status) {
+  localStorage.setItem('chatkit.console.presence', status);
+  try {
+    await request(state.socket, 'presence', { status });
+  } catch (error) {
+    ui.conn.textContent = `Could not set your status: ${error.message}`;
+  }
 }
 
 function signOut(reason = '') {
@@ -414,6 +432,7 @@ ui.resolve.addEventListener('click', async () => {
   }
 });
 byId('logout').addEventListener('click', () => signOut());
+ui.presence.addEventListener('change', () => state.socket && setPresence(ui.presence.value));
 
 state.auth = loadAuth();
 if (state.auth) connect();

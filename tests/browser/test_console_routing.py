@@ -1,0 +1,50 @@
+"""The console's status: an available agent is offered handed-over conversations."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from tests.browser.conftest import AGENT_EMAIL, AGENT_NAME, AGENT_PASSWORD, Chat
+
+pytestmark = pytest.mark.browser
+
+
+async def test_an_available_console_agent_is_assigned_a_handoff(page: Any, chat: Chat) -> None:
+    from playwright.async_api import expect
+
+    from tests.clients import Visitor
+
+    await page.goto(f"{chat.mount}/console/")
+    await page.fill("#login-email", AGENT_EMAIL)
+    await page.fill("#login-password", AGENT_PASSWORD)
+    await page.click("button[type=submit]")
+    await expect(page.locator("#agent-name")).to_have_text(AGENT_NAME)
+    await expect(page.locator("#presence")).to_have_value("online")
+
+    visitor = Visitor(chat.server)
+    await visitor.start()
+    first = await visitor.say("I need a person please", "c-route-1")
+    # The bot hands over; routing offers the conversation to the one available agent.
+    await expect(page.locator("#conn")).to_have_text("New conversation assigned to you")
+    agent = await chat.kit.store.get_agent_by_email(AGENT_EMAIL)
+    assert agent is not None
+    opened = await chat.kit.store.get_conversation(first["conversation_id"])
+    assert opened is not None and opened.agent_id == agent.id
+    await expect(page.locator("#conversation-list button").first).to_be_visible()
+
+    # Away: the next handoff waits in the queue instead.
+    await page.select_option("#presence", "away")
+    second = Visitor(chat.server)
+    await second.start()
+    sent = await second.say("agent please", "c-route-2")
+    waiting = None
+    for _ in range(100):
+        waiting = await chat.kit.store.get_conversation(sent["conversation_id"])
+        if waiting is not None and str(waiting.status) == "queued":
+            break
+        await page.wait_for_timeout(50)
+    assert waiting is not None and str(waiting.status) == "queued" and waiting.agent_id is None
+    await visitor.close()
+    await second.close()
