@@ -12,7 +12,9 @@ capacity, configured in YAML (`routing.yaml`, setting `routing_path`).
         skills: [billing]          # an agent needs every one of them
         strategy: least_busy
         overflow: support          # optional: a team that may take its chats
-        hours: null                # reserved for business hours (chatkit/routing/hours.py)
+        hours:                     # optional: when the team is open (chatkit/routing/hours.py)
+          time_zone: Europe/Madrid
+          weekly: {mon: [["09:00", "18:00"]], tue: [["09:00", "18:00"]]}
     agents:                        # by email; agents not named belong to default_team
       ada@example.com: {teams: [support, billing], skills: [billing], capacity: 4}
 
@@ -22,13 +24,14 @@ With no file there is one team, `support`, round robin, that every agent belongs
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from chatkit.errors import ConfigError
 from chatkit.models import Agent, Strategy
+from chatkit.routing.hours import BusinessHours
 
 DEFAULT_TEAM = "support"
 
@@ -48,9 +51,9 @@ class TeamConfig(_Strict):
     strategy: Strategy = Strategy.ROUND_ROBIN
     #: A team whose agents may take this team's chats when none of its own can.
     overflow: TeamId | None = None
-    #: Reserved for business hours (chatkit/routing/hours.py, in progress): kept as given,
-    #: not read by routing yet.
-    hours: Any = None
+    #: When the team is open (None: always). Validated here; out-of-hours handling (the
+    #: widget's offline form, follow-the-sun overflow) is still to come.
+    hours: BusinessHours | None = None
 
     @property
     def title(self) -> str:

@@ -33,7 +33,7 @@ default_capacity: 2
 teams:
   - {id: general, name: General}
   - {id: billing, skills: [billing], strategy: least_busy, overflow: general,
-     hours: {tz: Europe/Paris}}
+     hours: {time_zone: Europe/Paris, weekly: {mon: [["09:00", "17:00"]]}}}
 agents:
   Ada@Example.com: {teams: [billing], skills: [billing, es], capacity: 5}
   bo@example.com: {teams: [billing]}
@@ -45,7 +45,10 @@ agents:
     assert routing.can_take(ada, "billing") and not routing.can_take(bo, "billing")
     assert routing.teams_of(cy) == ["general"] and not routing.can_take(cy, "billing")
     assert routing.candidates([ada, bo, cy], "billing") == {"ada@example.com": 5}
-    assert routing.teams["billing"].hours == {"tz": "Europe/Paris"}
+    hours = routing.teams["billing"].hours
+    assert hours is not None and hours.time_zone == "Europe/Paris"
+    monday_10_paris = 1_794_214_800_000  # 2026-11-09 10:00 CET
+    assert hours.is_open(monday_10_paris) and not hours.is_open(monday_10_paris + 8 * 3_600_000)
 
 
 @pytest.mark.parametrize(("text", "message"), [
@@ -53,6 +56,7 @@ agents:
     ("teams: [{id: a, strategy: random}]", "teams.0.strategy"),
     ("teams: [{id: a, overflow: b}]", "teams.a.overflow: no team 'b'"),
     ("teams: [{id: a, overflow: a}]", "cannot overflow to itself"),
+    ("teams: [{id: a, hours: {time_zone: Mars/Olympus}}]", "teams.0.hours"),
     ("teams: [{id: a}]\ndefault_team: b", "default_team: no team 'b'"),
     ("teams: [{id: a}]\nagents: {x@y.z: {teams: [b]}}", "agents.x@y.z.teams: no team 'b'"),
     ("agents: {x@y.z: {capacity: 0}}", "agents.x@y.z.capacity"),
