@@ -2,6 +2,11 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from pydantic import ValidationError
+
 
 class ChatKitError(Exception):
     """Base class: `code` is part of the protocol (docs/protocol.md)."""
@@ -67,3 +72,20 @@ class TooManyAttachments(ChatKitError):
     """An uploader has too many files waiting to be sent in a message."""
 
     code = "too_many_attachments"
+
+
+def config_problems(exc: ValidationError) -> str:
+    """A config file's validation errors as `teams[0].strategy: message; ...`, for a
+    ConfigError that also names the file. A cross-field check (no location) names its fields
+    in its message already."""
+    return "; ".join(f"{_where(tuple(e['loc']))}{e['msg'].removeprefix('Value error, ')}"
+                     for e in exc.errors(include_url=False))
+
+
+def _where(loc: tuple[int | str, ...]) -> str:
+    parts = ""
+    for part in loc:
+        if part == "[key]":  # pydantic's marker for a mapping's key: the key is named already
+            continue
+        parts += f"[{part}]" if isinstance(part, int) else f".{part}" if parts else str(part)
+    return f"{parts}: " if parts else ""

@@ -41,7 +41,7 @@ from pydantic import (
 )
 
 from chatkit.bot.texts import PLACEHOLDERS, TEXTS
-from chatkit.errors import ConfigError
+from chatkit.errors import ConfigError, config_problems
 from chatkit.kb.entries import normalise_locale
 
 DEFAULT_FLOW = Path(__file__).resolve().parent.parent / "demo" / "bot.yaml"
@@ -182,15 +182,6 @@ class BotConfig(_Strict):
         return self.locale
 
 
-def _where(loc: tuple[int | str, ...]) -> str:
-    parts = ""
-    for part in loc:
-        if part == "[key]":  # pydantic's marker for a mapping's key: the key is named already
-            continue
-        parts += f"[{part}]" if isinstance(part, int) else f".{part}" if parts else str(part)
-    return parts or "(top level)"
-
-
 def load_bot_config(path: Path | None = None) -> BotConfig:
     """Read and validate a bot.yaml (the built-in flow when `path` is None). Blocking: call it
     in a thread from async code. Raises ConfigError naming the file and each field at fault."""
@@ -206,7 +197,4 @@ def load_bot_config(path: Path | None = None) -> BotConfig:
     try:
         return BotConfig.model_validate(raw or {})
     except ValidationError as exc:
-        problems = "; ".join(
-            f"{_where(tuple(e['loc']))}: {e['msg'].removeprefix('Value error, ')}"
-            for e in exc.errors(include_url=False))
-        raise ConfigError(f"{path}: {problems}") from exc
+        raise ConfigError(f"{path}: {config_problems(exc)}") from exc

@@ -29,7 +29,7 @@ from typing import Annotated
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
-from chatkit.errors import ConfigError
+from chatkit.errors import ConfigError, config_problems
 from chatkit.models import Agent, Strategy
 from chatkit.routing.hours import BusinessHours
 
@@ -147,10 +147,5 @@ def load_routing(path: Path | None, *, default_capacity: int = 3) -> Routing:
     try:
         config = RoutingConfig.model_validate(raw or {})
     except ValidationError as exc:
-        # A cross-field check (no loc) names its fields in its message already.
-        problems = "; ".join(
-            (f"{'.'.join(str(p) for p in e['loc'])}: " if e["loc"] else "")
-            + e["msg"].removeprefix("Value error, ")
-            for e in exc.errors(include_url=False))
-        raise ConfigError(f"{path}: {problems}") from exc
+        raise ConfigError(f"{path}: {config_problems(exc)}") from exc
     return Routing(config, default_capacity=default_capacity)

@@ -61,7 +61,7 @@ from pydantic import (
     model_validator,
 )
 
-from chatkit.errors import ConfigError
+from chatkit.errors import ConfigError, config_problems
 
 Weekday = Literal["mon", "tue", "wed", "thu", "fri", "sat", "sun"]
 #: The day names, in `date.weekday()` order (Monday is 0).
@@ -431,15 +431,6 @@ def first_open(teams: Sequence[tuple[str, BusinessHours]], at_ms: int) -> str | 
     return None
 
 
-def _where(loc: tuple[int | str, ...]) -> str:
-    parts = ""
-    for part in loc:
-        if part == "[key]":  # pydantic's marker for a mapping's key: the key is named already
-            continue
-        parts += f"[{part}]" if isinstance(part, int) else f".{part}" if parts else str(part)
-    return parts or "(top level)"
-
-
 def load_hours(mapping: Any, *, source: str) -> BusinessHours:
     """Validate business hours read from a file (YAML or JSON), for a caller that reports
     errors by file: raises ConfigError naming `source` and each field at fault. A model that
@@ -447,7 +438,4 @@ def load_hours(mapping: Any, *, source: str) -> BusinessHours:
     try:
         return BusinessHours.model_validate(mapping)
     except ValidationError as exc:
-        problems = "; ".join(
-            f"{_where(tuple(e['loc']))}: {e['msg'].removeprefix('Value error, ')}"
-            for e in exc.errors(include_url=False))
-        raise ConfigError(f"{source}: {problems}") from exc
+        raise ConfigError(f"{source}: {config_problems(exc)}") from exc
