@@ -27,21 +27,19 @@ import re
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
-import yaml
 from pydantic import (
     AfterValidator,
     BaseModel,
     BeforeValidator,
     ConfigDict,
     Field,
-    ValidationError,
     ValidationInfo,
     field_validator,
     model_validator,
 )
 
 from chatkit.bot.texts import PLACEHOLDERS, TEXTS
-from chatkit.errors import ConfigError, config_problems
+from chatkit.configfile import load_config_file
 from chatkit.kb.entries import normalise_locale
 
 DEFAULT_FLOW = Path(__file__).resolve().parent.parent / "demo" / "bot.yaml"
@@ -185,16 +183,5 @@ class BotConfig(_Strict):
 def load_bot_config(path: Path | None = None) -> BotConfig:
     """Read and validate a bot.yaml (the built-in flow when `path` is None). Blocking: call it
     in a thread from async code. Raises ConfigError naming the file and each field at fault."""
-    path = path or DEFAULT_FLOW
-    try:
-        raw = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise ConfigError(f"{path}: no such bot flow file") from None
-    except (OSError, UnicodeDecodeError, yaml.YAMLError) as exc:
-        raise ConfigError(f"{path}: cannot read the bot flow: {exc}") from exc
-    if raw is not None and not isinstance(raw, dict):
-        raise ConfigError(f"{path}: the bot flow must be a mapping (name:, menu:, ...)")
-    try:
-        return BotConfig.model_validate(raw or {})
-    except ValidationError as exc:
-        raise ConfigError(f"{path}: {config_problems(exc)}") from exc
+    return load_config_file(path or DEFAULT_FLOW, BotConfig, what="bot flow",
+                            missing="no such bot flow file", shape="name:, menu:, ...")

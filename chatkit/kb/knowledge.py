@@ -13,9 +13,9 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from pathlib import Path
 
-import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from chatkit.configfile import load_config_file
 from chatkit.errors import ConfigError
 from chatkit.kb.embedding import VECTOR_LANGUAGES, StaticEmbedder, bundled_embedder
 from chatkit.kb.entries import KBEntry, normalise_locale
@@ -175,18 +175,7 @@ class KnowledgeBase:
 
 def load_matcher_config(path: Path) -> MatcherConfig:
     """Read `matcher.yaml`; a missing file gives the defaults."""
-    try:
-        raw = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        return MatcherConfig()
-    except (OSError, UnicodeDecodeError, yaml.YAMLError) as exc:
-        raise ConfigError(f"{path}: cannot read the matcher settings: {exc}") from exc
-    try:
-        return MatcherConfig.model_validate(raw or {})
-    except ValidationError as exc:
-        problems = "; ".join(f"{'.'.join(str(p) for p in e['loc'])}: {e['msg']}"
-                             for e in exc.errors())
-        raise ConfigError(f"{path}: {problems}") from exc
+    return load_config_file(path, MatcherConfig, what="matcher settings", missing=None)
 
 
 def load_kb(path: Path | None = None, *, config: MatcherConfig | None = None,

@@ -26,10 +26,9 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Annotated
 
-import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from chatkit.errors import ConfigError, config_problems
+from chatkit.configfile import load_config_file
 from chatkit.models import Agent, Strategy
 from chatkit.routing.hours import BusinessHours
 
@@ -136,16 +135,6 @@ def load_routing(path: Path | None, *, default_capacity: int = 3) -> Routing:
     thread from async code. Raises ConfigError naming the file and each field at fault."""
     if path is None:
         return Routing(default_capacity=default_capacity)
-    try:
-        raw = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise ConfigError(f"{path}: no such routing file") from None
-    except (OSError, UnicodeDecodeError, yaml.YAMLError) as exc:
-        raise ConfigError(f"{path}: cannot read the routing file: {exc}") from exc
-    if raw is not None and not isinstance(raw, dict):
-        raise ConfigError(f"{path}: the routing file must be a mapping (teams:, agents:, ...)")
-    try:
-        config = RoutingConfig.model_validate(raw or {})
-    except ValidationError as exc:
-        raise ConfigError(f"{path}: {config_problems(exc)}") from exc
+    config = load_config_file(path, RoutingConfig, what="routing file",
+                              missing="no such routing file", shape="teams:, agents:, ...")
     return Routing(config, default_capacity=default_capacity)
