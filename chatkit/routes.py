@@ -5,9 +5,10 @@ from __future__ import annotations
 import json
 from collections.abc import Awaitable, Callable
 from pathlib import Path
+from typing import TypeVar
 
 from aiohttp import web
-from pydantic import ValidationError
+from pydantic import BaseModel, ValidationError
 
 from chatkit.attachments.files import FILE_TYPES
 from chatkit.errors import ChatKitError
@@ -21,6 +22,7 @@ from chatkit.settings import Settings
 STATIC = Path(__file__).resolve().parent / "static"
 
 routes = web.RouteTableDef()
+M = TypeVar("M", bound=BaseModel)
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
 
@@ -105,16 +107,7 @@ async def widget_config(request: web.Request) -> web.Response:
 @routes.post("/api/agents/login")
 async def login(request: web.Request) -> web.Response:
     kit = request.config_dict[KIT]
-    try:
-        body = await request.json()
-    except ValueError:
-        return error_response(400, "invalid_payload", "the body must be JSON")
-    if not isinstance(body, dict):
-        return error_response(400, "invalid_payload", "the body must be a JSON object")
-    try:
-        credentials = Login.model_validate(body)
-    except ValidationError as exc:
-        return error_response(400, "invalid_payload", describe(exc))
+    credentials = await json_body(request, Login)
     try:
         agent = await kit.agents.authenticate(credentials.email, credentials.password)
     except ChatKitError as exc:
@@ -122,16 +115,42 @@ async def login(request: web.Request) -> web.Response:
     return web.json_response({"token": kit.agents.issue_token(agent), "agent": agent.to_wire()})
 
 
+async def json_body(request: web.Request, model: type[M]) -> M:
+    """The request's JSON object validated as `model`; raises a JSON 400 otherwise."""
+    try:
+        body = await request.json()
+    except ValueError:
+        raise _bad_request("the body must be JSON") from None
+    if not isinstance(body, dict):
+        raise _bad_request("the body must be a JSON object")
+    try:
+        return model.model_validate(body)
+    except ValidationError as exc:
+        raise _bad_request(describe(exc)) from exc
+
+
+def _bad_request(message: str) -> web.HTTPBadRequest:
+    return web.HTTPBadRequest(text=_error_text("invalid_payload", message),
+                              content_type="application/json")
+
+
+def bearer_token(request: web.Request) -> str | None:
+    """The token of an `Authorization: Bearer ...` header, if there is one."""
+    scheme, _, token = request.headers.get("Authorization", "").partition(" ")
+    token = token.strip()
+    return token if scheme.lower() == "bearer" and token else None
+
+
 async def require_agent(request: web.Request, *roles: AgentRole) -> Agent:
     """The agent whose token is in `Authorization: Bearer ...`, with one of `roles` (any role
     when none is given); raises a JSON 401 or 403 otherwise."""
-    scheme, _, token = request.headers.get("Authorization", "").partition(" ")
-    if scheme.lower() != "bearer" or not token.strip():
+    token = bearer_token(request)
+    if token is None:
         raise web.HTTPUnauthorized(
             text=_error_text("unauthorized", "send an agent token: Authorization: Bearer ..."),
             content_type="application/json", headers={"WWW-Authenticate": "Bearer"})
     try:
-        agent = await request.config_dict[KIT].agents.agent_for_token(token.strip())
+        agent = await request.config_dict[KIT].agents.agent_for_token(token)
     except ChatKitError as exc:
         raise web.HTTPUnauthorized(text=_error_text(exc.code, exc.message),
                                    content_type="application/json",
@@ -166,7 +185,11 @@ async def reload_kb(request: web.Request) -> web.Response:
 async def chatkit_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
     """For chatkit's own routes only (it is the sub-app's middleware): no response of chatkit's
     is to be MIME-sniffed. (permessage-deflate is declined by the socket itself.)"""
-    response = await handler(request)
+    try:
+        response = await handler(request)
+    except web.HTTPException as exc:  # a JSON error raised by json_body, require_agent...
+        exc.headers.setdefault("X-Content-Type-Options", "nosniff")
+        raise
     if not response.prepared:  # a websocket has sent its headers already
         response.headers.setdefault("X-Content-Type-Options", "nosniff")
     return response

@@ -39,7 +39,7 @@ from chatkit.errors import (
 from chatkit.keys import KIT
 from chatkit.models import SenderKind
 from chatkit.realtime.visitor import VISITOR_TOKEN
-from chatkit.routes import error_response
+from chatkit.routes import bearer_token, error_response
 
 routes = web.RouteTableDef()
 
@@ -69,9 +69,8 @@ def _error(exc: ChatKitError) -> web.Response:
 
 async def _party(request: web.Request) -> Party:
     """The visitor or agent whose token is in `Authorization: Bearer ...` (InvalidToken)."""
-    scheme, _, token = request.headers.get(hdrs.AUTHORIZATION, "").partition(" ")
-    token = token.strip()
-    if scheme.lower() != "bearer" or not token:
+    token = bearer_token(request)
+    if token is None:
         raise InvalidToken("send a visitor or agent token: Authorization: Bearer ...")
     kit = request.config_dict[KIT]
     signer = kit.visitors.signer

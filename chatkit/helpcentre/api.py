@@ -26,7 +26,7 @@ from __future__ import annotations
 import asyncio
 import re
 import secrets
-from typing import Annotated, Any
+from typing import Annotated
 
 from aiohttp import web
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError
@@ -38,7 +38,7 @@ from chatkit.helpcentre.pages import article_url
 from chatkit.keys import KB_PROVIDER, KIT
 from chatkit.models import ARTICLE_VOTE, ArticleVotes
 from chatkit.realtime.dispatch import describe
-from chatkit.routes import error_response
+from chatkit.routes import error_response, json_body
 
 VOTER_COOKIE = "chatkit_voter"
 VOTER_COOKIE_AGE = 365 * 24 * 3600
@@ -103,16 +103,7 @@ async def vote(request: web.Request) -> web.Response:
     if request.content_type != "application/json":
         return error_response(415, "invalid_payload",
                               "send the vote as JSON (Content-Type: application/json)")
-    try:
-        body: Any = await request.json()
-    except ValueError:
-        return error_response(400, "invalid_payload", "the body must be JSON")
-    if not isinstance(body, dict):
-        return error_response(400, "invalid_payload", "the body must be a JSON object")
-    try:
-        ballot = Vote.model_validate(body)
-    except ValidationError as exc:
-        return error_response(400, "invalid_payload", describe(exc))
+    ballot = await json_body(request, Vote)
 
     kb = request.config_dict[KB_PROVIDER]()
     entry = kb.get(request.match_info["entry_id"], ballot.locale)
