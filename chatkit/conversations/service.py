@@ -174,6 +174,8 @@ class ConversationService:
         started: each must be the sender's own, and in no message yet, unless in this very
         message (a resend with the same client_id, which gets the stored original). The
         store checks again, atomically, when it binds them."""
+        if not attachment_ids:  # nearly every message: nothing to look up
+            return []
         found = {a.id: a for a in await self.store.get_attachments(attachment_ids)}
         for attachment_id in attachment_ids:
             attachment = found.get(attachment_id)

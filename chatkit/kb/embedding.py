@@ -175,6 +175,8 @@ class StaticEmbedder:
 
     def unit_pieces(self) -> FloatArray:
         """Every word piece's vector at unit length, shape (vocab, dim), made once (15 MB)."""
+        if self._unit is not None:  # every lookup asks: no lock once it is made
+            return self._unit
         with _bundled_lock:
             if self._unit is None:
                 rows = self._vectors.astype(np.float32) * self._scales[:, None]
