@@ -36,6 +36,7 @@ from chatkit.realtime.server import (
     SocketNotifier,
     close_socket_server,
     create_socket_server,
+    redis_check,
     register_namespaces,
 )
 from chatkit.routes import STATIC, add_routes, chatkit_middleware, loader_with_config
@@ -64,12 +65,16 @@ class ChatKit:
     def __init__(self, settings: Settings | None = None, *, store: Store | None = None,
                  answerers: Sequence[Answerer | Literal["kb"]] = ("kb",)) -> None:
         self.settings = settings or Settings()
-        self.store: Store = store or SqlStore(self.settings.database_url)
+        self.store: Store = store or SqlStore(
+            self.settings.database_url, pool_size=self.settings.database_pool_size)
         self.agents = AgentService(self.store, token_ttl=self.settings.agent_token_ttl)
         self.attachments = AttachmentService(
             self.store, max_bytes=self.settings.attachment_max_bytes,
             url_ttl=self.settings.attachment_url_ttl, prefix=self.settings.prefix)
         self.sio = create_socket_server(self.settings)
+        self.redis_ping = redis_check(self.sio)
+        #: True from the end of start-up until shutdown begins (the readiness check).
+        self.ready = False
         notifier = SocketNotifier(self.sio, self.attachments)
         self.conversations = ConversationService(self.store, notifier, bot=None)
         self.visitors, self.agent_namespace = register_namespaces(
@@ -80,6 +85,7 @@ class ChatKit:
             self.store, notifier, Routing(default_capacity=self.settings.agent_capacity),
             accept_timeout=self.settings.accept_timeout,
             disconnect_grace=self.settings.disconnect_grace,
+            connection_ttl=self.settings.connection_ttl,
             sweep_interval=self.settings.routing_sweep_interval)
         self.conversations.router = self.agent_namespace.routing = self.routing
         if not answerers:
@@ -152,9 +158,11 @@ class ChatKit:
         sweeper = asyncio.create_task(self._sweep_attachments(), name="chatkit-attachments")
         # Every process sweeps the routing timers kept in the store (routing/service.py).
         router = asyncio.create_task(self.routing.run(), name="chatkit-routing")
+        self.ready = True
         try:
             yield
         finally:
+            self.ready = False
             for task in (watcher, sweeper, router):
                 task.cancel()
                 with contextlib.suppress(asyncio.CancelledError):
@@ -181,6 +189,7 @@ class ChatKit:
         return f"{self._prefix}/help/articles/{quote(entry_id, safe='')}"
 
     async def _disconnect_clients(self, app: web.Application) -> None:
+        self.ready = False  # the load balancer stops sending new clients here
         await close_socket_server(self.sio)
 
     async def _start_demo(self) -> None:

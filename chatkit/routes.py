@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 from collections.abc import Awaitable, Callable
 from pathlib import Path
@@ -76,7 +77,34 @@ async def add_slash(request: web.Request) -> web.StreamResponse:
 
 @routes.get("/api/health")
 async def health(request: web.Request) -> web.Response:
+    """Liveness: the process answers. (Restart it when this fails.)"""
     return web.json_response({"status": "ok"})
+
+
+#: How long readiness waits for the database or Redis before calling it down.
+READY_TIMEOUT = 2.0
+
+
+@routes.get("/api/ready")
+async def ready(request: web.Request) -> web.Response:
+    """Readiness: send this process traffic only while it has started, is not shutting down,
+    and reaches its database and Redis. 503 otherwise, naming what is wrong."""
+    kit = request.config_dict[KIT]
+    checks: dict[str, str] = {}
+    if not kit.ready:
+        checks["process"] = "starting or stopping"
+    for name, check in (("store", kit.store.ping), ("redis", kit.redis_ping)):
+        if check is None:
+            checks[name] = "not used"
+            continue
+        try:
+            await asyncio.wait_for(check(), READY_TIMEOUT)
+            checks[name] = "ok"
+        except Exception as exc:  # whatever the driver raises, the answer is "not ready"
+            checks[name] = f"unreachable: {type(exc).__name__}"
+    ok = all(value in ("ok", "not used") for value in checks.values())
+    return web.json_response({"status": "ready" if ok else "not ready", "checks": checks},
+                             status=200 if ok else 503, headers={"Cache-Control": "no-store"})
 
 
 @routes.get("/api/widget/config")

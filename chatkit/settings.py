@@ -28,6 +28,13 @@ class Settings(BaseSettings):
         description="sqlite:///path/to/file.db or postgresql://user@host/db",
     )
     redis_url: str | None = Field(None, description="redis://host:6379/0 to scale out")
+    redis_channel: str = Field(
+        "chatkit", min_length=1, max_length=100, pattern=r"^[A-Za-z0-9_.:-]+$",
+        description="the Redis pub/sub channel the processes of one deployment share; give "
+                    "each deployment on one Redis its own")
+    database_pool_size: int = Field(
+        5, ge=1, le=100,
+        description="PostgreSQL connections each process keeps open (up to 5 more at peaks)")
     host: str = Field("127.0.0.1", description="address `chatkit serve` listens on")
     port: int = Field(8080, ge=1, le=65535, description="port `chatkit serve` listens on")
     prefix: str = Field("/chat", description="URL prefix chatkit is mounted at")
@@ -69,6 +76,11 @@ class Settings(BaseSettings):
         30, ge=0, le=3600,
         description="seconds after an agent's last connection drops before they go offline "
                     "and their chats go back to the queue")
+    connection_ttl: float = Field(
+        30, ge=3, le=600,
+        description="seconds an agent's connection counts as live unless its process renews "
+                    "it (every third of this): how soon the agents of a process that died are "
+                    "seen gone")
     routing_sweep_interval: float = Field(
         1.0, gt=0, le=60,
         description="seconds between each process's look for expired offers and absent "

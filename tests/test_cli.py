@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import os
 import signal
-import socket
 import sys
 from pathlib import Path
 from typing import Any
@@ -15,13 +14,7 @@ import pytest
 
 from tests.clients import AgentClient, Visitor
 from tests.realtime.test_delivery import stored_bodies
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
+from tests.served import Address, Served, free_port, stream
 
 
 async def run(*args: str, env: dict[str, str] | None = None,
@@ -82,56 +75,6 @@ async def test_serve_refuses_a_broken_bot_flow(tmp_path: Path) -> None:
     assert f"{flow}: menu[0].action: Input should be 'handoff' or 'faq'" in err
 
 
-class Served:
-    """`chatkit serve` in a subprocess on a free loopback port."""
-
-    def __init__(self, tmp_path: Path, *extra: str) -> None:
-        self.port = free_port()
-        self.db = f"sqlite:///{tmp_path}/served.db"
-        self.args = ["serve", "--port", str(self.port), "--database", self.db, *extra]
-        self.cwd = tmp_path
-        self.output = ""
-
-    async def __aenter__(self) -> Served:
-        env = {k: v for k, v in os.environ.items() if not k.startswith("CHATKIT_")}
-        self.process = await asyncio.create_subprocess_exec(
-            sys.executable, "-m", "chatkit", *self.args, cwd=self.cwd, env=env,
-            stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT)
-        assert self.process.stdout is not None
-        while "Ctrl+C to stop" not in self.output:
-            line = await asyncio.wait_for(self.process.stdout.readline(), 30)
-            assert line, f"chatkit serve exited:\n{self.output}"
-            self.output += line.decode()
-        # The announcement comes before the socket is bound; wait for it.
-        for _ in range(100):
-            try:
-                _, writer = await asyncio.open_connection("127.0.0.1", self.port)
-                writer.close()
-                break
-            except OSError:
-                await asyncio.sleep(0.05)
-        return self
-
-    async def stop(self, sig: int = signal.SIGTERM) -> int:
-        self.process.send_signal(sig)
-        assert self.process.stdout is not None
-        rest = await asyncio.wait_for(self.process.stdout.read(), 30)
-        self.output += rest.decode()
-        return await self.process.wait()
-
-    async def __aexit__(self, *exc: object) -> None:
-        if self.process.returncode is None:
-            self.process.kill()
-            await self.process.wait()
-
-
-class _Server:
-    """Enough of aiohttp's TestServer for the test clients."""
-
-    def __init__(self, port: int) -> None:
-        self.host, self.port = "127.0.0.1", port
-
-
 async def test_serve_runs_the_demo_out_of_the_box(tmp_path: Path) -> None:
     async with Served(tmp_path) as served:
         assert "demo agent: demo@chatkit.local / " in served.output
@@ -143,14 +86,14 @@ async def test_serve_runs_the_demo_out_of_the_box(tmp_path: Path) -> None:
             async with http.get(f"{base}/") as response:
                 assert response.status == 200 and "/chat/widget.js" in await response.text()
         # The demo bot answers from the demo knowledge base.
-        visitor = Visitor(_Server(served.port))  # type: ignore[arg-type]
+        visitor = Visitor(Address(served))  # type: ignore[arg-type]
         await visitor.start()
         await visitor.say("how long does shipping take", "c-1")
         greeting, answer = await visitor.next("message"), await visitor.next("message")
         assert greeting["meta"]["kind"] == "menu"  # the built-in flow's greeting and menu
         assert answer["sender"] == "bot" and "business days" in answer["body"]
         # The printed credentials work.
-        agent = AgentClient(_Server(served.port))  # type: ignore[arg-type]
+        agent = AgentClient(Address(served))  # type: ignore[arg-type]
         await agent.login("demo@chatkit.local", password)
         listed = await agent.ok("conversations", {"status": ["bot"]})
         assert len(listed["conversations"]) == 1
@@ -163,7 +106,7 @@ async def test_serve_runs_the_demo_out_of_the_box(tmp_path: Path) -> None:
 async def test_signals_shut_down_cleanly_keeping_acked_messages(tmp_path: Path,
                                                                 sig: int) -> None:
     async with Served(tmp_path, "--no-demo") as served:
-        visitor = Visitor(_Server(served.port))  # type: ignore[arg-type]
+        visitor = Visitor(Address(served))  # type: ignore[arg-type]
         await visitor.start()
         acked = [await visitor.say(f"message {n}", f"c-{n}") for n in range(20)]
         # More in flight when the signal lands: those acked must be stored too.
@@ -195,39 +138,32 @@ async def all_messages(visitor: Visitor) -> list[dict[str, Any]]:
 
 async def test_kill_9_mid_stream_loses_no_acked_message_and_resends_store_once(
         tmp_path: Path) -> None:
-    """The server is killed with SIGKILL while 300 messages are in flight. After a restart,
-    every acknowledged message is there exactly as acknowledged; the client resends all it
-    has no ack for (some of which were committed before the kill), and each is stored once."""
-    count = 300
+    """The server is killed with SIGKILL while messages stream in, 20 in flight. After a
+    restart, every acknowledged message is there exactly as acknowledged; the client resends
+    all it has no ack for (some of which were committed before the kill), and each is stored
+    once."""
     async with Served(tmp_path, "--no-demo") as first:
-        visitor = Visitor(_Server(first.port))  # type: ignore[arg-type]
+        visitor = Visitor(Address(first))  # type: ignore[arg-type]
         token = (await visitor.start())["token"]
-        fifty_acked = asyncio.Event()
-        calls = [asyncio.create_task(visitor.sio.call(
-            "message", {"client_id": f"m-{n}", "body": f"message {n}"},
-            namespace="/visitor", timeout=3)) for n in range(count)]
-        for call in calls:
-            call.add_done_callback(
-                lambda _: sum(c.done() for c in calls) >= 50 and fifty_acked.set())
+        stop, fifty_acked = asyncio.Event(), asyncio.Event()
+        streaming = asyncio.create_task(stream(visitor, stop, fifty_acked))
         await asyncio.wait_for(fifty_acked.wait(), 30)
-        first.process.kill()
-        await first.process.wait()
-        results = await asyncio.gather(*calls, return_exceptions=True)
+        await first.kill()
+        stop.set()
+        sent, acked = await streaming
         await visitor.close()
-    acked = {r["data"]["client_id"]: r["data"] for r in results
-             if isinstance(r, dict) and r.get("ok")}
-    assert 50 <= len(acked) < count, "the kill should land mid-stream"
+    assert 50 <= len(acked) < len(sent), "the kill should land mid-stream"
 
     async with Served(tmp_path, "--no-demo") as second:
-        visitor = Visitor(_Server(second.port))  # type: ignore[arg-type]
+        visitor = Visitor(Address(second))  # type: ignore[arg-type]
         await visitor.start(token)
         by_client = {m["client_id"]: m for m in await all_messages(visitor)}
         for client_id, message in acked.items():
             assert by_client[client_id] == message
         # The widget's outbox: everything without an ack is sent again, with its client id.
-        for n in range(count):
-            if f"m-{n}" not in acked:
-                await visitor.say(f"message {n}", f"m-{n}")
+        for client_id in sent:
+            if client_id not in acked:
+                await visitor.say(f"message {client_id[2:]}", client_id)
         # A resend of an acknowledged message is answered with the original.
         for client_id in list(acked)[:10]:
             assert await visitor.say(acked[client_id]["body"], client_id) == acked[client_id]
@@ -235,5 +171,5 @@ async def test_kill_9_mid_stream_loses_no_acked_message_and_resends_store_once(
         await visitor.close()
     # The demo bot answered some of them too; the visitor's messages are there once each.
     mine = [m["client_id"] for m in final if m["sender"] == "visitor"]
-    assert sorted(mine) == sorted(f"m-{n}" for n in range(count))
+    assert sorted(mine) == sorted(sent)
     assert [m["seq"] for m in final] == list(range(1, len(final) + 1))

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 import engineio
@@ -110,7 +111,7 @@ def create_socket_server(settings: Settings) -> socketio.AsyncServer:
         except ImportError as exc:  # pragma: no cover - depends on the install
             raise ImportError("--redis needs the redis package: "
                               "pip install 'chatkit[redis]'") from exc
-        manager = _RedisDelivery(settings.redis_url)
+        manager = _RedisDelivery(settings.redis_url, channel=settings.redis_channel)
     else:
         manager = _LocalDelivery()
     # No list: same-origin only (the widget's iframe is served by chatkit itself).
@@ -122,6 +123,22 @@ def create_socket_server(settings: Settings) -> socketio.AsyncServer:
     return _LeanServer(async_mode="aiohttp", client_manager=manager,
                        serializer=_TextPacket, cors_allowed_origins=origins,
                        max_http_buffer_size=MAX_FRAME)
+
+
+def redis_check(sio: socketio.AsyncServer) -> Callable[[], Awaitable[None]] | None:
+    """A round trip to the Redis that carries events between processes, for readiness
+    checks; None when there is no Redis."""
+    manager = sio.manager
+    if not isinstance(manager, _RedisDelivery):
+        return None
+
+    async def ping() -> None:
+        client = manager.redis  # python-socketio connects it in its listener task
+        if client is None:
+            raise ConnectionError("not connected to Redis yet")
+        await client.ping()
+
+    return ping
 
 
 async def close_socket_server(sio: socketio.AsyncServer) -> None:

@@ -39,11 +39,6 @@ log = logging.getLogger(__name__)
 
 S = ConversationStatus
 
-#: How long a connection counts as live without being renewed (a process that dies stops
-#: renewing), and how often each process renews its own.
-CONNECTION_TTL_MS = 30_000
-RENEW_EVERY_MS = 10_000
-
 #: The visitor's side of a transfer (the note is for the agents only).
 TRANSFER_TEXT = "You're being transferred to another agent. Please hold on."
 
@@ -64,6 +59,7 @@ class RoutingNotifier(Notifier, Protocol):
 class RoutingService:
     def __init__(self, store: Store, notifier: RoutingNotifier, routing: Routing, *,
                  accept_timeout: float, disconnect_grace: float, sweep_interval: float = 1.0,
+                 connection_ttl: float = 30.0,
                  priority: PriorityHook | None = None,
                  clock: Callable[[], int] = now_ms) -> None:
         self.store = store
@@ -72,6 +68,9 @@ class RoutingService:
         self.accept_timeout_ms = round(accept_timeout * 1000)
         self.grace_ms = round(disconnect_grace * 1000)
         self.sweep_interval = sweep_interval
+        # A connection counts as live this long without being renewed (a process that dies
+        # stops renewing); each process renews its own three times per period.
+        self.connection_ttl_ms = round(connection_ttl * 1000)
         self.priority_hook = priority
         self.clock = clock
         #: This process's live agent connections (renewed in the store by `run`).
@@ -254,7 +253,7 @@ class RoutingService:
     async def connected(self, agent: Agent, connection_id: str) -> None:
         self.connections.add(connection_id)
         await self.store.agent_connected(agent.id, connection_id,
-                                         expires_at=self.clock() + CONNECTION_TTL_MS)
+                                         expires_at=self.clock() + self.connection_ttl_ms)
 
     def disconnected(self, connection_id: str) -> None:
         """A connection closed. Recorded in a task of its own: the socket's task that reports
@@ -279,9 +278,9 @@ class RoutingService:
     async def sweep(self) -> None:
         """One round of the timers, then give out whatever waits (see the module docstring)."""
         now = self.clock()
-        if now - self._renewed_at >= RENEW_EVERY_MS:
+        if now - self._renewed_at >= self.connection_ttl_ms // 3:
             await self.store.renew_connections(list(self.connections),
-                                               expires_at=now + CONNECTION_TTL_MS)
+                                               expires_at=now + self.connection_ttl_ms)
             self._renewed_at = now
         swept = await self.store.sweep(now=now, grace_ms=self.grace_ms)
         for presence in swept.presence:

@@ -33,6 +33,9 @@ class Store(RoutingStore, Protocol):
 
     async def close(self) -> None: ...
 
+    async def ping(self) -> None:
+        """One round trip to the database (readiness checks); raises when it is not there."""
+
     async def get_or_create_secret(self, name: str, factory: Callable[[], str]) -> str:
         """The value stored under `name`; the first caller (in any process) stores factory()."""
 

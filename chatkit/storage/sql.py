@@ -166,6 +166,10 @@ class SqlStore(RoutingSql):
         async with self._reader.connect() as conn:
             yield conn
 
+    async def ping(self) -> None:
+        async with self._read() as conn:
+            await conn.execute(text("SELECT 1"))
+
     # key-value
 
     async def get_or_create_secret(self, name: str, factory: Callable[[], str]) -> str:
