@@ -33,10 +33,10 @@ from chatkit.kb.source import KBSource
 from chatkit.keys import KB_PROVIDER, KIT
 from chatkit.models import AgentRole
 from chatkit.realtime.server import (
+    RedisPing,
     SocketNotifier,
     close_socket_server,
     create_socket_server,
-    redis_check,
     register_namespaces,
 )
 from chatkit.routes import STATIC, add_routes, chatkit_middleware, loader_with_config
@@ -72,7 +72,8 @@ class ChatKit:
             self.store, max_bytes=self.settings.attachment_max_bytes,
             url_ttl=self.settings.attachment_url_ttl, prefix=self.settings.prefix)
         self.sio = create_socket_server(self.settings)
-        self.redis_ping = redis_check(self.sio)
+        self.redis_ping = None if self.settings.redis_url is None else RedisPing(
+            self.settings.redis_url)
         #: True from the end of start-up until shutdown begins (the readiness check).
         self.ready = False
         notifier = SocketNotifier(self.sio, self.attachments)
@@ -171,6 +172,8 @@ class ChatKit:
             await self.conversations.close()
             await self.routing.close()
             await self.store.close()
+            if self.redis_ping is not None:
+                await self.redis_ping.close()
 
     async def _sweep_attachments(self) -> None:
         """Delete abandoned uploads (pending a day) now and every hour. Every process does

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import Awaitable, Callable
 from typing import Any
 
 import engineio
@@ -125,20 +124,27 @@ def create_socket_server(settings: Settings) -> socketio.AsyncServer:
                        max_http_buffer_size=MAX_FRAME)
 
 
-def redis_check(sio: socketio.AsyncServer) -> Callable[[], Awaitable[None]] | None:
+class RedisPing:
     """A round trip to the Redis that carries events between processes, for readiness
-    checks; None when there is no Redis."""
-    manager = sio.manager
-    if not isinstance(manager, _RedisDelivery):
-        return None
+    checks. Its own connection: python-socketio's manager connects only once a client does,
+    and a process nobody is sent to (because it is not ready) would never be ready."""
 
-    async def ping() -> None:
-        client = manager.redis  # python-socketio connects it in its listener task
-        if client is None:
-            raise ConnectionError("not connected to Redis yet")
-        await client.ping()
+    def __init__(self, url: str) -> None:
+        self.url = url
+        self._client: Any = None
 
-    return ping
+    async def __call__(self) -> None:
+        if self._client is None:
+            import redis.asyncio
+
+            self._client = redis.asyncio.Redis.from_url(self.url, socket_connect_timeout=2,
+                                                        socket_timeout=2)
+        await self._client.ping()
+
+    async def close(self) -> None:
+        if self._client is not None:
+            await self._client.aclose()
+            self._client = None
 
 
 async def close_socket_server(sio: socketio.AsyncServer) -> None:

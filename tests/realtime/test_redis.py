@@ -4,6 +4,7 @@ whichever server they are connected to."""
 from __future__ import annotations
 
 import os
+import uuid
 
 import pytest
 from aiohttp.test_utils import TestServer
@@ -25,8 +26,10 @@ def redis_url() -> str:
 
 async def test_visitor_and_agent_on_different_servers(start_server: StartServer,
                                                       redis_url: str) -> None:
-    one: TestServer = await start_server(redis_url=redis_url)
-    two: TestServer = await start_server(redis_url=redis_url)
+    # A channel of this test's own: other runs may share the Redis.
+    channel = f"chatkit-test-{uuid.uuid4().hex[:8]}"
+    one: TestServer = await start_server(redis_url=redis_url, redis_channel=channel)
+    two: TestServer = await start_server(redis_url=redis_url, redis_channel=channel)
     await one.kit.agents.create(email="ada@example.com", name="Ada",  # type: ignore[attr-defined]
                                 password="correct horse", role=AgentRole.AGENT)
     visitor, agent = Visitor(one), AgentClient(two)
