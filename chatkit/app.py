@@ -44,6 +44,7 @@ from chatkit.routing.service import RoutingService
 from chatkit.settings import Settings
 from chatkit.storage import SqlStore, Store
 from chatkit.tokens import TokenSigner
+from chatkit.triggers import load_triggers
 
 log = logging.getLogger("chatkit")
 
@@ -140,6 +141,8 @@ class ChatKit:
         self.routing.routing = await asyncio.to_thread(
             load_routing, self.settings.routing_path,
             default_capacity=self.settings.agent_capacity)
+        self.visitors.triggers = await asyncio.to_thread(load_triggers,
+                                                         self.settings.triggers_path)
         if self.settings.bot_enabled:
             config = await asyncio.to_thread(load_bot_config, self.settings.bot_path)
             chain = AnswererChain([KBAnswerer(self.kb) if answerer == "kb" else answerer
