@@ -130,6 +130,9 @@ class ChatKit:
         return app
 
     async def _lifecycle(self, app: web.Application) -> AsyncIterator[None]:
+        # Before anything is opened: a broken file stops the start with nothing to close.
+        self.visitors.triggers = await asyncio.to_thread(load_triggers,
+                                                         self.settings.triggers_path)
         await self.store.open()
         secret = self.settings.secret_key or await self.store.get_or_create_secret(
             "secret_key", lambda: secrets.token_urlsafe(48))
@@ -141,8 +144,6 @@ class ChatKit:
         self.routing.routing = await asyncio.to_thread(
             load_routing, self.settings.routing_path,
             default_capacity=self.settings.agent_capacity)
-        self.visitors.triggers = await asyncio.to_thread(load_triggers,
-                                                         self.settings.triggers_path)
         if self.settings.bot_enabled:
             config = await asyncio.to_thread(load_bot_config, self.settings.bot_path)
             chain = AnswererChain([KBAnswerer(self.kb) if answerer == "kb" else answerer
