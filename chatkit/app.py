@@ -200,7 +200,8 @@ class ChatKit:
         if self._loader is None:
             source = await asyncio.to_thread(
                 (STATIC / "widget" / "loader.js").read_text, encoding="utf-8")
-            self._loader = loader_with_config(source, self.settings)
+            self._loader = loader_with_config(
+                source, self.settings, triggers=bool(self.visitors.triggers.triggers))
         return self._loader
 
     async def _demo_page(self, request: web.Request) -> web.Response:

@@ -38,11 +38,13 @@ async def widget_loader(request: web.Request) -> web.StreamResponse:
                         charset="utf-8", headers={"Cache-Control": "public, max-age=300"})
 
 
-def loader_with_config(source: str, settings: Settings) -> bytes:
+def loader_with_config(source: str, settings: Settings, *, triggers: bool = False) -> bytes:
     """The built loader with the server's look filled in where it names __CHATKIT_CONFIG__
-    (the page's own ChatKitSettings still take precedence)."""
+    (the page's own ChatKitSettings still take precedence). With `triggers` (the server has
+    proactive triggers) the loader gives the frame the page's URL, and the frame fetches the
+    widget config at load to evaluate them; without, an idle page view asks nothing."""
     config = {"color": settings.widget_color, "position": settings.widget_position,
-              "launcherText": settings.widget_launcher_text}
+              "launcherText": settings.widget_launcher_text, "triggers": triggers}
     # JSON is a JavaScript expression; U+2028/2029 are escaped for older parsers.
     literal = json.dumps(config).replace("\u2028", "\\u2028").replace("\u2029", "\\u2029")
     if "__CHATKIT_CONFIG__" not in source:
