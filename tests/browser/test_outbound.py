@@ -213,3 +213,52 @@ async def test_a_returning_visitor_trigger_shows_a_badge_then_its_message(
     await expect(shown.locator(".ck-body")).to_have_text(
         "Welcome back to the docs! Stuck on something?")
     await screenshot(page, "opened")
+
+
+async def test_the_console_starts_a_conversation_with_a_known_contact(
+        page: Any, chat: Chat, screenshot: Any) -> None:
+    from playwright.async_api import expect
+
+    known = await chat.kit.store.create_contact(name="Grace Hopper", email="grace@example.com")
+    busy = await chat.kit.store.create_contact(name="Grace Busy", email="busy@example.com")
+    busy_conversation = await chat.kit.store.create_conversation(busy.id)
+
+    await page.goto(f"{chat.mount}/console/")
+    await page.fill("#login-email", AGENT_EMAIL)
+    await page.fill("#login-password", AGENT_PASSWORD)
+    await page.click("button[type=submit]")
+    await expect(page.locator("#agent-name")).to_have_text(AGENT_NAME)
+
+    await page.click("#new-conversation")
+    dialog = page.locator("#outbound")
+    await expect(dialog).to_be_visible()
+    await page.fill("#outbound-query", "grace")
+    await page.press("#outbound-query", "Enter")
+    rows = dialog.locator("#outbound-contacts li")
+    await expect(rows).to_have_count(2)
+    # The contact with a conversation going is offered that conversation instead.
+    busy_row = dialog.locator(f"li[data-id='{busy.id}']")
+    await expect(busy_row.locator("button")).to_have_text("Open their conversation")
+    await expect(page.locator("#outbound-start")).to_be_disabled()
+    await dialog.locator(f"li[data-id='{known.id}'] button").click()
+    await page.fill("#outbound-body", "Hello Grace, about your order…")
+    await screenshot(page, "dialog")
+    await page.click("#outbound-start")
+
+    await expect(dialog).to_be_hidden()
+    await expect(page.locator("#thread-messages li").last).to_contain_text(
+        "Hello Grace, about your order…")
+    await expect(page.locator("#reply-form")).to_be_visible()
+    started = await chat.kit.store.open_conversation_for(known.id)
+    assert started is not None and started.agent_name == AGENT_NAME
+    assert str(started.status) == "assigned"
+    await screenshot(page, "started")
+
+    # Choosing the busy contact's conversation opens it in the thread.
+    await page.click("#new-conversation")
+    await page.fill("#outbound-query", "busy@")
+    await page.press("#outbound-query", "Enter")
+    await dialog.locator(f"li[data-id='{busy.id}'] button").click()
+    await expect(dialog).to_be_hidden()
+    await expect(page.locator("#conversation-list button[aria-current=true]")).to_have_attribute(
+        "data-id", busy_conversation.id)
