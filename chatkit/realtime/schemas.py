@@ -95,6 +95,9 @@ class VisitorMessage(Payload):
         if self.reply_to is not None:
             if self.body is not None or self.attachment_ids is not None:
                 raise ValueError("send either body (and attachment_ids) or reply_to")
+            if self.trigger is not None:
+                # A quick reply answers the greeting, which a trigger's message replaces.
+                raise ValueError("trigger goes with body, not with reply_to")
         elif self.body is None and self.attachment_ids is None:
             raise ValueError("send body, attachment_ids, or reply_to")
         return self

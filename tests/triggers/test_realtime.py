@@ -86,6 +86,9 @@ async def test_an_unknown_or_malformed_trigger_changes_nothing(start_server: Sta
         refused = await visitor.call("message", {"client_id": "v-1", "body": "Hi",
                                                  "trigger": bad})
         assert refused["error"]["code"] == "invalid_payload", bad
+    refused = await visitor.call("message", {"client_id": "v-1", "trigger": "pricing-help",
+                                             "reply_to": {"seq": 1, "choice": "billing"}})
+    assert refused["error"]["code"] == "invalid_payload"
     store = server.kit.store  # type: ignore[attr-defined]
     assert await store.open_conversation_for(resumed["contact_id"]) is None
     await visitor.close()
