@@ -45,6 +45,7 @@ from chatkit.routing.service import RoutingService
 from chatkit.settings import Settings
 from chatkit.storage import SqlStore, Store
 from chatkit.tokens import TokenSigner
+from chatkit.triggers import load_triggers
 
 log = logging.getLogger("chatkit")
 
@@ -136,6 +137,9 @@ class ChatKit:
         return app
 
     async def _lifecycle(self, app: web.Application) -> AsyncIterator[None]:
+        # Before anything is opened: a broken file stops the start with nothing to close.
+        self.visitors.triggers = await asyncio.to_thread(load_triggers,
+                                                         self.settings.triggers_path)
         await self.store.open()
         secret = self.settings.secret_key or await self.store.get_or_create_secret(
             "secret_key", lambda: secrets.token_urlsafe(48))
@@ -208,7 +212,8 @@ class ChatKit:
         if self._loader is None:
             source = await asyncio.to_thread(
                 (STATIC / "widget" / "loader.js").read_text, encoding="utf-8")
-            self._loader = loader_with_config(source, self.settings)
+            self._loader = loader_with_config(
+                source, self.settings, triggers=bool(self.visitors.triggers.triggers))
         return self._loader
 
     async def _demo_page(self, request: web.Request) -> web.Response:

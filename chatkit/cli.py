@@ -24,7 +24,7 @@ def _settings(args: argparse.Namespace, **extra: Any) -> Any:
 
     given = {name: getattr(args, name) for name in
              ("database_url", "redis_url", "host", "port", "prefix", "kb_path", "bot_path",
-              "routing_path", "log_level")
+              "routing_path", "triggers_path", "log_level")
              if getattr(args, name, None) is not None}
     return Settings(**given, **extra)
 
@@ -49,6 +49,8 @@ def build_parser() -> argparse.ArgumentParser:
                        help="bot flow YAML: greeting menu, handoff rules, texts")
     serve.add_argument("--routing", dest="routing_path", type=Path,
                        help="routing YAML: teams, skills, strategies, agents' capacity")
+    serve.add_argument("--triggers", dest="triggers_path", type=Path,
+                       help="proactive triggers YAML: open the widget with a message")
     serve.add_argument("--prefix", help="URL prefix (default /chat)")
     serve.add_argument("--log-level", choices=["debug", "info", "warning", "error"])
     serve.add_argument("--no-demo", action="store_true",

@@ -1,5 +1,5 @@
-"""Reading a YAML settings file (bot.yaml, routing.yaml, matcher.yaml) into its pydantic
-model, with errors that name the file and each field at fault."""
+"""Reading a YAML settings file (bot.yaml, routing.yaml, matcher.yaml, triggers.yaml) into
+its pydantic model, with errors that name the file and each field at fault."""
 
 from __future__ import annotations
 

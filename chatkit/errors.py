@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from pydantic import ValidationError
@@ -13,9 +13,12 @@ class ChatKitError(Exception):
 
     code = "error"
 
-    def __init__(self, message: str) -> None:
+    def __init__(self, message: str, *, details: dict[str, Any] | None = None) -> None:
         super().__init__(message)
         self.message = message
+        #: Extra fields for the client beside code and message (e.g. the conversation a
+        #: conflict is about), sent in the error object.
+        self.details: dict[str, Any] = details or {}
 
 
 class InvalidPayload(ChatKitError):

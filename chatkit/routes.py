@@ -17,7 +17,8 @@ from chatkit.kb import KBLoadError
 from chatkit.keys import KIT
 from chatkit.models import Agent, AgentRole
 from chatkit.realtime.dispatch import describe
-from chatkit.realtime.schemas import Login, WidgetConfigQuery
+from chatkit.realtime.schemas import Login, VisitorStatusQuery, WidgetConfigQuery
+from chatkit.realtime.visitor import VISITOR_TOKEN
 from chatkit.settings import Settings
 
 STATIC = Path(__file__).resolve().parent / "static"
@@ -38,11 +39,13 @@ async def widget_loader(request: web.Request) -> web.StreamResponse:
                         charset="utf-8", headers={"Cache-Control": "public, max-age=300"})
 
 
-def loader_with_config(source: str, settings: Settings) -> bytes:
+def loader_with_config(source: str, settings: Settings, *, triggers: bool = False) -> bytes:
     """The built loader with the server's look filled in where it names __CHATKIT_CONFIG__
-    (the page's own ChatKitSettings still take precedence)."""
+    (the page's own ChatKitSettings still take precedence). With `triggers` (the server has
+    proactive triggers) the loader gives the frame the page's URL, and the frame fetches the
+    widget config at load to evaluate them; without, an idle page view asks nothing."""
     config = {"color": settings.widget_color, "position": settings.widget_position,
-              "launcherText": settings.widget_launcher_text}
+              "launcherText": settings.widget_launcher_text, "triggers": triggers}
     # JSON is a JavaScript expression; U+2028/2029 are escaped for older parsers.
     literal = json.dumps(config).replace("\u2028", "\\u2028").replace("\u2029", "\\u2029")
     if "__CHATKIT_CONFIG__" not in source:
@@ -128,8 +131,41 @@ async def widget_config(request: web.Request) -> web.Response:
     # What the composer may attach, so it can tell the visitor before uploading.
     attachments = {"max_bytes": kit.settings.attachment_max_bytes,
                    "types": [kind.content_type for kind in FILE_TYPES]}
-    return web.json_response({"greeting": greeting, "attachments": attachments},
+    # The business's proactive triggers, evaluated by the widget (chatkit/triggers.py).
+    triggers = kit.visitors.triggers.for_widget(query.locale)
+    return web.json_response({"greeting": greeting, "attachments": attachments,
+                              "triggers": triggers},
                              headers={"Cache-Control": "public, max-age=60"})
+
+
+@routes.get("/api/widget/visitor")
+async def widget_visitor(request: web.Request) -> web.Response:
+    """What a returning visitor's widget asks at page load, before (and instead of) opening
+    a socket: whether they have an open conversation (one an agent started for them, say)
+    and how many of its messages they have not read, for the launcher's badge."""
+    try:
+        VisitorStatusQuery.model_validate(dict(request.query))
+    except ValidationError as exc:
+        return error_response(400, "invalid_payload", describe(exc))
+    kit = request.config_dict[KIT]
+    token = bearer_token(request)
+    signer = kit.visitors.signer
+    if token is None or signer is None:
+        return error_response(401, "invalid_token", "send the visitor token: "
+                                                     "Authorization: Bearer ...")
+    try:
+        contact_id = signer.verify(VISITOR_TOKEN, token)
+    except ChatKitError as exc:
+        return error_response(401, "invalid_token", exc.message)
+    status = await kit.conversations.visitor_status(contact_id)
+    conversation = status.conversation
+    return web.json_response({
+        "conversation": None if conversation is None else {
+            "id": conversation.id, "status": str(conversation.status),
+            "agent_name": conversation.agent_name, "last_seq": conversation.last_seq,
+            "visitor_read_seq": conversation.visitor_read_seq},
+        "unread": status.unread,
+    }, headers={"Cache-Control": "no-store"})
 
 
 @routes.post("/api/agents/login")

@@ -65,6 +65,9 @@ class Settings(BaseSettings):
     routing_path: Path | None = Field(
         None, description="routing YAML (teams, skills, strategies, agents' capacity); "
                           "none: one team, support, of every agent, round robin")
+    triggers_path: Path | None = Field(
+        None, description="proactive triggers YAML (open the widget with a message on a page, "
+                          "after a time, for returning visitors); none: no triggers")
     agent_capacity: int = Field(3, ge=1, le=10_000,
                                 description="chats an agent takes at once, unless routing "
                                             "YAML says otherwise")

@@ -27,7 +27,19 @@ async def test_the_loader_carries_the_server_look(start_server: StartServer) -> 
     assert found is not None
     assert "\u2028" not in found.group(1)  # escaped, for older JavaScript parsers
     assert json.loads(found.group(1)) == {"color": "#0F766E", "position": "left",
-                                          "launcherText": "Questions? \u2028 Ask"}
+                                          "launcherText": "Questions? \u2028 Ask",
+                                          "triggers": False}
+
+
+async def test_the_loader_knows_whether_there_are_triggers(start_server: StartServer) -> None:
+    from tests.triggers.test_config import EXAMPLE
+
+    server = await start_server(triggers_path=EXAMPLE)
+    async with aiohttp.ClientSession() as http, \
+            http.get(server.make_url("/chat/widget.js")) as response:
+        source = await response.text()
+    found = re.search(r'typeof (\{"color".*?\})=="object"', source)
+    assert found is not None and json.loads(found.group(1))["triggers"] is True
 
 
 @pytest.mark.parametrize("values", [

@@ -1,5 +1,14 @@
 """The conversation service: lifecycle, delivery and history."""
 
-from chatkit.conversations.service import ConversationService, Notifier, Page, ReplyTo, Router
+from chatkit.conversations.service import (
+    ConversationService,
+    Notifier,
+    Opening,
+    Page,
+    ReplyTo,
+    Router,
+    VisitorStatus,
+)
 
-__all__ = ["ConversationService", "Notifier", "Page", "ReplyTo", "Router"]
+__all__ = ["ConversationService", "Notifier", "Opening", "Page", "ReplyTo", "Router",
+           "VisitorStatus"]

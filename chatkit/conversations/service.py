@@ -28,6 +28,7 @@ from chatkit.models import (
     Message,
     NewMessage,
     SenderKind,
+    now_ms,
 )
 from chatkit.storage import Store
 
@@ -68,11 +69,40 @@ class Router(Protocol):
     async def freed(self, agent: Agent) -> None:
         """The agent has room for another chat."""
 
+    def capacity_of(self, agent: Agent) -> int:
+        """The most chats the agent takes at once."""
+
+    def home_team(self, agent: Agent) -> str:
+        """The queue a chat the agent started goes back to if the agent leaves it."""
+
 
 @dataclass(frozen=True, slots=True)
 class Page:
     messages: list[Message]
     has_more: bool
+
+
+@dataclass(frozen=True, slots=True)
+class VisitorStatus:
+    """What a widget learns at page load over HTTP, with no socket: the visitor's open
+    conversation and how many messages in it they have not read."""
+
+    conversation: Conversation | None
+    unread: int
+
+
+@dataclass(frozen=True, slots=True)
+class Opening:
+    """A message the business's widget showed the visitor before the conversation existed
+    (a proactive trigger's): stored first when the visitor's answer starts it."""
+
+    body: str
+    meta: dict[str, Any]
+    author_name: str | None = None
+
+
+#: The capacity used for agents' outbound conversations when nothing routes (no router).
+NO_ROUTER_CAPACITY = 1_000_000
 
 
 @dataclass(frozen=True, slots=True)
@@ -124,13 +154,16 @@ class ConversationService:
                               reply_to: ReplyTo | None = None,
                               attachment_ids: Sequence[str] = (), locale: str | None = None,
                               conversation: Conversation | None,
+                              opening: Opening | None = None,
                               origin: str | None) -> tuple[Message, Conversation]:
         """Store a visitor's message in their open conversation (started if there is none,
         in `locale`). `conversation` is the caller's idea of the open one, saving a lookup; it
         may be stale. With `reply_to`, the message is that quick reply: its body is the label
         offered (InvalidChoice when the message did not offer that choice). With
         `attachment_ids`, it carries those files, which the visitor uploaded and no message
-        carries yet (NotFound, Conflict); its body may then be empty."""
+        carries yet (NotFound, Conflict); its body may then be empty. With `opening` (the
+        proactive message the visitor answers), a conversation this message starts begins
+        with it instead of the bot's greeting."""
         if conversation is None or conversation.contact_id != contact_id:
             conversation = await self.store.open_conversation_for(contact_id)
         files = await self._files(SenderKind.VISITOR, contact_id, client_id, attachment_ids)
@@ -142,7 +175,7 @@ class ConversationService:
                 text, choice = await self._offered(conversation, reply_to, locale)
                 meta = {"reply_to": {"seq": reply_to.seq, "choice": reply_to.choice}}
             if conversation is None:
-                conversation = await self._start(contact_id, locale)
+                conversation = await self._start(contact_id, locale, opening)
             result = await self._append(NewMessage(
                 conversation.id, SenderKind.VISITOR, text, client_id, contact_id, meta=meta),
                 attachment_ids)
@@ -257,13 +290,19 @@ class ConversationService:
                                 before_seq=before_seq or conversation.last_seq + 1,
                                 include_internal=False)
 
-    async def _start(self, contact_id: str, locale: str | None) -> Conversation:
-        """Start the contact's conversation: with the bot's greeting as message 1, or
-        straight into the agents' queue when there is no bot."""
+    async def _start(self, contact_id: str, locale: str | None,
+                     first: Opening | None = None) -> Conversation:
+        """Start the contact's conversation: with the bot's greeting as message 1 (or the
+        proactive message `first` the visitor answered), or straight into the agents' queue
+        when there is no bot."""
         bot_state, opening = None, []
         if self.bot is not None:
             state, greeting = self.bot.start(self.bot.locale(locale))
             bot_state, opening = state.dump(), [_bot_says(self.bot, "", greeting, state.locale)]
+        if first is not None:
+            # What the visitor saw and answered, so the agent sees it too.
+            opening = [NewMessage("", SenderKind.BOT, first.body, author_name=first.author_name,
+                                  meta=first.meta)]
         try:
             conversation = await self.store.create_conversation(
                 contact_id, bot_state=bot_state, opening=opening)
@@ -354,7 +393,51 @@ class ConversationService:
         except Exception:
             log.exception("the bot failed to answer in conversation %s", conversation_id)
 
+    async def visitor_status(self, contact_id: str) -> VisitorStatus:
+        """The visitor's open conversation and how many messages of the others (agent, bot,
+        system) in it they have not read: what the widget shows on its launcher at page
+        load, before it opens a socket."""
+        conversation = await self.store.open_conversation_for(contact_id)
+        if conversation is None:
+            return VisitorStatus(None, 0)
+        unread, _ = await self.store.get_messages(
+            conversation.id, after_seq=conversation.visitor_read_seq, limit=100,
+            include_internal=False)
+        return VisitorStatus(conversation,
+                             sum(1 for m in unread if m.sender is not SenderKind.VISITOR))
+
     # agents
+
+    async def find_contacts(self, query: str, *,
+                            limit: int) -> list[tuple[Contact, Conversation | None]]:
+        """Contacts matching `query` (an id, an email or its start, part of a name), each
+        with their open conversation, if any: whom an agent may start a conversation with."""
+        found = await self.store.find_contacts(query, limit=limit)
+        return [(contact, await self.store.open_conversation_for(contact.id))
+                for contact in found]
+
+    async def start_outbound(self, agent: Agent, contact_id: str, *, client_id: str,
+                             body: str, origin: str | None) -> tuple[Conversation, Message]:
+        """The agent starts a conversation with a known contact: assigned to them at once
+        (atomically, within their capacity), their `body` its first message. The visitor
+        sees it (the launcher's badge, then the message) on their next visit, or at once if
+        the widget is open. Raises NotFound (no such contact), Conflict (the contact has an
+        open conversation, named in `details.conversation_id`; or the agent is at capacity).
+        A resend with the same `client_id` returns what the first one started."""
+        router = self.router
+        capacity = NO_ROUTER_CAPACITY if router is None else router.capacity_of(agent)
+        started = await self.store.start_outbound(
+            contact_id, agent.id, capacity=capacity,
+            queue_team=None if router is None else router.home_team(agent),
+            message=NewMessage("", SenderKind.AGENT, body, client_id, agent.id, agent.name),
+            now=now_ms())
+        if started is None:
+            raise Conflict(f"you are at your capacity ({capacity} chats)")
+        conversation, message, resent = started
+        if not resent:
+            await self.notifier.conversation_changed(conversation)
+            await self.notifier.message_stored(conversation, message, origin)
+        return conversation, message
 
     async def list_open(self, statuses: Collection[ConversationStatus],
                         limit: int) -> list[Conversation]:

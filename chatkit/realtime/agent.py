@@ -53,6 +53,8 @@ class AgentNamespace(Namespace):
         "pick": (s.Pick, "pick"),
         "transfer": (s.Transfer, "transfer"),
         "queue": (s.ListQueue, "queue"),
+        "contacts": (s.FindContacts, "contacts"),
+        "start": (s.StartConversation, "start"),
     }
     #: Queues and assignment (set by ChatKit); None: no routing events.
     routing: RoutingService | None = None
@@ -189,6 +191,27 @@ class AgentNamespace(Namespace):
         waiting = [c for team in teams
                    for c in await routing.store.queue(team, limit=payload.limit)]
         return {"teams": teams, "conversations": [c.to_wire() for c in waiting]}
+
+    async def contacts(self, sid: str, payload: s.FindContacts) -> dict[str, Any]:
+        connection(self.connections, sid)
+        found = await self.conversations.find_contacts(payload.query, limit=payload.limit)
+        return {"contacts": [
+            {"id": contact.id, "name": contact.name, "email": contact.email,
+             "created_at": contact.created_at,
+             "open_conversation": None if open_ is None else open_.to_wire()}
+            for contact, open_ in found]}
+
+    async def start(self, sid: str, payload: s.StartConversation) -> dict[str, Any]:
+        """Outbound: start a conversation with a known contact; this socket joins it."""
+        conn = connection(self.connections, sid)
+        conversation, message = await self.conversations.start_outbound(
+            conn.agent, payload.contact_id, client_id=payload.client_id, body=payload.body,
+            origin=sid)
+        conn.joined[conversation.id] = conversation
+        self._joined_by.setdefault(conversation.id, set()).add(sid)
+        await self.enter_room(sid, conversation_room(conversation.id))
+        return {"conversation": conversation.to_wire(),
+                "messages": [self.attachments.wire(message)], "has_more": False}
 
     def conversation_changed(self, conversation: Conversation) -> None:
         """Forget joined conversations that were resolved or went to someone else."""

@@ -22,8 +22,8 @@ M = TypeVar("M", bound=BaseModel)
 C = TypeVar("C")
 
 
-def error_ack(code: str, message: str) -> dict[str, Any]:
-    return {"ok": False, "error": {"code": code, "message": message}}
+def error_ack(code: str, message: str, details: dict[str, Any] | None = None) -> dict[str, Any]:
+    return {"ok": False, "error": {**(details or {}), "code": code, "message": message}}
 
 
 def describe(exc: ValidationError) -> str:
@@ -71,7 +71,7 @@ class Namespace(socketio.AsyncNamespace):  # type: ignore[misc]
             payload = validate(schema, args[1] if len(args) > 1 else None)
             data = await getattr(self, method)(sid, payload)
         except ChatKitError as exc:
-            return error_ack(exc.code, exc.message)
+            return error_ack(exc.code, exc.message, exc.details)
         except Exception:
             log.exception("%s %r failed", self.namespace, event)
             return error_ack("internal", "the server failed; try again")

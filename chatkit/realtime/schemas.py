@@ -76,11 +76,18 @@ class ReplyTo(Payload):
     choice: ChoiceId
 
 
+# A proactive trigger's id (chatkit/triggers.py).
+TriggerId = Annotated[str, Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_.-]+$")]
+
+
 class VisitorMessage(Payload):
     client_id: ClientId
     body: Body | None = None
     reply_to: ReplyTo | None = None
     attachment_ids: AttachmentIds | None = None
+    # The visitor answers a proactive trigger's message: when this message starts the
+    # conversation, the trigger's message is stored first.
+    trigger: TriggerId | None = None
 
     @model_validator(mode="after")
     def _body_or_choice(self) -> VisitorMessage:
@@ -88,6 +95,9 @@ class VisitorMessage(Payload):
         if self.reply_to is not None:
             if self.body is not None or self.attachment_ids is not None:
                 raise ValueError("send either body (and attachment_ids) or reply_to")
+            if self.trigger is not None:
+                # A quick reply answers the greeting, which a trigger's message replaces.
+                raise ValueError("trigger goes with body, not with reply_to")
         elif self.body is None and self.attachment_ids is None:
             raise ValueError("send body, attachment_ids, or reply_to")
         return self
@@ -191,3 +201,24 @@ class Transfer(Payload):
 class ListQueue(Payload):
     team: TeamName | None = None  # None: every team the agent takes chats from
     limit: int = Field(100, ge=1, le=500)
+
+
+# outbound (agents)
+
+ContactId = Annotated[Text, Field(min_length=1, max_length=32)]
+
+
+class FindContacts(Payload):
+    #: An id, an email address (or its start) or a part of a name.
+    query: Annotated[Text, Field(min_length=1, max_length=320), AfterValidator(_not_blank)]
+    limit: int = Field(20, ge=1, le=50)
+
+
+class StartConversation(Payload):
+    contact_id: ContactId
+    client_id: ClientId
+    body: Body
+
+
+class VisitorStatusQuery(Payload):
+    """GET {prefix}/api/widget/visitor takes no parameters (the token is a header)."""

@@ -6,12 +6,13 @@ from dataclasses import dataclass
 from typing import Any, ClassVar
 
 from chatkit.attachments import AttachmentService
-from chatkit.conversations import ConversationService, ReplyTo
-from chatkit.errors import ChatKitError, InvalidToken
+from chatkit.conversations import ConversationService, Opening, ReplyTo
+from chatkit.errors import ChatKitError, InvalidToken, NotFound
 from chatkit.models import Conversation
 from chatkit.realtime import schemas as s
 from chatkit.realtime.dispatch import EventTable, Namespace, connection, refuse, validate
 from chatkit.tokens import TokenSigner
+from chatkit.triggers import TriggersConfig
 
 VISITOR = "/visitor"
 VISITOR_TOKEN = "visitor"
@@ -46,6 +47,8 @@ class VisitorNamespace(Namespace):
         self.conversations = conversations
         self.attachments = attachments
         self.signer: TokenSigner | None = None
+        #: The business's proactive triggers (set by ChatKit at start-up).
+        self.triggers = TriggersConfig()
         self.connections: dict[str, VisitorConnection] = {}
         self._by_contact: dict[str, set[str]] = {}
 
@@ -106,8 +109,22 @@ class VisitorNamespace(Namespace):
             contact_id, client_id=payload.client_id, body=payload.body,
             reply_to=None if reply_to is None else ReplyTo(reply_to.seq, reply_to.choice),
             attachment_ids=payload.attachment_ids or (), locale=conn.locale,
-            conversation=conn.conversation, origin=sid)
+            conversation=conn.conversation, opening=self._opening(payload.trigger, conn.locale),
+            origin=sid)
         return self.attachments.wire(message)
+
+    def _opening(self, trigger_id: str | None, locale: str | None) -> Opening | None:
+        """The proactive message the visitor answers, from the server's own config (the
+        widget names the trigger; its text is never taken from the client)."""
+        if trigger_id is None:
+            return None
+        trigger = self.triggers.get(trigger_id)
+        if trigger is None:
+            raise NotFound(f"trigger: no trigger {trigger_id!r}")
+        bot = self.conversations.bot
+        return Opening(self.triggers.message(trigger, locale),
+                       {"kind": "trigger", "trigger": trigger.id},
+                       author_name=None if bot is None else bot.name(bot.locale(locale)))
 
     async def history(self, sid: str, payload: s.History) -> dict[str, Any]:
         _, contact_id = await self._contact(sid)

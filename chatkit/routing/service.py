@@ -89,6 +89,14 @@ class RoutingService:
     def teams_of(self, agent: Agent) -> list[str]:
         return self.routing.teams_of(agent)
 
+    def capacity_of(self, agent: Agent) -> int:
+        return self.routing.capacity_of(agent)
+
+    def home_team(self, agent: Agent) -> str:
+        """The agent's first team: where a chat they started waits if they leave it."""
+        teams = self.routing.teams_of(agent)
+        return teams[0] if teams else self.routing.team_for(None)
+
     # assignment
 
     async def queued(self, conversation: Conversation) -> None:

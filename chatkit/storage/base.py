@@ -45,6 +45,11 @@ class Store(RoutingStore, Protocol):
 
     async def get_contact(self, contact_id: str) -> Contact | None: ...
 
+    async def find_contacts(self, query: str, *, limit: int = 20) -> list[Contact]:
+        """Contacts an agent may mean by `query`: the one with that id, those whose email
+        starts with it, those whose name contains it (case-insensitive), in that order, then
+        newest first; at most `limit`."""
+
     # agents
     async def create_agent(self, *, email: str, name: str, role: AgentRole,
                            password_hash: str) -> Agent:
@@ -64,6 +69,20 @@ class Store(RoutingStore, Protocol):
         messages (the greeting) stored in the same transaction as seq 1, 2, ... (their
         conversation_id is ignored). Raises chatkit.errors.Conflict when the contact already
         has an open one (a contact has at most one)."""
+
+    async def start_outbound(self, contact_id: str, agent_id: str, *, capacity: int,
+                             queue_team: str | None, message: NewMessage,
+                             now: int) -> tuple[Conversation, Message, bool] | None:
+        """An agent starts a conversation with a contact: a new conversation, assigned to the
+        agent (already accepted; `queue_team` is the queue it would go back to) with
+        `message` (theirs) as seq 1, all in one transaction, only if the agent is below
+        `capacity` (checked under the agent's lock, as claim does). Logs
+        conversation.created and conversation.assigned, both with data.outbound = true.
+        Returns the conversation, the message and whether it was a resend (the agent's
+        `client_id` already started one: that conversation and message, nothing changed);
+        None when the agent is at capacity (or does not exist). Raises
+        chatkit.errors.NotFound when there is no such contact, chatkit.errors.Conflict (with
+        details.conversation_id) when the contact has an open conversation already."""
 
     async def get_conversation(self, conversation_id: str) -> Conversation | None: ...
 

@@ -202,6 +202,20 @@ class SqlStore(RoutingSql):
                 select(t.contacts).where(t.contacts.c.id == contact_id))).first()
         return None if row is None else Contact(row.id, row.name, row.email, row.created_at)
 
+    async def find_contacts(self, query: str, *, limit: int = 20) -> list[Contact]:
+        k = t.contacts.c
+        wanted = query.strip().lower()
+        # LIKE's wildcards in the query are taken literally (autoescape).
+        by_id = k.id == query.strip()
+        by_email = func.lower(k.email).startswith(wanted, autoescape=True)
+        by_name = func.lower(k.name).contains(wanted, autoescape=True)
+        rank = case((by_id, 0), (by_email, 1), else_=2)
+        async with self._read() as conn:
+            rows = (await conn.execute(
+                select(t.contacts).where(by_id | by_email | by_name)
+                .order_by(rank, k.created_at.desc(), k.id).limit(limit))).all()
+        return [Contact(row.id, row.name, row.email, row.created_at) for row in rows]
+
     # agents
 
     async def create_agent(self, *, email: str, name: str, role: AgentRole,
@@ -257,6 +271,54 @@ class SqlStore(RoutingSql):
             raise Conflict("the contact already has an open conversation") from exc
         assert conversation is not None
         return conversation
+
+    async def start_outbound(self, contact_id: str, agent_id: str, *, capacity: int,
+                             queue_team: str | None, message: NewMessage,
+                             now: int) -> tuple[Conversation, Message, bool] | None:
+        from chatkit.storage.sql_routing import _lock_if_free
+
+        m = t.messages.c
+        conversation_id = _new_id()
+        try:
+            async with self._write() as conn:
+                if message.client_id is not None:
+                    # A resend (the ack was lost): the conversation it started, unchanged.
+                    row = (await conn.execute(select(t.messages).where(
+                        m.author_id == agent_id, m.client_id == message.client_id))).first()
+                    if row is not None:
+                        found = await _conversation(conn, row.conversation_id)
+                        assert found is not None
+                        return found, _to_message(row), True
+                if await conn.scalar(select(t.contacts.c.id)
+                                     .where(t.contacts.c.id == contact_id)) is None:
+                    raise NotFound("no such contact")
+                await _refuse_if_open(conn, contact_id)
+                # The agent's row lock, then their load: no one goes above capacity.
+                if not await _lock_if_free(conn, agent_id, capacity, require_online=False):
+                    return None
+                await conn.execute(insert(t.conversations).values(
+                    id=conversation_id, contact_id=contact_id,
+                    status=str(ConversationStatus.ASSIGNED), agent_id=agent_id, last_seq=0,
+                    created_at=now, assigned_at=now, queue_team=queue_team, bot_state=None))
+                await conn.execute(update(t.agents).where(t.agents.c.id == agent_id)
+                                   .values(last_assigned_at=now))
+                data = {"outbound": True, "agent_id": agent_id}
+                await _record(conn, "conversation.created", conversation_id=conversation_id,
+                              actor_kind="agent", actor_id=agent_id, data=data, at=now)
+                await _record(conn, "conversation.assigned", conversation_id=conversation_id,
+                              actor_kind="agent", actor_id=agent_id,
+                              data={"from": None, **data}, at=now)
+                (result,) = await self._append(
+                    conn, [replace(message, conversation_id=conversation_id)],
+                    look_for_stored=False)
+                conversation = await _conversation(conn, conversation_id)
+        except IntegrityError as exc:
+            # The unique index: the contact's conversation was started meanwhile.
+            async with self._read() as conn:
+                await _refuse_if_open(conn, contact_id)
+            raise Conflict("the contact already has an open conversation") from exc
+        assert conversation is not None and result is not None
+        return conversation, result.message, False
 
     async def get_conversation(self, conversation_id: str) -> Conversation | None:
         async with self._read() as conn:
@@ -634,6 +696,16 @@ _CONVERSATION_SELECT: Select[Any] = (
     .select_from(t.conversations.outerjoin(t.agents,
                                            t.agents.c.id == t.conversations.c.agent_id))
 )
+
+
+async def _refuse_if_open(conn: AsyncConnection, contact_id: str) -> None:
+    """Conflict, naming it, when the contact has an open conversation."""
+    c = t.conversations.c
+    open_id = await conn.scalar(select(c.id).where(
+        c.contact_id == contact_id, c.status != str(ConversationStatus.RESOLVED)).limit(1))
+    if open_id is not None:
+        raise Conflict("the contact already has an open conversation",
+                       details={"conversation_id": open_id})
 
 
 async def _conversation(conn: AsyncConnection, conversation_id: str) -> Conversation | None:

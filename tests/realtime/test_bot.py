@@ -293,7 +293,8 @@ async def test_the_widget_gets_the_greeting_before_any_conversation(
     async with aiohttp.ClientSession() as http, http.get(url) as response:
         assert await response.json() == {"greeting": None, "attachments": {
             "max_bytes": 10 * 1024 * 1024, "types": [
-                "image/png", "image/jpeg", "image/gif", "image/webp", "application/pdf"]}}
+                "image/png", "image/jpeg", "image/gif", "image/webp", "application/pdf"]},
+            "triggers": []}
 
 
 async def test_the_developers_answerers_come_first(

@@ -432,6 +432,99 @@ ui.resolve.addEventListener('click', async () => {
   }
 });
 byId('logout').addEventListener('click', () => signOut());
+
+// ---- outbound: start a conversation with a known contact ----
+
+const outbound = {
+  dialog: byId('outbound'),
+  search: byId('outbound-search'),
+  query: byId('outbound-query'),
+  contacts: byId('outbound-contacts'),
+  form: byId('outbound-form'),
+  body: byId('outbound-body'),
+  error: byId('outbound-error'),
+  start: byId('outbound-start'),
+  chosen: null, // the contact id the conversation is for
+};
+
+function contactLabel(contact) {
+  return contact.name || contact.email || `Visitor ${contact.id.slice(0, 6)}`;
+}
+
+/** Closes the dialog and opens a conversation in the thread. */
+function openFromDialog(id) {
+  outbound.dialog.close();
+  openConversation(id);
+}
+
+function renderContacts(contacts) {
+  outbound.chosen = null;
+  outbound.start.disabled = true;
+  if (!contacts.length) {
+    outbound.contacts.replaceChildren(h('li', { class: 'empty', text: 'No contact matches.' }));
+    return;
+  }
+  outbound.contacts.replaceChildren(...contacts.map((contact) => {
+    const who = h('span', { class: 'who', text: contactLabel(contact) },
+      h('small', { text: [contact.email, contact.id].filter(Boolean).join(' · ') }));
+    const li = h('li', { 'aria-selected': 'false', 'data-id': contact.id }, who);
+    if (contact.open_conversation) {
+      // One open conversation per contact: offer that one instead.
+      li.append(h('button', { type: 'button', text: 'Open their conversation', onclick: () => openFromDialog(contact.open_conversation.id) }));
+    } else {
+      li.append(h('button', {
+        type: 'button',
+        text: 'Choose',
+        onclick: () => {
+          outbound.chosen = contact.id;
+          for (const other of outbound.contacts.children) other.setAttribute('aria-selected', String(other === li));
+          outbound.start.disabled = false;
+          outbound.body.focus();
+        },
+      }));
+    }
+    return li;
+  }));
+}
+
+byId('new-conversation').addEventListener('click', () => {
+  outbound.contacts.replaceChildren();
+  outbound.error.replaceChildren();
+  outbound.chosen = null;
+  outbound.start.disabled = true;
+  outbound.dialog.showModal();
+  outbound.query.focus();
+});
+byId('outbound-cancel').addEventListener('click', () => outbound.dialog.close());
+outbound.search.addEventListener('submit', async (event) => {
+  event.preventDefault();
+  outbound.error.replaceChildren();
+  try {
+    const data = await request(state.socket, 'contacts', { query: outbound.query.value, limit: 20 });
+    renderContacts(data.contacts);
+  } catch (error) {
+    outbound.error.textContent = `Could not search: ${error.message}`;
+  }
+});
+outbound.form.addEventListener('submit', async (event) => {
+  event.preventDefault();
+  const body = outbound.body.value;
+  if (!outbound.chosen || !body.trim()) return;
+  outbound.error.replaceChildren();
+  outbound.start.disabled = true;
+  try {
+    const data = await request(state.socket, 'start', { contact_id: outbound.chosen, client_id: nextClientId(), body });
+    outbound.body.value = '';
+    upsertConversation(data.conversation);
+    openFromDialog(data.conversation.id);
+  } catch (error) {
+    outbound.start.disabled = false;
+    outbound.error.textContent = `Could not start: ${error.message}`;
+    if (error.conversationId) {
+      outbound.error.append(' ', h('button', { type: 'button', text: 'Open it', onclick: () => openFromDialog(error.conversationId) }));
+    }
+  }
+});
 ui.presence.addEventListener('change', () => state.socket && setPresence(ui.presence.value));
 
 state.auth = loadAuth();

@@ -12,6 +12,7 @@ import { VisitorSession, protocolLocale } from './session.js';
 import { VisitorStorage } from './storage.js';
 import { HelpSearch } from './search.js';
 import { ChatView } from './view.js';
+import { armTriggers } from './triggers.js';
 
 /**
  * The host page's origin, given by the loader in the URL hash. Where the browser can tell us
@@ -57,6 +58,23 @@ async function fetchConfig(mount, locale) {
   }
 }
 
+/**
+ * A returning visitor's state at page load, by one HTTP request and no socket: their open
+ * conversation (one an agent may have started for them) and how many of its messages they
+ * have not read. Null when it cannot be had (or the token is no longer valid).
+ */
+async function fetchVisitorStatus(mount, token) {
+  try {
+    const response = await fetch(`${mount.href.replace(/\/$/, '')}/api/widget/visitor`, {
+      credentials: 'omit', headers: { Authorization: `Bearer ${token}` },
+    });
+    const status = response.ok ? await response.json() : null;
+    return status && typeof status === 'object' && Number.isInteger(status.unread) ? status : null;
+  } catch {
+    return null;
+  }
+}
+
 /** What the host page's ChatKit('on', 'message') handlers get: the message, no internals. */
 function publicMessage(message) {
   const { id, conversation_id, seq, sender, author_name, body, created_at } = message;
@@ -78,6 +96,13 @@ function main() {
     document.documentElement.style.setProperty('--ck-accent-ink', inkOf(accent));
   }
   const storage = new VisitorStorage();
+  // Given by the loader only when the server has proactive triggers: then this page view
+  // counts as a visit and the config is fetched at once to arm them.
+  const page = hash.get('page');
+  const loadedAt = Date.now();
+  const visits = page ? storage.countVisit(loadedAt) : 0;
+  // The trigger whose message is shown on this page view, if one fired.
+  let proactive = null;
 
   const session = new VisitorSession({
     socketFactory: (auth) => connectNamespace(mount, '/visitor', auth),
@@ -87,21 +112,25 @@ function main() {
     upload: (file, token, onProgress) => uploadFile(mount, token, file, onProgress),
   });
 
-  // The config is fetched once the panel opens; its greeting is shown if no conversation is
-  // going.
+  // The config is fetched once the panel opens (at load when there are triggers); its
+  // greeting is shown if no conversation is going.
   let config = null;
   let limits = LIMITS;
-  const showGreeting = async () => {
-    if (config) return;
-    config = fetchConfig(mount, protocolLocale(locale));
+  const loadConfig = async () => {
+    config = config || fetchConfig(mount, protocolLocale(locale));
     const loaded = await config;
-    if (!loaded) {
-      config = null; // try again on the next open
-      return;
-    }
-    limits = readLimits(loaded);
+    if (!loaded) config = null; // try again next time
+    else limits = readLimits(loaded);
+    return loaded;
+  };
+  let greeted = false;
+  const showGreeting = async () => {
+    if (greeted) return;
+    const loaded = await loadConfig();
+    if (!loaded || greeted) return;
+    greeted = true;
     const greeting = loaded.greeting;
-    if (greeting && typeof greeting.body === 'string' && !session.conversation && !storage.conversationId) {
+    if (greeting && typeof greeting.body === 'string' && !proactive && !session.conversation && !storage.conversationId) {
       view.showGreeting(greeting);
     }
   };
@@ -121,6 +150,8 @@ function main() {
       view.clear();
       unread = 0;
       config = null;
+      greeted = false;
+      proactive = null;
       if (panelOpen) {
         session.connect();
         showGreeting();
@@ -201,6 +232,44 @@ function main() {
   });
 
   session.start();
+
+  // A returning visitor whose widget did not connect at once (no conversation it knows of)
+  // asks, by one cheap request, whether one waits: an agent may have started it.
+  const checked = storage.token && !session.socket
+    ? fetchVisitorStatus(mount, storage.token).then((status) => {
+      if (!status || !status.conversation || typeof status.conversation.id !== 'string') return;
+      storage.conversationId = status.conversation.id;
+      if (!panelOpen && status.unread > unread) {
+        unread = status.unread;
+        host.post('unread', { count: unread });
+      }
+      session.connect();
+    })
+    : Promise.resolve();
+
+  if (page) {
+    Promise.all([loadConfig(), checked]).then(([loaded]) => {
+      if (!loaded) return;
+      armTriggers(loaded.triggers, { page, visits, loadedAt }, {
+        // Never over a conversation going on, nor over the open panel.
+        blocked: () => panelOpen || Boolean(storage.conversationId) || session.outbox.length > 0
+          || Boolean(session.conversation && session.conversation.status !== 'resolved'),
+        fire: (trigger) => {
+          proactive = trigger;
+          session.trigger = trigger.id;
+          const name = loaded.greeting && loaded.greeting.author_name;
+          view.showGreeting({ author_name: name, body: trigger.message, meta: null }, { replace: true });
+          if (trigger.open) {
+            host.post('open');
+          } else {
+            unread += 1;
+            host.post('unread', { count: unread });
+          }
+        },
+      });
+    });
+  }
+
   if (standalone) {
     session.connect();
     showGreeting();

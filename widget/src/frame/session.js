@@ -42,6 +42,8 @@ export class VisitorSession extends Emitter {
     this.outbox = storage.outbox;
     this.flushing = false;
     this.retryTimer = 0;
+    /** The proactive trigger whose message the visitor sees: their first message answers it. */
+    this.trigger = null;
   }
 
   /** Connects now only if the visitor may have a conversation going; else waits for open(). */
@@ -75,6 +77,7 @@ export class VisitorSession extends Emitter {
     this.lastSeq = 0;
     this.readSeq = 0;
     this.conversation = null;
+    this.trigger = null;
     this.#setStatus('idle');
     this.emit('conversation', null);
   }
@@ -84,6 +87,11 @@ export class VisitorSession extends Emitter {
   send(body, replyTo) {
     const item = { client_id: this.nextClientId(), body, created_at: Date.now() };
     if (isReplyTo(replyTo)) item.reply_to = { seq: replyTo.seq, choice: replyTo.choice };
+    else if (this.trigger && !this.conversation) {
+      // It answers the trigger's message, which the server stores first (once).
+      item.trigger = this.trigger;
+      this.trigger = null;
+    }
     this.outbox.push(item);
     this.#saveOutbox();
     this.emit('pending', item);
@@ -265,7 +273,7 @@ export class VisitorSession extends Emitter {
         try {
           const payload = item.reply_to
             ? { client_id: item.client_id, reply_to: item.reply_to }
-            : { client_id: item.client_id, body: item.body || undefined, attachment_ids: item.attachment_ids };
+            : { client_id: item.client_id, body: item.body || undefined, attachment_ids: item.attachment_ids, trigger: item.trigger };
           const message = await request(this.socket, 'message', payload);
           this.#receive(message, true);
           this.#settle(item);
@@ -273,6 +281,12 @@ export class VisitorSession extends Emitter {
           if (isRetryable(error)) {
             if (this.socket.connected) this.retryTimer = setTimeout(() => this.#flush(), RETRY_MS);
             break;
+          }
+          if (item.trigger && error.code === 'not_found') {
+            // The server no longer has that trigger (its config changed): send it plainly.
+            delete item.trigger;
+            this.#saveOutbox();
+            continue;
           }
           this.#dropFromOutbox(item);
           this.emit('failed', item, error);
@@ -319,8 +333,8 @@ export class VisitorSession extends Emitter {
   }
 
   #saveOutbox() {
-    this.storage.outbox = this.outbox.map(({ client_id, body, created_at, reply_to, attachment_ids, attachments }) => (
-      { client_id, body, created_at, reply_to, attachment_ids, attachments }));
+    this.storage.outbox = this.outbox.map(({ client_id, body, created_at, reply_to, attachment_ids, attachments, trigger }) => (
+      { client_id, body, created_at, reply_to, attachment_ids, attachments, trigger }));
   }
 
   #setConversation(conversation) {

@@ -3,7 +3,11 @@
 // messages not yet acknowledged. Storage may be unavailable (privacy modes, blocked
 // third-party storage): then everything lives for the page's lifetime only.
 
-const KEYS = { token: 'chatkit.token', conversation: 'chatkit.conversation', outbox: 'chatkit.outbox' };
+const KEYS = {
+  token: 'chatkit.token', conversation: 'chatkit.conversation', outbox: 'chatkit.outbox', visits: 'chatkit.visits',
+};
+// Page views less than this apart are one visit (for the triggers' returning visitors).
+const VISIT_GAP_MS = 30 * 60 * 1000;
 
 function open() {
   try {
@@ -82,7 +86,8 @@ export class VisitorStorage {
       const items = JSON.parse(this.#get(KEYS.outbox) || '[]');
       return Array.isArray(items)
         ? items.filter((i) => i && typeof i.client_id === 'string' && typeof i.body === 'string'
-          && (i.reply_to === undefined || isReplyTo(i.reply_to)) && isFiles(i))
+          && (i.reply_to === undefined || isReplyTo(i.reply_to)) && isFiles(i)
+          && (i.trigger === undefined || typeof i.trigger === 'string'))
         : [];
     } catch {
       return [];
@@ -91,5 +96,20 @@ export class VisitorStorage {
 
   set outbox(items) {
     this.#set(KEYS.outbox, items.length ? JSON.stringify(items) : null);
+  }
+
+  /** Counts this page view: returns the number of visits so far, this one included (a new
+   * visit begins after 30 minutes without a page view). Kept in this browser only. */
+  countVisit(now = Date.now()) {
+    let seen = null;
+    try {
+      seen = JSON.parse(this.#get(KEYS.visits) || 'null');
+    } catch {
+      seen = null;
+    }
+    const valid = seen && Number.isInteger(seen.n) && seen.n > 0 && Number.isFinite(seen.at);
+    const count = valid ? seen.n + (now - seen.at > VISIT_GAP_MS ? 1 : 0) : 1;
+    this.#set(KEYS.visits, JSON.stringify({ n: count, at: now }));
+    return count;
   }
 }

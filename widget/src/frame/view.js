@@ -185,7 +185,12 @@ export class ChatView {
    * config). Picking from it answers message 1, the same greeting stored when the
    * conversation starts.
    */
-  showGreeting(greeting) {
+  showGreeting(greeting, { replace = false } = {}) {
+    if (replace && this.greeting) {
+      // A proactive trigger's message takes the greeting's place: it starts the conversation.
+      this.greeting.remove();
+      this.greeting = null;
+    }
     if (this.greeting || this.list.children.length) return;
     const item = this.#render('bot', greeting.author_name || this.t('assistant'), greeting.body, Date.now());
     item.dataset.greeting = '';

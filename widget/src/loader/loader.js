@@ -12,7 +12,8 @@ import { createLauncher } from './styles.js';
 
 /* global __LOADER_CSS__, __CHATKIT_CONFIG__ */
 const css = __LOADER_CSS__;
-// The server's look (colour, corner, launcher text), filled in when chatkit serves this file.
+// The server's look (colour, corner, launcher text) and whether it has proactive triggers,
+// filled in when chatkit serves this file.
 const SERVER = typeof __CHATKIT_CONFIG__ === 'object' ? __CHATKIT_CONFIG__ : {};
 
 const EVENTS = ['ready', 'open', 'close', 'message'];
@@ -79,21 +80,16 @@ function start(script) {
   const setUnread = (count) => {
     badge.hidden = !count;
     badge.textContent = count > 99 ? '99+' : String(count);
-    launcher.setAttribute('aria-label', count ? t('unread', { n: count }) : t('open'));
-    if (isOpen) launcher.setAttribute('aria-label', t('close'));
+    launcher.setAttribute('aria-label', t(isOpen ? 'close' : count ? 'unread' : 'open', { n: count }));
   };
   const setOpen = (open) => {
     if (open === isOpen) return;
     isOpen = open;
     root.classList.toggle('open', open);
     launcher.setAttribute('aria-expanded', String(open));
-    if (open) {
-      setUnread(0);
-      frame.contentWindow.focus();
-    } else {
-      setUnread(0);
-      if (shadow.activeElement === frame) launcher.focus();
-    }
+    setUnread(0);
+    if (open) frame.contentWindow.focus();
+    else if (shadow.activeElement === frame) launcher.focus();
     toFrame(open ? 'open' : 'close');
     fire(open ? 'open' : 'close');
   };
@@ -128,8 +124,9 @@ function start(script) {
       isReady = true;
       toFrame(isOpen ? 'open' : 'close');
       fire('ready');
-    } else if (message.type === 'close') {
-      setOpen(false);
+    } else if (message.type === 'close' || message.type === 'open') {
+      // The frame closes the panel (its close button), or opens it (a proactive trigger).
+      setOpen(message.type === 'open');
     } else if (message.type === 'unread') {
       if (Number.isInteger(message.count) && message.count >= 0 && !isOpen) setUnread(message.count);
     } else if (message.type === 'message') {
@@ -140,8 +137,9 @@ function start(script) {
   setUnread(0);
 
   // The hash carries the host page's origin, the only origin the frame will talk to.
-  // The locale goes along so that the chat speaks the page's language.
-  frame.src = `${mount}/widget/#${new URLSearchParams({ origin: location.origin, locale, color })}`;
+  // The locale goes along so that the chat speaks the page's language; when the server has
+  // proactive triggers, the page's URL too (a hash is never sent to a server).
+  frame.src = `${mount}/widget/#${new URLSearchParams({ origin: location.origin, locale, color, ...(SERVER.triggers && { page: location.href }) })}`;
   (document.body || document.documentElement).appendChild(host);
 
   for (const args of queued) {

@@ -2,10 +2,12 @@
 // {ok: true, data} or {ok: false, error: {code, message}} (docs/protocol.md).
 
 export class ProtocolError extends Error {
-  constructor(code, message) {
+  constructor(code, message, conversationId) {
     super(message || code);
     this.name = 'ProtocolError';
     this.code = code;
+    /** The conversation an error is about, when the server names it (a conflict). */
+    this.conversationId = typeof conversationId === 'string' ? conversationId : null;
   }
 }
 
@@ -33,7 +35,7 @@ export function request(socket, event, payload = {}, timeoutMs = 10000) {
       else if (reply && reply.ok === true) resolve(reply.data);
       else {
         const error = (reply && reply.error) || {};
-        reject(new ProtocolError(error.code || 'bad_reply', error.message));
+        reject(new ProtocolError(error.code || 'bad_reply', error.message, error.conversation_id));
       }
     });
   });

@@ -4,8 +4,8 @@
 
 export const BRIDGE_VERSION = 1;
 
-/** Messages the frame sends to the loader. */
-export const FROM_FRAME = ['ready', 'close', 'unread', 'message'];
+/** Messages the frame sends to the loader ('open': a proactive trigger opens the panel). */
+export const FROM_FRAME = ['ready', 'open', 'close', 'unread', 'message'];
 /** Messages the loader sends to the frame. */
 export const TO_FRAME = ['open', 'close', 'reset'];
 
