@@ -378,7 +378,8 @@ async def setup_pairs(
         timings["connect_s"] = time.perf_counter() - t0
         return pairs, timings
 
-    url = sio_url(args.base, kind)
+    bases = args.base.split(",")
+    url = sio_url(bases[0], kind)
     pairs = [
         Pair(i, SioConn(stats, "visitor", "/visitor"), SioConn(stats, "agent", "/agent"))
         for i in range(n)
@@ -394,9 +395,11 @@ async def setup_pairs(
         return pairs, timings
 
     # chatkit: visitors first (connect, resume, first message starts the conversation) ...
+    # With several servers (bench/scaleout.py), pair i's visitor is on server i and its agent
+    # on server i + 1: every message crosses from one process to another.
     async def visitor_setup(p: Pair) -> None:
         v = p.visitor
-        await v.connect(session, url, {}, compress)  # type: ignore[attr-defined]
+        await v.connect(session, sio_url(bases[p.idx % len(bases)], kind), {}, compress)  # type: ignore[attr-defined]
         r = ok_data(await v.request("resume", {}), "resume")
         if not isinstance(r, dict) or not r.get("token"):
             raise ProtocolError(f"resume ack has no token: {str(r)[:300]}")
@@ -412,7 +415,8 @@ async def setup_pairs(
     # ... then one agent socket per pair connects and joins its conversation.
     async def agent_setup(p: Pair) -> None:
         a = p.agent
-        await a.connect(session, url, {"token": args.agent_token}, compress)  # type: ignore[attr-defined]
+        agent_url = sio_url(bases[(p.idx + 1) % len(bases)], kind)
+        await a.connect(session, agent_url, {"token": args.agent_token}, compress)  # type: ignore[attr-defined]
         j = ok_data(await a.request("join", {"conversation_id": p.conversation_id}), "join")
         conv = j.get("conversation") if isinstance(j, dict) else None
         if not conv or conv.get("status") != "assigned":
@@ -429,6 +433,15 @@ def cpu_s(proc: psutil.Process) -> float:
     return t.user + t.system
 
 
+def services_cpu(procs: list[psutil.Process]) -> float:
+    """CPU seconds of these processes; one that ended counts as nothing."""
+    total = 0.0
+    for proc in procs:
+        with contextlib.suppress(psutil.Error):
+            total += cpu_s(proc)
+    return total
+
+
 def core_busy() -> list[float]:
     """Busy (non-idle) CPU seconds per core, all processes."""
     return [t.user + t.nice + t.system + t.irq + t.softirq for t in psutil.cpu_times(percpu=True)]
@@ -443,7 +456,12 @@ def pct(sorted_vals: list[int], q: float) -> float:
 
 async def run_load(args: argparse.Namespace) -> dict[str, Any]:
     stats = Stats()
-    server = psutil.Process(args.server_pid)
+    servers = [psutil.Process(int(pid)) for pid in str(args.server_pid).split(",")]
+    server = servers[0]
+    # Processes of the services the servers use (PostgreSQL, Redis), when asked: their CPU
+    # over the window is reported apart.
+    services = [proc for proc in psutil.process_iter(["name"])
+                if args.service_names and proc.info["name"] in args.service_names.split(",")]
     me = psutil.Process()
     out: dict[str, Any] = {"kind": args.kind, "pairs": args.pairs, "inflight": args.inflight}
     conn = aiohttp.TCPConnector(limit=0, force_close=False)
@@ -466,7 +484,8 @@ async def run_load(args: argparse.Namespace) -> dict[str, Any]:
         out["warmup_s"] = round(time.perf_counter() - tw, 2)
         out["warmup_turnover_reached"] = stats.total >= turnover_goal
         gc.collect()
-        s_cpu0, c_cpu0, w0 = cpu_s(server), cpu_s(me), time.perf_counter()
+        s_cpu0, c_cpu0, w0 = sum(map(cpu_s, servers)), cpu_s(me), time.perf_counter()
+        v_cpu0 = services_cpu(services)
         cores0 = core_busy()
         stats.measuring = True
         prof = None
@@ -476,7 +495,7 @@ async def run_load(args: argparse.Namespace) -> dict[str, Any]:
                 pyspy,
                 "record",
                 "-p",
-                str(args.server_pid),
+                str(server.pid),
                 "-d",
                 str(max(1, int(args.seconds))),
                 "-r",
@@ -497,7 +516,8 @@ async def run_load(args: argparse.Namespace) -> dict[str, Any]:
             )
             timeline.append(stats.delivered)
         stats.measuring = False
-        w1, s_cpu1, c_cpu1 = time.perf_counter(), cpu_s(server), cpu_s(me)
+        w1, s_cpu1, c_cpu1 = time.perf_counter(), sum(map(cpu_s, servers)), cpu_s(me)
+        v_cpu1 = services_cpu(services)
         cores1 = core_busy()
         # CPU time other processes took on the two pinned cores during the window: other work
         # on the machine (test suites, browsers) skews the figures; reported, not corrected.
@@ -545,6 +565,8 @@ async def run_load(args: argparse.Namespace) -> dict[str, Any]:
             "server_cpu_util": round((s_cpu1 - s_cpu0) / wall, 3),
             "server_cpu_us_per_msg": round((s_cpu1 - s_cpu0) * 1e6 / n, 2) if n else None,
             "client_cpu_util": round((c_cpu1 - c_cpu0) / wall, 3),
+            "services_cpu_us_per_msg": round((v_cpu1 - v_cpu0) * 1e6 / n, 2) if n else None,
+            "servers": len(servers),
             "acks_ok": stats.acks_ok,
             "acks_err": stats.acks_err,
             "ack_err_samples": stats.err_samples,
@@ -582,7 +604,7 @@ async def open_idle(
 async def run_idle(args: argparse.Namespace) -> dict[str, Any]:
     """Server RSS growth per idle visitor connection (connect + resume, then nothing)."""
     stats = Stats()
-    server = psutil.Process(args.server_pid)
+    server = psutil.Process(int(args.server_pid))
     out: dict[str, Any] = {"kind": args.kind, "count": args.count, "warm": args.warm}
 
     def rss() -> int:
@@ -626,7 +648,9 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("mode", choices=["load", "idle"])
     p.add_argument("--kind", choices=["chatkit", "sio", "ws"], required=True)
     p.add_argument("--base", required=True, help="http://127.0.0.1:PORT")
-    p.add_argument("--server-pid", type=int, required=True)
+    p.add_argument("--server-pid", required=True, help="PID, or PID,PID,... of several servers")
+    p.add_argument("--service-names", default="",
+                   help="process names whose CPU is reported apart (postgres,redis-server)")
     p.add_argument("--pairs", type=int, default=100)
     p.add_argument("--inflight", type=int, default=10)
     p.add_argument("--warmup", type=float, default=2.0)

@@ -133,26 +133,35 @@ class Server:
 
     def start(self) -> None:
         if self.kind == "chatkit":
-            create = [
-                PY,
-                "-m",
-                "chatkit",
-                "agents",
-                "create",
-                "--database",
-                self.db_url(),
-                "--email",
-                AGENT_EMAIL,
-                "--name",
-                "Bench",
-                "--password",
-                AGENT_PASSWORD,
-            ]
-            r = subprocess.run(create, cwd=ROOT, env=self.env(), capture_output=True, timeout=60)
-            if r.returncode != 0:
-                raise RuntimeError(
-                    f"agents create failed ({r.returncode}): {r.stderr.decode()[-2000:]}"
-                )
+            self.create_agent()
+        self.launch()
+
+    def create_agent(self) -> None:
+        """The API agent that answers every pair, in the server's database."""
+        create = [
+            PY,
+            "-m",
+            "chatkit",
+            "agents",
+            "create",
+            "--database",
+            self.db_url(),
+            "--email",
+            AGENT_EMAIL,
+            "--name",
+            "Bench",
+            "--password",
+            AGENT_PASSWORD,
+        ]
+        r = subprocess.run(create, cwd=ROOT, env=self.env(), capture_output=True, timeout=60)
+        if r.returncode != 0:
+            raise RuntimeError(
+                f"agents create failed ({r.returncode}): {r.stderr.decode()[-2000:]}"
+            )
+
+    def launch(self) -> None:
+        """Start the server process and wait until it answers (and log the agent in)."""
+        if self.kind == "chatkit":
             cmd = [
                 PY,
                 "-m",
