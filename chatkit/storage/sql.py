@@ -276,7 +276,7 @@ class SqlStore(RoutingSql):
         query = (_CONVERSATION_SELECT.where(c.status.in_([str(s) for s in statuses]))
                  .order_by(c.created_at).limit(limit))
         if queue_teams is not None:
-            visible = [c.queue_team.in_(list(queue_teams))]
+            visible: list[Any] = [c.queue_team.in_(list(queue_teams))]
             if unqueued:
                 visible.append(c.queue_team.is_(None))
             if agent_id is not None:
