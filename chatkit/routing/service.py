@@ -111,7 +111,10 @@ class RoutingService:
             return False
         self._use(stored)
         for listener in self.listeners:
-            await listener(self.routing)
+            try:
+                await listener(self.routing)
+            except Exception:  # one listener's failure must not stop routing by the new one
+                log.exception("a listener of the routing configuration failed")
         return True
 
     def _use(self, stored: StoredRouting) -> None:

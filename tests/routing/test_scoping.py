@@ -106,6 +106,11 @@ async def test_an_agent_sees_only_their_teams_conversations(server: TestServer) 
     assert conversation_id not in await listed(cy)
     ack = await cy.call("history", {"conversation_id": conversation_id})
     assert ack["error"]["code"] == "forbidden"
+    # Nor does Cy's socket hear it any more.
+    cy.pending("message")
+    await visitor.say("still there?", "v-2")
+    await asyncio.sleep(0.3)
+    assert [m for m in cy.pending("message") if m["conversation_id"] == conversation_id] == []
     # Ada takes it; what is assigned to her she sees whatever its team.
     await ada.ok("join", {"conversation_id": conversation_id})
     for client in (ada, cy, sue, visitor):
@@ -134,7 +139,19 @@ async def test_sockets_follow_their_agents_teams_when_the_routing_changes(
     while (await ada.next("conversation"))["id"] != second_id:
         pass
     assert {first_id, second_id} <= await listed(ada)
-    for client in (ada, first, second):
+
+    # Out of billing again: the room is left, the conversations are no longer hers to see.
+    stored = await kit.routing.current_config()
+    await kit.routing.replace_config(root, {**stored.document, "agents": {}},
+                                     expected_version=stored.version)
+    assert {first_id, second_id} & await listed(ada) == set()
+    ada.pending("queue")
+    third, _, _ = await billing_chat_with_a_file(server)
+    await asyncio.sleep(0.3)
+    assert [q for q in ada.pending("queue") if q["team"] == "billing"] == []
+    ack = await ada.call("join", {"conversation_id": second_id})
+    assert ack["error"]["code"] == "forbidden"
+    for client in (ada, first, second, third):
         await client.close()
 
 
