@@ -40,7 +40,7 @@ from chatkit.realtime.server import (
     register_namespaces,
 )
 from chatkit.routes import STATIC, add_routes, chatkit_middleware, loader_with_config
-from chatkit.routing.config import Routing, load_routing
+from chatkit.routing.config import Routing, load_routing_config
 from chatkit.routing.service import RoutingService
 from chatkit.settings import Settings
 from chatkit.storage import SqlStore, Store
@@ -81,15 +81,19 @@ class ChatKit:
         self.conversations = ConversationService(self.store, notifier, bot=None)
         self.visitors, self.agent_namespace = register_namespaces(
             self.sio, notifier, self.conversations, self.agents, self.attachments)
-        #: Queues, assignment, presence and transfer (the ACD); its YAML is read at start-up.
+        #: Queues, assignment, presence and transfer (the ACD); its configuration is kept in
+        #: the store (seeded from routing.yaml at start-up, editable by admins).
         #: `kit.routing.priority_hook` may rank queued chats (e.g. VIPs from the CRM).
         self.routing = RoutingService(
             self.store, notifier, Routing(default_capacity=self.settings.agent_capacity),
             accept_timeout=self.settings.accept_timeout,
             disconnect_grace=self.settings.disconnect_grace,
             connection_ttl=self.settings.connection_ttl,
-            sweep_interval=self.settings.routing_sweep_interval)
+            sweep_interval=self.settings.routing_sweep_interval,
+            default_capacity=self.settings.agent_capacity)
         self.conversations.router = self.agent_namespace.routing = self.routing
+        self.routing.listeners.append(self.agent_namespace.routing_changed)
+        self.attachments.agent_sees = self.routing.can_see
         if not answerers:
             raise ValueError("answerers: give at least one (\"kb\" is the built-in one)")
         for answerer in answerers:
@@ -148,9 +152,11 @@ class ChatKit:
         self.attachments.use_signer(signer)
         self.visitors.signer = signer
         await self.kb.load()
-        self.routing.routing = await asyncio.to_thread(
-            load_routing, self.settings.routing_path,
-            default_capacity=self.settings.agent_capacity)
+        # routing.yaml seeds the configuration in the store, which admins may then edit;
+        # routing/stored.py says which wins when both exist.
+        await self.routing.load(None if self.settings.routing_path is None else
+                                await asyncio.to_thread(load_routing_config,
+                                                        self.settings.routing_path))
         if self.settings.bot_enabled:
             config = await asyncio.to_thread(load_bot_config, self.settings.bot_path)
             chain = AnswererChain([KBAnswerer(self.kb) if answerer == "kb" else answerer

@@ -6,20 +6,25 @@ import asyncio
 import json
 from collections.abc import Awaitable, Callable
 from pathlib import Path
-from typing import TypeVar
+from typing import TYPE_CHECKING, TypeVar
 
 from aiohttp import web
 from pydantic import BaseModel, ValidationError
 
 from chatkit.attachments.files import FILE_TYPES
-from chatkit.errors import ChatKitError
+from chatkit.errors import ChatKitError, Conflict
 from chatkit.kb import KBLoadError
 from chatkit.keys import KIT
 from chatkit.models import Agent, AgentRole
 from chatkit.realtime.dispatch import describe
-from chatkit.realtime.schemas import Login, VisitorStatusQuery, WidgetConfigQuery
+from chatkit.realtime.schemas import Login, RoutingUpdate, VisitorStatusQuery, WidgetConfigQuery
 from chatkit.realtime.visitor import VISITOR_TOKEN
+from chatkit.routing.stored import InvalidRoutingConfig
 from chatkit.settings import Settings
+
+if TYPE_CHECKING:
+    from chatkit.app import ChatKit
+    from chatkit.storage.routing import StoredRouting
 
 STATIC = Path(__file__).resolve().parent / "static"
 
@@ -243,6 +248,48 @@ async def reload_kb(request: web.Request) -> web.Response:
             "one stays in use", "problems": exc.problems}}, status=422)
     return web.json_response({"version": source.version, "entries": len(kb.entries),
                               "locales": sorted(kb.locales)})
+
+
+@routes.get("/api/routing")
+async def get_routing(request: web.Request) -> web.Response:
+    """The admin's view of routing: the configuration in use (teams, agents) with its
+    version, and the agents that exist (to configure by email)."""
+    await require_agent(request, AgentRole.ADMIN)
+    kit = request.config_dict[KIT]
+    return web.json_response(await _routing_wire(kit, await kit.routing.current_config()),
+                             headers={"Cache-Control": "no-store"})
+
+
+@routes.put("/api/routing")
+async def put_routing(request: web.Request) -> web.Response:
+    """An admin replaces the routing configuration: `{"version": n, "config": {...}}`, where
+    n is the version it was made from. 422 with each field's problem when it does not
+    validate; 409 when someone saved another version meanwhile. Every process uses the new
+    one within a routing sweep; chats already assigned keep their agent."""
+    admin = await require_agent(request, AgentRole.ADMIN)
+    update = await json_body(request, RoutingUpdate)
+    kit = request.config_dict[KIT]
+    try:
+        saved = await kit.routing.replace_config(admin, update.config,
+                                                 expected_version=update.version)
+    except InvalidRoutingConfig as exc:
+        return web.json_response({"error": {"code": exc.code, "message": exc.message,
+                                            "problems": exc.problems}}, status=422)
+    except Conflict as exc:
+        current = await kit.routing.store.routing_config_version()
+        return web.json_response({"error": {"code": exc.code, "message": exc.message,
+                                            "version": current}}, status=409)
+    return web.json_response(await _routing_wire(kit, saved))
+
+
+async def _routing_wire(kit: ChatKit, stored: StoredRouting) -> dict[str, object]:
+    agents = await kit.store.list_agents()
+    by_id = {agent.id: agent for agent in agents}
+    editor = by_id.get(stored.changed_by) if stored.changed_by is not None else None
+    return {"version": stored.version, "config": stored.document, "source": stored.source,
+            "changed_at": stored.changed_at,
+            "changed_by": None if editor is None else {"id": editor.id, "name": editor.name},
+            "agents": [agent.to_wire() for agent in sorted(agents, key=lambda a: a.email)]}
 
 
 @web.middleware

@@ -29,6 +29,7 @@ from chatkit.attachments.service import Party
 from chatkit.errors import (
     ChatKitError,
     FileTooLarge,
+    Forbidden,
     InvalidPayload,
     InvalidToken,
     NotFound,
@@ -55,7 +56,7 @@ _DOWNLOAD_HEADERS = {
     "Referrer-Policy": "no-referrer",
 }
 _STATUS = {
-    InvalidPayload: 400, InvalidToken: 401, NotFound: 404, FileTooLarge: 413,
+    InvalidPayload: 400, InvalidToken: 401, Forbidden: 403, NotFound: 404, FileTooLarge: 413,
     UnsupportedFileType: 415, TooManyAttachments: 429, Unavailable: 503,
 }
 
@@ -80,7 +81,7 @@ async def _party(request: web.Request) -> Party:
         return Party(SenderKind.VISITOR, signer.verify(VISITOR_TOKEN, token))
     except InvalidToken:
         agent = await kit.agents.agent_for_token(token)  # raises InvalidToken in turn
-        return Party(SenderKind.AGENT, agent.id)
+        return Party(SenderKind.AGENT, agent.id, agent)
 
 
 @routes.post("/api/attachments")

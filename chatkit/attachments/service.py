@@ -4,7 +4,8 @@ A file is uploaded first (HTTP), pending: owned by its uploader and seen by no o
 message of the uploader's then carries it (`attachment_ids`, docs/protocol.md), which binds it
 to that message and conversation, once and for good, in the transaction that stores the
 message (Store.append_with_attachments). From then on whoever may read the conversation may
-read the file: its visitor, and the agents.
+read the file: its visitor, and the agents who may see it (with routing, an agent only their
+teams' conversations and their own: `agent_sees`).
 
 An <img> cannot send an Authorization header, so every message sent to a client carries, for
 each of its files, a link with a signed, expiring token naming that one file (`url`). Only a
@@ -16,12 +17,13 @@ when a message is sent out, not stored, so history always carries fresh ones.
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
 from chatkit.attachments.files import FileType, clean_name
-from chatkit.errors import InvalidToken, NotFound, TooManyAttachments
-from chatkit.models import Attachment, Message, SenderKind, now_ms
+from chatkit.errors import Forbidden, InvalidToken, NotFound, TooManyAttachments
+from chatkit.models import Agent, Attachment, Conversation, Message, SenderKind, now_ms
 from chatkit.storage import Store
 from chatkit.tokens import TokenSigner
 
@@ -34,10 +36,11 @@ PENDING_LIFETIME_MS = 24 * 3600 * 1000
 
 @dataclass(frozen=True, slots=True)
 class Party:
-    """Who is asking: a visitor (`id` is their contact's) or an agent."""
+    """Who is asking: a visitor (`id` is their contact's) or an agent (`agent`)."""
 
     kind: SenderKind
     id: str
+    agent: Agent | None = None
 
 
 class AttachmentService:
@@ -48,6 +51,9 @@ class AttachmentService:
         #: Where chatkit is mounted; links are paths below it.
         self.prefix = prefix
         self._signer: TokenSigner | None = None
+        #: Whether an agent may see a conversation (set by ChatKit to routing's rule);
+        #: None: every agent sees every one.
+        self.agent_sees: Callable[[Agent, Conversation], bool] | None = None
 
     def use_signer(self, signer: TokenSigner) -> None:
         self._signer = signer
@@ -78,19 +84,29 @@ class AttachmentService:
 
     async def readable(self, attachment_id: str, reader: Party) -> Attachment:
         """The attachment, if `reader` may read it: the uploader always; once it is in a
-        message, also the conversation's visitor and any agent. NotFound otherwise (whether
-        it exists is not told)."""
+        message, also the conversation's visitor and the agents who may see the conversation
+        (`agent_sees`; Forbidden for another team's). NotFound otherwise (whether it exists
+        is not told)."""
         found = await self.store.get_attachments([attachment_id])
         attachment = found[0] if found else None
         if attachment is not None:
             if attachment.uploader_kind is reader.kind and attachment.uploader_id == reader.id:
                 return attachment
             if attachment.conversation_id is not None:
-                if reader.kind is SenderKind.AGENT:
+                if reader.kind is SenderKind.AGENT and self.agent_sees is None:
                     return attachment
                 conversation = await self.store.get_conversation(attachment.conversation_id)
-                if conversation is not None and conversation.contact_id == reader.id:
+                if conversation is None:
+                    raise NotFound("no such attachment")
+                if reader.kind is SenderKind.VISITOR and conversation.contact_id == reader.id:
                     return attachment
+                if reader.kind is SenderKind.AGENT:
+                    if reader.agent is None or self.agent_sees is None:
+                        raise NotFound("no such attachment")
+                    if self.agent_sees(reader.agent, conversation):
+                        return attachment
+                    raise Forbidden("the file is in another team's conversation; "
+                                    "it is not for you to see")
         raise NotFound("no such attachment")
 
     async def linked(self, attachment_id: str, token: str) -> Attachment:

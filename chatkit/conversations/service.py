@@ -15,7 +15,7 @@ from typing import Any, Protocol
 
 from chatkit.bot import Bot, BotReply, BotState, Choice, Said
 from chatkit.conversations.committer import GroupCommitter
-from chatkit.errors import Conflict, InvalidChoice, NotFound
+from chatkit.errors import Conflict, Forbidden, InvalidChoice, NotFound
 from chatkit.models import (
     OPEN_STATUSES,
     Agent,
@@ -74,6 +74,13 @@ class Router(Protocol):
 
     def home_team(self, agent: Agent) -> str:
         """The queue a chat the agent started goes back to if the agent leaves it."""
+
+    def can_see(self, agent: Agent, conversation: Conversation) -> bool:
+        """Whether the agent may see the conversation (its teams', or theirs)."""
+
+    def visible_teams(self, agent: Agent) -> tuple[list[str], bool] | None:
+        """The teams whose conversations the agent may list, and whether those in no queue
+        count; None: every conversation."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -439,16 +446,31 @@ class ConversationService:
             await self.notifier.message_stored(conversation, message, origin)
         return conversation, message
 
-    async def list_open(self, statuses: Collection[ConversationStatus],
+    async def list_open(self, agent: Agent, statuses: Collection[ConversationStatus],
                         limit: int) -> list[Conversation]:
-        return await self.store.list_conversations(statuses=statuses, limit=limit)
+        """The open conversations the agent may see (with routing: their teams' and their
+        own; supervisors and admins every one)."""
+        scope = None if self.router is None else self.router.visible_teams(agent)
+        if scope is None:
+            return await self.store.list_conversations(statuses=statuses, limit=limit)
+        teams, unqueued = scope
+        return await self.store.list_conversations(statuses=statuses, limit=limit,
+                                                   queue_teams=teams, unqueued=unqueued,
+                                                   agent_id=agent.id)
+
+    def _check_sees(self, agent: Agent, conversation: Conversation) -> None:
+        if self.router is not None and not self.router.can_see(agent, conversation):
+            raise Forbidden("the conversation belongs to another team's queue; "
+                            "it is not for you to see")
 
     async def join(self, agent: Agent, conversation_id: str, *, since_seq: int,
                    limit: int) -> tuple[Conversation, Page]:
-        """Assign the conversation to the agent, atomically; joining one's own is allowed."""
+        """Assign the conversation to the agent, atomically; joining one's own is allowed.
+        Forbidden when it is another team's (Router.can_see)."""
         conversation = await self.store.get_conversation(conversation_id)
         if conversation is None:
             raise NotFound("no such conversation")
+        self._check_sees(agent, conversation)
         if self.router is not None:
             conversation = await self.router.take(agent, conversation)
         elif conversation.status is not S.ASSIGNED or conversation.agent_id != agent.id:
@@ -510,11 +532,12 @@ class ConversationService:
             await self.router.freed(agent)
         return conversation
 
-    async def agent_history(self, conversation_id: str, *, before_seq: int | None,
-                            limit: int) -> Page:
+    async def agent_history(self, agent: Agent, conversation_id: str, *,
+                            before_seq: int | None, limit: int) -> Page:
         conversation = await self.store.get_conversation(conversation_id)
         if conversation is None:
             raise NotFound("no such conversation")
+        self._check_sees(agent, conversation)
         return await self._page(conversation_id, limit=limit,
                                 before_seq=before_seq or conversation.last_seq + 1)
 

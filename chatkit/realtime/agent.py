@@ -1,4 +1,9 @@
-"""The agent namespace: authenticated agents list, join, answer and resolve conversations."""
+"""The agent namespace: authenticated agents list, join, answer and resolve conversations.
+
+With routing, an agent (role `agent`) sees only their teams' conversations and their own
+(Routing.sees): listing leaves the others out, joining or reading one is `forbidden`.
+Supervisors and admins see every one. Sockets sit in their agent's team rooms, moved when an
+admin changes the routing configuration."""
 
 from __future__ import annotations
 
@@ -12,6 +17,7 @@ from chatkit.errors import ChatKitError, Conflict, Forbidden, InvalidToken
 from chatkit.models import Agent, AgentRole, Conversation, ConversationStatus, Presence
 from chatkit.realtime import schemas as s
 from chatkit.realtime.dispatch import EventTable, Namespace, connection, refuse, validate
+from chatkit.routing.config import Routing
 from chatkit.routing.service import RoutingService
 
 AGENT = "/agent"
@@ -100,8 +106,10 @@ class AgentNamespace(Namespace):
 
     async def list_conversations(self, sid: str,
                                  payload: s.ListConversations) -> dict[str, Any]:
+        conn = connection(self.connections, sid)
         found = await self.conversations.list_open(
-            [ConversationStatus(status) for status in payload.status], payload.limit)
+            conn.agent, [ConversationStatus(status) for status in payload.status],
+            payload.limit)
         return {"conversations": [c.to_wire() for c in found]}
 
     async def join(self, sid: str, payload: s.Join) -> dict[str, Any]:
@@ -144,8 +152,9 @@ class AgentNamespace(Namespace):
         return {}
 
     async def history(self, sid: str, payload: s.History) -> dict[str, Any]:
+        conn = connection(self.connections, sid)
         page = await self.conversations.agent_history(
-            payload.conversation_id, before_seq=payload.before_seq, limit=payload.limit)
+            conn.agent, payload.conversation_id, before_seq=payload.before_seq, limit=payload.limit)
         return {"messages": [self.attachments.wire(m) for m in page.messages],
                 "has_more": page.has_more}
 
@@ -214,7 +223,8 @@ class AgentNamespace(Namespace):
                 "messages": [self.attachments.wire(message)], "has_more": False}
 
     def conversation_changed(self, conversation: Conversation) -> None:
-        """Forget joined conversations that were resolved or went to someone else."""
+        """Forget joined conversations that were resolved or went to someone else; a socket
+        that may no longer see one (moved to another team) stops hearing it too."""
         for sid in list(self._joined_by.get(conversation.id, ())):
             conn = self.connections[sid]
             if conversation.is_open and conversation.agent_id == conn.agent.id:
@@ -222,3 +232,28 @@ class AgentNamespace(Namespace):
             else:
                 del conn.joined[conversation.id]
                 self._forget(sid, conversation.id)
+                if self.routing is not None and not self.routing.can_see(conn.agent,
+                                                                         conversation):
+                    self._leave(sid, conversation_room(conversation.id))
+
+    def _leave(self, sid: str, room: str) -> None:
+        # Rooms are this process's own bookkeeping (with Redis too): leaving is immediate.
+        self.server.manager.basic_leave_room(sid, self.namespace, room)
+
+    async def routing_changed(self, routing: Routing) -> None:
+        """A new routing configuration is in use here: each socket moves to its agent's
+        teams' rooms now, and stops hearing conversations it may no longer see (those it
+        is assigned stay)."""
+        for sid, conn in list(self.connections.items()):
+            teams = {team_room(team) for team in routing.teams_of(conn.agent)}
+            rooms = set(self.server.manager.get_rooms(sid, self.namespace))
+            for room in rooms - teams:
+                if room.startswith("team:"):
+                    self._leave(sid, room)
+            for room in teams - rooms:
+                await self.enter_room(sid, room)
+            for conversation in list(conn.joined.values()):
+                if not routing.sees(conn.agent, conversation):
+                    del conn.joined[conversation.id]
+                    self._forget(sid, conversation.id)
+                    self._leave(sid, conversation_room(conversation.id))

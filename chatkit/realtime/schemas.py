@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, model_validator
 
@@ -167,6 +167,14 @@ class WidgetConfigQuery(Payload):
 class Login(Payload):
     email: Text = Field(min_length=3, max_length=320)
     password: Text = Field(min_length=1, max_length=1000)
+
+
+class RoutingUpdate(Payload):
+    """PUT /api/routing: the new configuration (validated as a RoutingConfig by the routing
+    service), and the version it was made from (optimistic concurrency)."""
+
+    version: int = Field(ge=0)
+    config: dict[str, Any]
 
 
 # routing (agents)

@@ -19,6 +19,9 @@ capacity, configured in YAML (`routing.yaml`, setting `routing_path`).
       ada@example.com: {teams: [support, billing], skills: [billing], capacity: 4}
 
 With no file there is one team, `support`, round robin, that every agent belongs to.
+
+The file seeds the configuration kept in the store, which admins can edit in the console
+(routing/stored.py says which wins when both exist).
 """
 
 from __future__ import annotations
@@ -29,7 +32,7 @@ from typing import Annotated
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from chatkit.configfile import load_config_file
-from chatkit.models import Agent, Strategy
+from chatkit.models import Agent, AgentRole, Conversation, Strategy
 from chatkit.routing.hours import BusinessHours
 
 DEFAULT_TEAM = "support"
@@ -125,16 +128,34 @@ class Routing:
         return (team is not None and team_id in self.teams_of(agent)
                 and team.skills <= self.skills_of(agent))
 
+    def sees(self, agent: Agent, conversation: Conversation) -> bool:
+        """Whether the agent may see the conversation (list it, join it, read its history
+        and files): supervisors and admins every one; an agent those assigned to them and
+        those of their teams' queues (waiting there, or assigned from there). One in no queue
+        yet (with the bot) counts as the default team's."""
+        if agent.role is not AgentRole.AGENT or conversation.agent_id == agent.id:
+            return True
+        teams = self.teams_of(agent)
+        if conversation.queue_team is None:
+            return self.default_team in teams
+        return conversation.queue_team in teams
+
     def candidates(self, agents: list[Agent], team_id: str) -> dict[str, int]:
         """agent id -> capacity, of the agents who may take the team's chats."""
         return {a.id: self.capacity_of(a) for a in agents if self.can_take(a, team_id)}
 
 
+def load_routing_config(path: Path) -> RoutingConfig:
+    """Read and validate a routing.yaml. Blocking: call it in a thread from async code.
+    Raises ConfigError naming the file and each field at fault."""
+    return load_config_file(path, RoutingConfig, what="routing file",
+                            missing="no such routing file", shape="teams:, agents:, ...")
+
+
 def load_routing(path: Path | None, *, default_capacity: int = 3) -> Routing:
-    """Read and validate a routing.yaml (None: the one default team). Blocking: call it in a
-    thread from async code. Raises ConfigError naming the file and each field at fault."""
+    """A Routing from a routing.yaml (None: the one default team). Blocking, as
+    load_routing_config. (A running ChatKit routes by the configuration in the store, which
+    the file seeds: routing/stored.py.)"""
     if path is None:
         return Routing(default_capacity=default_capacity)
-    config = load_config_file(path, RoutingConfig, what="routing file",
-                              missing="no such routing file", shape="teams:, agents:, ...")
-    return Routing(config, default_capacity=default_capacity)
+    return Routing(load_routing_config(path), default_capacity=default_capacity)

@@ -8,7 +8,9 @@ processes route the same chats, and a restarted process carries on where it stop
 Assignment runs when a chat is queued, when an agent comes online, when an agent frees a
 place (resolve), and on every sweep (`run`, each `sweep_interval` seconds in every process),
 which also claims the expired timers: offers not accepted in time, agents gone past the
-disconnect grace period.
+disconnect grace period, and first looks whether an admin saved a new routing configuration
+(routing/stored.py): then this process routes by it from that sweep on. Chats already
+assigned keep their agent; chats waiting for a team that is gone move to the default team.
 """
 
 from __future__ import annotations
@@ -16,7 +18,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Awaitable, Callable
-from typing import Protocol
+from typing import Any, Protocol
 
 from chatkit.conversations.service import Notifier
 from chatkit.errors import Conflict, Forbidden, InvalidPayload, NotFound
@@ -32,8 +34,10 @@ from chatkit.models import (
     SenderKind,
     now_ms,
 )
-from chatkit.routing.config import Routing
+from chatkit.routing.config import Routing, RoutingConfig
+from chatkit.routing.stored import config_document, seed, validate_document
 from chatkit.storage import Store
+from chatkit.storage.routing import StoredRouting
 
 log = logging.getLogger(__name__)
 
@@ -45,6 +49,9 @@ TRANSFER_TEXT = "You're being transferred to another agent. Please hold on."
 #: A hook that gives a queued conversation its priority (higher is served first), e.g. from
 #: the contact's CRM attributes (VIP). The default is 0 for everyone.
 PriorityHook = Callable[[Conversation], Awaitable[int]]
+
+#: Called in this process after it switched to a new routing configuration.
+RoutingListener = Callable[[Routing], Awaitable[None]]
 
 
 class RoutingNotifier(Notifier, Protocol):
@@ -60,11 +67,18 @@ class RoutingService:
     def __init__(self, store: Store, notifier: RoutingNotifier, routing: Routing, *,
                  accept_timeout: float, disconnect_grace: float, sweep_interval: float = 1.0,
                  connection_ttl: float = 30.0,
-                 priority: PriorityHook | None = None,
+                 priority: PriorityHook | None = None, default_capacity: int = 3,
                  clock: Callable[[], int] = now_ms) -> None:
         self.store = store
         self.notifier = notifier
         self.routing = routing
+        #: The store's version `routing` was built from (0: not from the store).
+        self.version = 0
+        #: An agent's capacity when the configuration gives none (the agent_capacity setting).
+        self.default_capacity = default_capacity
+        #: Told of each new configuration this process switches to (e.g. to move agents'
+        #: sockets between team rooms).
+        self.listeners: list[RoutingListener] = []
         self.accept_timeout_ms = round(accept_timeout * 1000)
         self.grace_ms = round(disconnect_grace * 1000)
         self.sweep_interval = sweep_interval
@@ -77,6 +91,68 @@ class RoutingService:
         self.connections: set[str] = set()
         self._renewed_at = 0
         self._pending: set[asyncio.Task[None]] = set()
+
+    # the configuration, kept in the store (routing/stored.py)
+
+    async def load(self, config: RoutingConfig | None) -> None:
+        """At start-up: seed the store from routing.yaml's contents (None: no file) when the
+        rules in routing/stored.py say so, then route by the store's newest version."""
+        await seed(self.store, config, now=self.clock())
+        await self.refresh()
+
+    async def refresh(self) -> bool:
+        """Switch to the store's newest configuration if it is not the one in use (one cheap
+        query when nothing changed). Returns whether it switched."""
+        if await self.store.routing_config_version() == self.version:
+            return False
+        stored = await self.store.routing_config()
+        if stored is None or stored.version == self.version:
+            return False
+        self._use(stored)
+        for listener in self.listeners:
+            try:
+                await listener(self.routing)
+            except Exception:  # one listener's failure must not stop routing by the new one
+                log.exception("a listener of the routing configuration failed")
+        return True
+
+    def _use(self, stored: StoredRouting) -> None:
+        # Validated before it was saved; validated again, as anything read back is.
+        config = RoutingConfig.model_validate(stored.document)
+        self.routing = Routing(config, default_capacity=self.default_capacity)
+        self.version = stored.version
+        log.info("routing configuration version %d in use (%s)", stored.version,
+                 stored.source)
+
+    async def current_config(self) -> StoredRouting:
+        """The configuration in the store (seeded at start-up, so there is one)."""
+        stored = await self.store.routing_config()
+        if stored is None:
+            raise NotFound("no routing configuration is stored yet")
+        return stored
+
+    async def replace_config(self, actor: Agent, document: Any, *,
+                             expected_version: int) -> StoredRouting:
+        """An admin's new configuration: validated (InvalidRoutingConfig naming each field),
+        saved as the next version only if `expected_version` is still the newest (Conflict
+        otherwise: someone saved meanwhile), logged, and used here at once; the other
+        processes switch to it at their next sweep."""
+        if actor.role is not AgentRole.ADMIN:
+            raise Forbidden("only admins change the routing configuration")
+        config = validate_document(document)
+        current = await self.store.routing_config()
+        if current is not None and current.version != expected_version:
+            raise Conflict(f"the routing configuration changed meanwhile (now version "
+                           f"{current.version}); load it again and redo your change")
+        saved = await self.store.save_routing_config(
+            config_document(config), expected_version=expected_version, source="admin",
+            file_digest=None if current is None else current.file_digest,
+            changed_by=actor.id, now=self.clock())
+        if saved is None:
+            raise Conflict("the routing configuration changed meanwhile; load it again and "
+                           "redo your change")
+        await self.refresh()
+        return saved
 
     # configuration questions
 
@@ -96,6 +172,17 @@ class RoutingService:
         """The agent's first team: where a chat they started waits if they leave it."""
         teams = self.routing.teams_of(agent)
         return teams[0] if teams else self.routing.team_for(None)
+
+    def can_see(self, agent: Agent, conversation: Conversation) -> bool:
+        return self.routing.sees(agent, conversation)
+
+    def visible_teams(self, agent: Agent) -> tuple[list[str], bool] | None:
+        """What the agent may list (Routing.sees): None for every conversation, else their
+        teams and whether conversations in no queue count (they are the default team's)."""
+        if agent.role is not AgentRole.AGENT:
+            return None
+        teams = self.routing.teams_of(agent)
+        return teams, self.routing.default_team in teams
 
     # assignment
 
@@ -285,6 +372,7 @@ class RoutingService:
 
     async def sweep(self) -> None:
         """One round of the timers, then give out whatever waits (see the module docstring)."""
+        await self.refresh()
         now = self.clock()
         if now - self._renewed_at >= self.connection_ttl_ms // 3:
             await self.store.renew_connections(list(self.connections),

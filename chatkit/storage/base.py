@@ -90,8 +90,12 @@ class Store(RoutingStore, Protocol):
         """The contact's newest conversation that is not resolved."""
 
     async def list_conversations(self, *, statuses: Collection[ConversationStatus],
-                                 limit: int) -> list[Conversation]:
-        """Oldest first."""
+                                 limit: int, queue_teams: Collection[str] | None = None,
+                                 unqueued: bool = False,
+                                 agent_id: str | None = None) -> list[Conversation]:
+        """Oldest first. With `queue_teams`, only what an agent of these teams may see: those
+        whose queue team is one of them (queued, or assigned from that queue), those in no
+        queue (when `unqueued`), and those assigned to `agent_id` (when given)."""
 
     async def transition(
         self,

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Collection, Mapping
 from dataclasses import dataclass, field
-from typing import Protocol
+from typing import Any, Protocol
 
 from chatkit.models import AgentPresence, Conversation, ConversationStatus, Presence, Strategy
 
@@ -20,6 +20,20 @@ class Swept:
 
     requeued: list[Conversation] = field(default_factory=list)
     presence: list[AgentPresence] = field(default_factory=list)
+
+
+@dataclass(slots=True, frozen=True)
+class StoredRouting:
+    """One version of the routing configuration kept in the store: `document` is a
+    RoutingConfig as JSON (validated before it was saved), `source` says where it came from
+    ("file", "admin", "default"), `file_digest` which routing.yaml last seeded the store."""
+
+    version: int
+    document: dict[str, Any]
+    source: str
+    file_digest: str | None
+    changed_by: str | None
+    changed_at: int
 
 
 class RoutingStore(Protocol):
@@ -93,3 +107,19 @@ class RoutingStore(Protocol):
         and its agent becomes away; an agent with no live connection gets an offline deadline
         (now + grace_ms) if they had none; an agent whose offline deadline passed goes offline
         and their assigned chats go back to the front of their queues."""
+
+    # the routing configuration (teams, agents), editable by admins
+
+    async def routing_config(self) -> StoredRouting | None:
+        """The newest version of the routing configuration; None when none was saved."""
+
+    async def routing_config_version(self) -> int:
+        """The newest version's number (0: none saved), cheap enough to ask every second."""
+
+    async def save_routing_config(self, document: dict[str, Any], *, expected_version: int,
+                                  source: str, file_digest: str | None,
+                                  changed_by: str | None, now: int) -> StoredRouting | None:
+        """Save `document` as version expected_version + 1, only if the newest version is
+        still `expected_version` (0: none yet), and log routing.changed in the same
+        transaction. Of two saves from the same version exactly one succeeds, in any number
+        of processes; the other gets None and changes nothing."""

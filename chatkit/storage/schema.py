@@ -157,3 +157,20 @@ attachments = Table(
     Index("ix_attachments_message", "conversation_id", "message_seq"),
     Index("ix_attachments_uploader", "uploader_id", "created_at"),
 )
+
+# The routing configuration (teams, agents) as admins last saved it, one row per version
+# (0008): every process reads the newest and rebuilds its routing when the version moves. The
+# version is the primary key, so of two saves from the same version one fails (no lost
+# update). routing.yaml seeds it (routing/store.py says when).
+routing_configs = Table(
+    "routing_configs", metadata,
+    Column("version", Integer, primary_key=True, autoincrement=False),
+    Column("document", Text, nullable=False),
+    # "file" (seeded from routing.yaml), "admin" (saved in the console or API), "default".
+    Column("source", String(10), nullable=False),
+    # The digest of the routing.yaml document that last seeded the store, carried forward by
+    # admin saves: the file wins again only when it changes.
+    Column("file_digest", String(64)),
+    Column("changed_by", String(32)),
+    Column("changed_at", BigInteger, nullable=False),
+)

@@ -29,6 +29,7 @@ from sqlalchemy import (
     func,
     insert,
     null,
+    or_,
     select,
     text,
     type_coerce,
@@ -334,10 +335,19 @@ class SqlStore(RoutingSql):
         return None if row is None else _to_conversation(row)
 
     async def list_conversations(self, *, statuses: Collection[ConversationStatus],
-                                 limit: int) -> list[Conversation]:
-        query = (_CONVERSATION_SELECT
-                 .where(t.conversations.c.status.in_([str(s) for s in statuses]))
-                 .order_by(t.conversations.c.created_at).limit(limit))
+                                 limit: int, queue_teams: Collection[str] | None = None,
+                                 unqueued: bool = False,
+                                 agent_id: str | None = None) -> list[Conversation]:
+        c = t.conversations.c
+        query = (_CONVERSATION_SELECT.where(c.status.in_([str(s) for s in statuses]))
+                 .order_by(c.created_at).limit(limit))
+        if queue_teams is not None:
+            visible: list[Any] = [c.queue_team.in_(list(queue_teams))]
+            if unqueued:
+                visible.append(c.queue_team.is_(None))
+            if agent_id is not None:
+                visible.append(c.agent_id == agent_id)
+            query = query.where(or_(*visible))
         async with self._read() as conn:
             rows = (await conn.execute(query)).all()
         return [_to_conversation(row) for row in rows]

@@ -16,12 +16,14 @@ from __future__ import annotations
 from collections.abc import Collection, Mapping
 from typing import TYPE_CHECKING, Any
 
+import orjson
 from sqlalchemy import and_, delete, exists, func, insert, or_, select, update
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from chatkit.models import AgentPresence, Conversation, ConversationStatus, Presence, Strategy
 from chatkit.storage import schema as t
-from chatkit.storage.routing import Swept
+from chatkit.storage.routing import StoredRouting, Swept
 
 if TYPE_CHECKING:
     from contextlib import AbstractAsyncContextManager
@@ -31,6 +33,7 @@ if TYPE_CHECKING:
 
 S = ConversationStatus
 _a, _c, _k = t.agents.c, t.conversations.c, t.agent_connections.c
+_r = t.routing_configs.c
 
 # How often assign_next starts again when its chosen agent filled up meanwhile.
 _ASSIGN_ATTEMPTS = 5
@@ -281,6 +284,42 @@ class RoutingSql:
                              if c is not None]
             presences = await _presences(conn, changed)
         return Swept(conversations, [presences[a] for a in sorted(presences)])
+
+    # the routing configuration
+
+    async def routing_config(self) -> StoredRouting | None:
+        async with self._read() as conn:
+            row = (await conn.execute(select(t.routing_configs)
+                                      .order_by(_r.version.desc()).limit(1))).first()
+        if row is None:
+            return None
+        return StoredRouting(row.version, orjson.loads(row.document), row.source,
+                             row.file_digest, row.changed_by, row.changed_at)
+
+    async def routing_config_version(self) -> int:
+        async with self._read() as conn:
+            return int(await conn.scalar(select(func.coalesce(func.max(_r.version), 0))) or 0)
+
+    async def save_routing_config(self, document: dict[str, Any], *, expected_version: int,
+                                  source: str, file_digest: str | None,
+                                  changed_by: str | None, now: int) -> StoredRouting | None:
+        version = expected_version + 1
+        try:
+            async with self._write() as conn:
+                newest = await conn.scalar(select(func.coalesce(func.max(_r.version), 0)))
+                if newest != expected_version:
+                    return None
+                # Two PostgreSQL transactions may both read the same newest version; the
+                # primary key lets only one of them insert the next.
+                await conn.execute(insert(t.routing_configs).values(
+                    version=version, document=orjson.dumps(document).decode(), source=source,
+                    file_digest=file_digest, changed_by=changed_by, changed_at=now))
+                await _log(conn, "routing.changed", None, changed_by,
+                           {"version": version, "source": source}, now,
+                           actor_kind="agent" if changed_by is not None else "system")
+        except IntegrityError:
+            return None
+        return StoredRouting(version, document, source, file_digest, changed_by, now)
 
 
 _QUEUE_ORDER = (_c.priority.desc(), _c.queue_rank, _c.id)

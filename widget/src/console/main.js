@@ -7,6 +7,7 @@ import { clientIdFactory } from '../shared/ids.js';
 import { renderMarkdown } from '../shared/markdown.js';
 import { typingDisplay, typingSignal } from '../shared/typing.js';
 import { connectNamespace, mountFromScript } from '../shared/socket.js';
+import { createAdmin } from './admin.js';
 
 const mount = mountFromScript(document.currentScript, '/static/console/console.js');
 const SESSION_KEY = 'chatkit.console';
@@ -320,6 +321,7 @@ function connect() {
   ui.loginView.hidden = true;
   ui.appView.hidden = false;
   ui.agentName.textContent = state.auth.agent.name;
+  byId('admin-open').hidden = state.auth.agent.role !== 'admin';
   const socket = connectNamespace(mount, '/agent', () => ({ token: state.auth.token }));
   state.socket = socket;
   socket.on('connect', async () => {
@@ -431,7 +433,17 @@ ui.resolve.addEventListener('click', async () => {
     ui.status.textContent = `Could not resolve: ${error.message}`;
   }
 });
-byId('logout').addEventListener('click', () => signOut());
+byId('logout').addEventListener('click', () => { showAdmin(false); signOut(); });
+
+// Admins edit routing (teams, agents) in a view of its own (admin.js).
+const admin = createAdmin({ mount, token: () => state.auth && state.auth.token, onClose: () => showAdmin(false) });
+function showAdmin(open) {
+  ui.appView.classList.toggle('admin-open', open);
+  if (open) admin.open();
+  else admin.close();
+}
+byId('admin-open').addEventListener('click', () => showAdmin(true));
+
 
 // ---- outbound: start a conversation with a known contact ----
 
