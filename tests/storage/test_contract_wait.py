@@ -129,8 +129,8 @@ async def test_a_visitor_gone_past_the_grace_period_abandons(store: SqlStore) ->
     abandoned = await store.sweep_visitors(now=T0 + GRACE, grace_ms=GRACE)
     assert [c.id for c in abandoned] == [conversation.id]
     assert abandoned[0].status is S.RESOLVED
-    event = [e for e in await store.list_events(conversation_id=conversation.id)
-             if e.kind == "conversation.resolved"][0]
+    event = next(e for e in await store.list_events(conversation_id=conversation.id)
+             if e.kind == "conversation.resolved")
     assert event.data["how"] == "gone" and event.actor_kind == "system"
     # Once only, whoever sweeps again.
     assert await store.sweep_visitors(now=T0 + 2 * GRACE, grace_ms=GRACE) == []
