@@ -345,18 +345,24 @@ class RoutingSql:
         if not connections:
             return
         upsert = _upsert(self.is_sqlite, t.visitor_connections)
-        statement = upsert.values([{"id": connection_id, "contact_id": contact_id,
-                                    "expires_at": expires_at}
-                                   for connection_id, contact_id in sorted(connections.items())])
+        statement = upsert.on_conflict_do_update(
+            index_elements=["id"], set_={"contact_id": upsert.excluded.contact_id,
+                                         "expires_at": upsert.excluded.expires_at})
         async with self._write() as conn:
-            await conn.execute(statement.on_conflict_do_update(
-                index_elements=["id"], set_={"contact_id": statement.excluded.contact_id,
-                                             "expires_at": statement.excluded.expires_at}))
-            await conn.execute(
-                update(t.conversations)
-                .where(_c.contact_id.in_(sorted(set(connections.values()))),
-                       _c.status == str(S.QUEUED), _c.abandon_deadline.is_not(None))
-                .values(abandon_deadline=None))
+            # Parameters for many rows (one statement, not one compiled VALUES per row).
+            await conn.execute(statement, [
+                {"id": connection_id, "contact_id": contact_id, "expires_at": expires_at}
+                for connection_id, contact_id in sorted(connections.items())])
+            # Few conversations have a deadline (their visitors are away): find those by the
+            # deadline's index, rather than look up every tracked contact.
+            contacts = set(connections.values())
+            away = [row.id for row in (await conn.execute(
+                select(_c.id, _c.contact_id).where(_c.abandon_deadline.is_not(None),
+                                                   _c.status == str(S.QUEUED)))).all()
+                    if row.contact_id in contacts]
+            if away:
+                await conn.execute(update(t.conversations).where(_c.id.in_(away))
+                                   .values(abandon_deadline=None))
 
     async def renew_visitors(self, connection_ids: Collection[str], *,
                              expires_at: int) -> None:
