@@ -390,6 +390,13 @@ class RoutingSql:
 
     async def sweep_visitors(self, *, now: int, grace_ms: int) -> list[Conversation]:
         abandoned: list[Conversation] = []
+        # Every process sweeps every second: look first (both by index), write only when
+        # something expired or is due.
+        async with self._read() as conn:
+            expired = await conn.scalar(select(_v.id).where(_v.expires_at <= now).limit(1))
+            due = await conn.scalar(select(_c.id).where(_c.abandon_deadline <= now).limit(1))
+        if expired is None and due is None:
+            return abandoned
         async with self._write() as conn:
             gone = sorted(set((await conn.scalars(
                 select(_v.contact_id).where(_v.expires_at <= now))).all()))
