@@ -394,7 +394,8 @@ class RoutingSql:
         # something expired or is due.
         async with self._read() as conn:
             expired = await conn.scalar(select(_v.id).where(_v.expires_at <= now).limit(1))
-            due = await conn.scalar(select(_c.id).where(_c.abandon_deadline <= now).limit(1))
+            due = await conn.scalar(select(_c.id).where(_c.abandon_deadline <= now,
+                                                        _c.status == str(S.QUEUED)).limit(1))
         if expired is None and due is None:
             return abandoned
         async with self._write() as conn:
@@ -527,7 +528,7 @@ async def _assign(conn: AsyncConnection, conversation_id: str, agent_id: str, *,
         update(t.conversations)
         .where(_c.id == conversation_id, _c.status.in_([str(s) for s in allowed_from]), *extra)
         .values(status=str(S.ASSIGNED), agent_id=agent_id, assigned_at=now,
-                accept_deadline=accept_deadline))
+                accept_deadline=accept_deadline, abandon_deadline=None))
     if result.rowcount != 1 or before is None:
         return None
     await conn.execute(update(t.agents).where(_a.id == agent_id).values(last_assigned_at=now))

@@ -5,8 +5,11 @@ from __future__ import annotations
 
 import asyncio
 
+from sqlalchemy import select
+
 from chatkit.models import ConversationStatus
 from chatkit.storage import SqlStore
+from chatkit.storage import schema as t
 from tests.storage.test_contract_routing import T0, agent, queued
 
 S = ConversationStatus
@@ -194,6 +197,12 @@ async def test_leaving_the_queue_another_way_ends_the_grace_period(store: SqlSto
     assert await store.claim(conversation.id, a, capacity=1, allowed_from={S.QUEUED}, now=T0,
                              accept_deadline=None, actor_kind="agent", actor_id=a)
     assert await store.sweep_visitors(now=T0 + GRACE, grace_ms=GRACE) == []
+    taken = await store.get_conversation(conversation.id)
+    assert taken is not None and taken.status is S.ASSIGNED
+    async with store._read() as conn:
+        deadline = await conn.scalar(select(t.conversations.c.abandon_deadline)
+                                     .where(t.conversations.c.id == conversation.id))
+    assert deadline is None
     assert await store.requeue(conversation.id, team="support", now=T0 + GRACE + 1,
                                actor_kind="system", actor_id=None) is not None
     assert await store.sweep_visitors(now=T0 + 3 * GRACE, grace_ms=GRACE) == []
