@@ -150,11 +150,12 @@ class QueueWaits:
                                if self._marks.get(team) != version}
         self._dirty = set()
         self._marks = marks
-        for team in sorted(dirty):
+        teams = sorted(dirty)
+        for n, team in enumerate(teams):
             try:
                 await self._publish(team)
             except Exception:
-                self._dirty.add(team)  # try it again next tick
+                self._dirty.update(teams[n:])  # this one and the rest: next tick
                 raise
         await self._renew()
 

@@ -309,3 +309,21 @@ async def _status(world: World, conversation: Conversation) -> S:
     found = await world.store.get_conversation(conversation.id)
     assert found is not None
     return found.status
+
+
+async def test_a_failed_recompute_is_tried_again(store: SqlStore,
+                                                 monkeypatch: pytest.MonkeyPatch) -> None:
+    world, watchers = await world_of(store)
+    conversation, = await waiting(world, watchers, 1)
+    real = store.queue_order
+
+    async def broken(team: str) -> list[object]:
+        raise ConnectionError("the database went away")
+
+    monkeypatch.setattr(store, "queue_order", broken)
+    with pytest.raises(ConnectionError):
+        await world.routing.waits.publish()
+    assert told(world) == {}
+    monkeypatch.setattr(store, "queue_order", real)
+    await world.routing.waits.publish()
+    assert told(world) == {conversation.id: Wait(conversation.id, "support", 1, None)}
