@@ -150,12 +150,12 @@ class QueueWaits:
                                if self._marks.get(team) != version}
         self._dirty = set()
         self._marks = marks
-        teams = sorted(dirty)
-        for n, team in enumerate(teams):
+        order = sorted(dirty)
+        for n, team in enumerate(order):
             try:
                 await self._publish(team)
             except Exception:
-                self._dirty.update(teams[n:])  # this one and the rest: next tick
+                self._dirty.update(order[n:])  # this one and the rest: next tick
                 raise
         await self._renew()
 
