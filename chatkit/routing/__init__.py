@@ -3,15 +3,18 @@
 from chatkit.routing.config import Routing, RoutingConfig, TeamConfig, load_routing
 from chatkit.routing.hours import BusinessHours, Holiday, Interval, first_open, load_hours
 from chatkit.routing.service import RoutingService
+from chatkit.routing.wait import QueueWaits, Wait
 
 __all__ = [
     "BusinessHours",
     "Holiday",
     "Interval",
+    "QueueWaits",
     "Routing",
     "RoutingConfig",
     "RoutingService",
     "TeamConfig",
+    "Wait",
     "first_open",
     "load_hours",
     "load_routing",
