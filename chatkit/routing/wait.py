@@ -42,6 +42,9 @@ HANDLE_SAMPLE = 50
 HANDLE_TTL_MS = 30_000
 #: Agents online and their load: how long a team's staffing is reused between recomputes.
 STAFFING_TTL_MS = 1_000
+#: How often a process looks for visitors gone past the grace period (a minutes-long grace
+#: needs no finer grain; the routing sweep itself may run much more often).
+ABANDON_SWEEP_MS = 1_000
 
 
 @dataclass(slots=True, frozen=True)
@@ -117,6 +120,9 @@ class QueueWaits:
         self._staffing: dict[str, tuple[int, Staffing]] = {}
         self._tracked: dict[str, str] = {}  # connection id -> contact id (in the store)
         self._renewed_at = 0
+        self._swept_at: int | None = None
+        #: Milliseconds between two looks for abandoned chats (tests set 0).
+        self.abandon_sweep_ms = ABANDON_SWEEP_MS
         self._pending: set[asyncio.Task[None]] = set()
 
     # changes
@@ -285,5 +291,10 @@ class QueueWaits:
 
     async def sweep(self) -> list[Conversation]:
         """Abandon the queued conversations whose visitors are gone past the grace period
-        (any process may run it; the store claims each once)."""
-        return await self.store.sweep_visitors(now=self.clock(), grace_ms=self.grace_ms)
+        (any process may run it; the store claims each once), at most every
+        `abandon_sweep_ms`."""
+        now = self.clock()
+        if self._swept_at is not None and now - self._swept_at < self.abandon_sweep_ms:
+            return []
+        self._swept_at = now
+        return await self.store.sweep_visitors(now=now, grace_ms=self.grace_ms)

@@ -46,6 +46,7 @@ async def store(tmp_path: Path) -> AsyncIterator[SqlStore]:
 async def world_of(store: SqlStore, clock: Clock | None = None) -> tuple[World, Watchers]:
     world = await make_world(store, clock=clock or Clock())
     world.routing.waits.grace_ms = round(GRACE_S * 1000)
+    world.routing.waits.abandon_sweep_ms = 0  # the tests' clock moves by milliseconds
     watchers = Watchers()
     world.routing.waits.watchers = watchers
     return world, watchers
@@ -327,3 +328,25 @@ async def test_a_failed_recompute_is_tried_again(store: SqlStore,
     monkeypatch.setattr(store, "queue_order", real)
     await world.routing.waits.publish()
     assert told(world) == {conversation.id: Wait(conversation.id, "support", 1, None)}
+
+
+async def test_abandonment_is_looked_for_once_a_second_whatever_the_sweep_rate(
+        store: SqlStore, monkeypatch: pytest.MonkeyPatch) -> None:
+    clock = Clock()
+    world, _ = await world_of(store, clock)
+    waits = world.routing.waits
+    waits.abandon_sweep_ms = 1_000
+    looks: list[int] = []
+    real = store.sweep_visitors
+
+    async def counted(*, now: int, grace_ms: int) -> list[Conversation]:
+        looks.append(now)
+        return await real(now=now, grace_ms=grace_ms)
+
+    monkeypatch.setattr(store, "sweep_visitors", counted)
+    for _ in range(10):
+        await world.routing.sweep()
+        clock.now += 100
+    assert len(looks) == 1
+    await world.routing.sweep()
+    assert len(looks) == 2
