@@ -89,11 +89,14 @@ class ChatKit:
             accept_timeout=self.settings.accept_timeout,
             disconnect_grace=self.settings.disconnect_grace,
             connection_ttl=self.settings.connection_ttl,
+            abandon_grace=self.settings.abandon_grace,
             sweep_interval=self.settings.routing_sweep_interval,
             default_capacity=self.settings.agent_capacity)
         self.conversations.router = self.agent_namespace.routing = self.routing
         self.routing.listeners.append(self.agent_namespace.routing_changed)
         self.attachments.agent_sees = self.routing.can_see
+        self.visitors.routing = self.routing
+        self.routing.waits.watchers = self.visitors
         if not answerers:
             raise ValueError("answerers: give at least one (\"kb\" is the built-in one)")
         for answerer in answerers:
@@ -169,12 +172,14 @@ class ChatKit:
         sweeper = asyncio.create_task(self._sweep_attachments(), name="chatkit-attachments")
         # Every process sweeps the routing timers kept in the store (routing/service.py).
         router = asyncio.create_task(self.routing.run(), name="chatkit-routing")
+        # Every process tells its own waiting visitors where they stand (routing/wait.py).
+        waits = asyncio.create_task(self.routing.waits.run(), name="chatkit-queue-waits")
         self.ready = True
         try:
             yield
         finally:
             self.ready = False
-            for task in (watcher, sweeper, router):
+            for task in (watcher, sweeper, router, waits):
                 task.cancel()
                 with contextlib.suppress(asyncio.CancelledError):
                     await task

@@ -84,6 +84,11 @@ class Settings(BaseSettings):
         description="seconds an agent's connection counts as live unless its process renews "
                     "it (every third of this): how soon the agents of a process that died are "
                     "seen gone")
+    abandon_grace: float = Field(
+        120, ge=0, le=3600,
+        description="seconds a queued visitor may be away (every widget tab closed or "
+                    "offline) before the chat counts as abandoned and leaves the queue; a page "
+                    "reload comes back well within it")
     routing_sweep_interval: float = Field(
         1.0, gt=0, le=60,
         description="seconds between each process's look for expired offers and absent "

@@ -24,7 +24,9 @@ class Client:
             "typing": asyncio.Queue(), "read": asyncio.Queue(),
             # routing, agents only
             "assignment": asyncio.Queue(), "queue": asyncio.Queue(),
-            "presence": asyncio.Queue()}
+            "presence": asyncio.Queue(),
+            # the visitor's wait, visitors only
+            "queue_position": asyncio.Queue()}
         self.connect_error: Any = None
         for name, queue in self.events.items():
             self.sio.on(name, queue.put_nowait, namespace=self.namespace)

@@ -113,6 +113,12 @@ class Handoff(Payload):
     reason: Text | None = Field(None, max_length=200)
 
 
+class Leave(Payload):
+    """The visitor ends their chat while it waits in a queue ("End chat")."""
+
+    conversation_id: ConversationId
+
+
 class VisitorRead(Payload):
     seq: int = Field(ge=1)
 

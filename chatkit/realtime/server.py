@@ -25,6 +25,7 @@ from chatkit.realtime.agent import (
 from chatkit.realtime.dispatch import UNREADABLE
 from chatkit.realtime.engine import LeanEngineServer
 from chatkit.realtime.visitor import VISITOR, VisitorNamespace, contact_room
+from chatkit.routing.wait import Wait
 from chatkit.settings import Settings
 
 MAX_FRAME = 64 * 1024
@@ -236,6 +237,12 @@ class SocketNotifier:
     async def queue_changed(self, team: str, length: int) -> None:
         await self.sio.emit("queue", {"team": team, "length": length},
                             to=[team_room(team), SUPERVISORS_ROOM], namespace=AGENT)
+
+    async def queue_position(self, contact_id: str, wait: Wait, *, local: bool) -> None:
+        # `local`: the publisher of each process tells its own sockets (routing/wait.py), so
+        # none of these crosses Redis.
+        await self.sio.emit("queue_position", wait.to_wire(), room=contact_room(contact_id),
+                            namespace=VISITOR, ignore_queue=local)
 
     async def presence_changed(self, presence: AgentPresence) -> None:
         await self.sio.emit("presence", {"agent_id": presence.agent_id,

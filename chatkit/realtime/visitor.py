@@ -2,15 +2,18 @@
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
 from chatkit.attachments import AttachmentService
 from chatkit.conversations import ConversationService, Opening, ReplyTo
-from chatkit.errors import ChatKitError, InvalidToken, NotFound
+from chatkit.errors import ChatKitError, Conflict, InvalidToken, NotFound
 from chatkit.models import Conversation
 from chatkit.realtime import schemas as s
 from chatkit.realtime.dispatch import EventTable, Namespace, connection, refuse, validate
+from chatkit.routing.service import RoutingService
+from chatkit.routing.wait import Wait
 from chatkit.tokens import TokenSigner
 from chatkit.triggers import TriggersConfig
 
@@ -39,7 +42,10 @@ class VisitorNamespace(Namespace):
         "handoff": (s.Handoff, "handoff"),
         "typing": (s.VisitorTyping, "typing"),
         "read": (s.VisitorRead, "read"),
+        "leave": (s.Leave, "leave"),
     }
+    #: Queues and the visitor's wait (set by ChatKit); None: no positions, no leaving.
+    routing: RoutingService | None = None
 
     def __init__(self, conversations: ConversationService,
                  attachments: AttachmentService) -> None:
@@ -65,12 +71,18 @@ class VisitorNamespace(Namespace):
             await self._attach(sid, contact_id)
 
     async def on_disconnect(self, sid: str) -> None:
+        if self.routing is not None:
+            self.routing.visitor_disconnected(sid)
         conn = self.connections.pop(sid, None)
         if conn is not None and conn.contact_id is not None:
             sids = self._by_contact.get(conn.contact_id, set())
             sids.discard(sid)
             if not sids:
                 self._by_contact.pop(conn.contact_id, None)
+
+    def connections_of(self, contact_id: str) -> Collection[str]:
+        """The contact's connections to this process (routing/wait.py's Watchers)."""
+        return self._by_contact.get(contact_id, ())
 
     async def _attach(self, sid: str, contact_id: str) -> None:
         self._by_contact.setdefault(contact_id, set()).add(sid)
@@ -95,12 +107,22 @@ class VisitorNamespace(Namespace):
         conversation, page = await self.conversations.resume(
             contact_id, since_seq=payload.since_seq, limit=payload.limit)
         conn.conversation = conversation
+        wait = await self._watch(sid, contact_id, conversation)
         return {
             "token": self._token(contact_id), "contact_id": contact_id,
             "conversation": None if conversation is None else conversation.to_wire(),
             "messages": [self.attachments.wire(m) for m in page.messages],
             "has_more": page.has_more,
+            "queue": None if wait is None else wait.to_wire(),
         }
+
+    async def _watch(self, sid: str, contact_id: str,
+                     conversation: Conversation | None) -> Wait | None:
+        """While the conversation waits: track this connection (abandonment) and say where
+        it stands, without waiting for the queue to change."""
+        if self.routing is None:
+            return None
+        return await self.routing.watch(sid, contact_id, conversation)
 
     async def message(self, sid: str, payload: s.VisitorMessage) -> dict[str, Any]:
         conn, contact_id = await self._contact(sid)
@@ -149,7 +171,19 @@ class VisitorNamespace(Namespace):
     async def handoff(self, sid: str, payload: s.Handoff) -> dict[str, Any]:
         conn, contact_id = await self._contact(sid)
         conn.conversation = await self.conversations.handoff(contact_id, note=payload.reason)
+        wait = await self._watch(sid, contact_id, conn.conversation)
+        if wait is not None:
+            # Before the ack: the widget learns where it stands as it learns it waits.
+            await self.emit("queue_position", wait.to_wire(), to=sid, ignore_queue=True)
         return conn.conversation.to_wire()
+
+    async def leave(self, sid: str, payload: s.Leave) -> dict[str, Any]:
+        conn, contact_id = await self._contact(sid)
+        if self.routing is None:
+            raise Conflict("this server has no queues to leave")
+        left = await self.routing.leave(contact_id, payload.conversation_id)
+        conn.conversation = None
+        return left.to_wire()
 
     def conversation_changed(self, conversation: Conversation) -> None:
         """Keep this process's view of the contact's open conversation current."""

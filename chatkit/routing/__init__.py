@@ -10,16 +10,19 @@ from chatkit.routing.config import (
 from chatkit.routing.hours import BusinessHours, Holiday, Interval, first_open, load_hours
 from chatkit.routing.service import RoutingService
 from chatkit.routing.stored import InvalidRoutingConfig
+from chatkit.routing.wait import QueueWaits, Wait
 
 __all__ = [
     "BusinessHours",
     "Holiday",
     "Interval",
     "InvalidRoutingConfig",
+    "QueueWaits",
     "Routing",
     "RoutingConfig",
     "RoutingService",
     "TeamConfig",
+    "Wait",
     "first_open",
     "load_hours",
     "load_routing",

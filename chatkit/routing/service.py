@@ -8,9 +8,12 @@ processes route the same chats, and a restarted process carries on where it stop
 Assignment runs when a chat is queued, when an agent comes online, when an agent frees a
 place (resolve), and on every sweep (`run`, each `sweep_interval` seconds in every process),
 which also claims the expired timers: offers not accepted in time, agents gone past the
-disconnect grace period, and first looks whether an admin saved a new routing configuration
-(routing/stored.py): then this process routes by it from that sweep on. Chats already
-assigned keep their agent; chats waiting for a team that is gone move to the default team.
+disconnect grace period, and the visitors gone from the queue past the abandon grace period;
+it first looks whether an admin saved a new routing configuration (routing/stored.py): then
+this process routes by it from that sweep on. Chats already assigned keep their agent; chats
+waiting for a team that is gone move to the default team. The visitor's wait (positions,
+estimates, abandonment) is in routing/wait.py: every change to a queue here marks its team
+there.
 """
 
 from __future__ import annotations
@@ -36,6 +39,7 @@ from chatkit.models import (
 )
 from chatkit.routing.config import Routing, RoutingConfig
 from chatkit.routing.stored import config_document, seed, validate_document
+from chatkit.routing.wait import QueueWaits, Wait, WaitNotifier
 from chatkit.storage import Store
 from chatkit.storage.routing import StoredRouting
 
@@ -54,7 +58,7 @@ PriorityHook = Callable[[Conversation], Awaitable[int]]
 RoutingListener = Callable[[Routing], Awaitable[None]]
 
 
-class RoutingNotifier(Notifier, Protocol):
+class RoutingNotifier(Notifier, WaitNotifier, Protocol):
     async def assigned(self, conversation: Conversation) -> None:
         """The conversation was given to its agent (offered until accept_deadline)."""
 
@@ -68,6 +72,7 @@ class RoutingService:
                  accept_timeout: float, disconnect_grace: float, sweep_interval: float = 1.0,
                  connection_ttl: float = 30.0,
                  priority: PriorityHook | None = None, default_capacity: int = 3,
+                 abandon_grace: float = 120.0, wait_interval: float = 0.25,
                  clock: Callable[[], int] = now_ms) -> None:
         self.store = store
         self.notifier = notifier
@@ -91,6 +96,9 @@ class RoutingService:
         self.connections: set[str] = set()
         self._renewed_at = 0
         self._pending: set[asyncio.Task[None]] = set()
+        #: Waiting visitors' positions and estimates, and their connections (abandonment).
+        self.waits = QueueWaits(store, notifier, lambda: self.routing, clock=clock,
+                                interval=wait_interval, abandon_grace=abandon_grace)
 
     # the configuration, kept in the store (routing/stored.py)
 
@@ -189,6 +197,7 @@ class RoutingService:
     async def queued(self, conversation: Conversation) -> None:
         """A conversation joined a queue: give it out if someone can take it."""
         if conversation.queue_team is not None:
+            self.waits.mark(conversation.queue_team)
             await self.assign(conversation.queue_team)
 
     async def assign(self, team_id: str) -> list[Conversation]:
@@ -209,7 +218,8 @@ class RoutingService:
                 given.append(assigned)
                 await self.notifier.conversation_changed(assigned)
                 await self.notifier.assigned(assigned)
-        await self._queue_changed(team_id)
+        # Run by every sweep for every waiting team: only a real change counts as one.
+        await self._queue_changed(team_id, moved=bool(given))
         return given
 
     async def freed(self, agent: Agent) -> None:
@@ -222,6 +232,7 @@ class RoutingService:
         if changed is None:
             raise NotFound("the agent no longer exists")
         await self.notifier.presence_changed(changed)
+        self._staffing_changed(agent)
         if presence is Presence.ONLINE:
             await self.freed(agent)
         return changed
@@ -293,6 +304,8 @@ class RoutingService:
         if not supervising and conversation.agent_id != actor.id:
             raise Conflict("the conversation is not assigned to you")
         now, was = self.clock(), conversation.agent_id
+        if conversation.status is S.QUEUED and conversation.queue_team is not None:
+            self.waits.mark(conversation.queue_team)  # it leaves that queue
         data: dict[str, object] = {"transfer": True, "by": actor.id}
         if to_agent_id is not None:
             target = await self.store.get_agent(to_agent_id)
@@ -319,6 +332,7 @@ class RoutingService:
             if moved is None:
                 raise Conflict("the conversation changed; look again")
             where = self.routing.teams[to_team].title
+            self.waits.mark(to_team)
         text = f"{actor.name} transferred the conversation to {where}."
         meta = {"kind": "transfer", "by": actor.id, "from_agent_id": was,
                 "to_agent_id": to_agent_id, "to_team": to_team, "note": note}
@@ -369,6 +383,39 @@ class RoutingService:
         """Finish recording disconnections (before the store closes)."""
         if self._pending:
             await asyncio.gather(*self._pending, return_exceptions=True)
+        await self.waits.close()
+
+    # the visitor's wait
+
+    async def leave(self, contact_id: str, conversation_id: str) -> Conversation:
+        """The visitor ends their chat while it waits in a queue ("End chat"): it is
+        resolved as abandoned (the event log says so). NotFound when it is not the
+        contact's; Conflict when it no longer waits (an agent has it, or it is resolved)."""
+        conversation = await self.store.get_conversation(conversation_id)
+        if conversation is None or conversation.contact_id != contact_id:
+            raise NotFound("no such conversation")
+        if conversation.status is not S.QUEUED:
+            raise Conflict(f"the conversation is {conversation.status}, not waiting in a "
+                           "queue: only a waiting conversation can be left")
+        left = await self.store.abandon(conversation_id, now=self.clock(), how="ended",
+                                        actor_kind="visitor", actor_id=contact_id)
+        if left is None:
+            raise Conflict("the conversation changed meanwhile (an agent may have it)")
+        await self._left_queue(left)
+        return left
+
+    async def watch(self, connection_id: str, contact_id: str,
+                    conversation: Conversation | None) -> Wait | None:
+        """A widget connection learnt its open conversation (see QueueWaits.watch)."""
+        return await self.waits.watch(connection_id, contact_id, conversation)
+
+    def visitor_disconnected(self, connection_id: str) -> None:
+        self.waits.disconnected(connection_id)
+
+    async def _left_queue(self, conversation: Conversation) -> None:
+        await self.notifier.conversation_changed(conversation)
+        if conversation.queue_team is not None:
+            await self._queue_changed(conversation.queue_team)
 
     async def sweep(self) -> None:
         """One round of the timers, then give out whatever waits (see the module docstring)."""
@@ -381,10 +428,19 @@ class RoutingService:
         swept = await self.store.sweep(now=now, grace_ms=self.grace_ms)
         for presence in swept.presence:
             await self.notifier.presence_changed(presence)
+            agent = await self.store.get_agent(presence.agent_id)
+            if agent is not None:
+                self._staffing_changed(agent)
         for conversation in swept.requeued:
             log.info("conversation %s back in the %s queue (its agent did not accept, or left)",
                      conversation.id, conversation.queue_team)
             await self.notifier.conversation_changed(conversation)
+            if conversation.queue_team is not None:
+                self.waits.mark(conversation.queue_team)
+        for conversation in await self.waits.sweep():
+            log.info("conversation %s abandoned: its visitor left the %s queue",
+                     conversation.id, conversation.queue_team)
+            await self._left_queue(conversation)
         for team_id in await self.store.queued_teams():
             if team_id not in self.routing.teams:
                 await self._adopt(team_id)
@@ -401,6 +457,8 @@ class RoutingService:
                                              actor_id=None, data={"reason": "no_such_team"})
             if moved is not None:
                 await self.notifier.conversation_changed(moved)
+                self.waits.mark(team_id)
+                self.waits.mark(team)
         await self.assign(team)
 
     async def run(self) -> None:
@@ -422,7 +480,16 @@ class RoutingService:
         """The teams whose chats the agent may be given (with the team's skills)."""
         return [t for t in self.routing.teams if self.routing.can_take(agent, t)]
 
-    async def _queue_changed(self, team_id: str) -> None:
+    def _staffing_changed(self, agent: Agent) -> None:
+        """The agent's presence changed: the estimates of the queues they serve did too."""
+        serves = set(self._takes_from(agent))
+        for team in self.routing.teams.values():
+            if team.id in serves or team.overflow in serves:
+                self.waits.mark(team.id)
+
+    async def _queue_changed(self, team_id: str, *, moved: bool = True) -> None:
+        if moved:
+            self.waits.mark(team_id)
         waiting = await self.store.queue(team_id, limit=1000)
         await self.notifier.queue_changed(team_id, len(waiting))
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Collection, Mapping
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import Any, NamedTuple, Protocol
 
 from chatkit.models import AgentPresence, Conversation, ConversationStatus, Presence, Strategy
 
@@ -34,6 +34,13 @@ class StoredRouting:
     file_digest: str | None
     changed_by: str | None
     changed_at: int
+
+
+class InLine(NamedTuple):
+    """One conversation waiting in a queue, and whose it is."""
+
+    conversation_id: str
+    contact_id: str
 
 
 class RoutingStore(Protocol):
@@ -123,3 +130,51 @@ class RoutingStore(Protocol):
         still `expected_version` (0: none yet), and log routing.changed in the same
         transaction. Of two saves from the same version exactly one succeeds, in any number
         of processes; the other gets None and changes nothing."""
+
+    # the visitor's wait (routing/wait.py)
+
+    async def queue_order(self, team: str) -> list[InLine]:
+        """The whole of the team's queue in order (as `queue`), ids only: one query."""
+
+    async def queue_position(self, conversation_id: str) -> tuple[str, int] | None:
+        """(team, position) of a queued conversation: 1 + how many wait ahead of it in its
+        team's queue. None when it is not queued."""
+
+    async def handle_time(self, team: str, *, sample: int) -> float | None:
+        """The mean time (ms) from assignment to resolution of the team's `sample` most
+        recently resolved conversations that an agent handled; None when there are none."""
+
+    async def mark_queues(self, teams: Collection[str]) -> None:
+        """These teams' queues changed: bump their marks (queue_marks)."""
+
+    async def queue_marks(self) -> dict[str, int]:
+        """team -> its mark, which changes whenever mark_queues names the team."""
+
+    async def track_visitors(self, connections: Mapping[str, str], *,
+                             expires_at: int) -> None:
+        """These widget connections (connection id -> contact id, in any process) of visitors
+        whose conversation waits are live until `expires_at` unless renewed; their contacts'
+        queued conversations are no longer on their way to abandonment."""
+
+    async def renew_visitors(self, connection_ids: Collection[str], *,
+                             expires_at: int) -> None:
+        """This process's tracked visitor connections are still live."""
+
+    async def visitor_disconnected(self, connection_id: str, *, now: int,
+                                   grace_ms: int) -> None:
+        """A tracked visitor connection closed. When it was the contact's last live one, their
+        queued conversation is abandoned at now + grace_ms (see sweep_visitors) unless a
+        connection is tracked again before."""
+
+    async def abandon(self, conversation_id: str, *, now: int, how: str, actor_kind: str,
+                      actor_id: str | None) -> Conversation | None:
+        """The visitor left while queued: the conversation is resolved, with no agent, and
+        `conversation.resolved` is logged with `reason: abandoned`, `how` and the time it
+        waited (`waited_ms`). None when it is not queued (any more)."""
+
+    async def sweep_visitors(self, *, now: int, grace_ms: int) -> list[Conversation]:
+        """The visitors' timers, safe to run in any number of processes at once: tracked
+        connections past their expiry (a dead process's) are dropped, and a contact left with
+        none gets an abandon deadline (now + grace_ms) on its queued conversation; queued
+        conversations past their deadline whose contact has no live connection are abandoned
+        (`how: gone`). Returns those abandoned."""

@@ -91,6 +91,9 @@ conversations = Table(
     Column("priority", Integer, nullable=False, server_default="0"),
     Column("queue_rank", BigInteger),
     Column("accept_deadline", BigInteger),
+    # The visitor's wait (0005): when a queued conversation whose visitor's every widget
+    # connection has gone counts as abandoned (the abandon grace period), unless one comes back.
+    Column("abandon_deadline", BigInteger),
     Index("ix_conversations_queue", "status", "queue_team", "priority", "queue_rank"),
     Index("ix_conversations_agent", "agent_id", "status"),
     Index("ix_conversations_accept_deadline", "accept_deadline"),
@@ -100,6 +103,30 @@ conversations = Table(
           sqlite_where=text("status != 'resolved'"),
           postgresql_where=text("status != 'resolved'")),
     Index("ix_conversations_status", "status", "created_at"),
+    Index("ix_conversations_abandon_deadline", "abandon_deadline"),
+    # A team's recent handle times (the wait estimate): its newest resolved conversations.
+    Index("ix_conversations_team_resolved", "queue_team", "resolved_at"),
+)
+
+# One row per live widget connection of a visitor whose conversation waits in a queue (only
+# those: idle visitors cost nothing here), in any process. Renewed and expired like
+# agent_connections; when a contact has none left, its queued conversation gets an
+# abandon_deadline.
+visitor_connections = Table(
+    "visitor_connections", metadata,
+    Column("id", String(64), primary_key=True),
+    Column("contact_id", String(32), nullable=False),
+    Column("expires_at", BigInteger, nullable=False),
+    Index("ix_visitor_connections_contact", "contact_id"),
+    Index("ix_visitor_connections_expires", "expires_at"),
+)
+
+# A counter per team, bumped (at most a few times a second per process) when its queue
+# changed: every process's wait publisher polls it to know whose positions to recompute.
+queue_marks = Table(
+    "queue_marks", metadata,
+    Column("team", String(100), primary_key=True),
+    Column("version", BigInteger, nullable=False),
 )
 
 messages = Table(
@@ -159,7 +186,7 @@ attachments = Table(
 )
 
 # The routing configuration (teams, agents) as admins last saved it, one row per version
-# (0008): every process reads the newest and rebuilds its routing when the version moves. The
+# (0006): every process reads the newest and rebuilds its routing when the version moves. The
 # version is the primary key, so of two saves from the same version one fails (no lost
 # update). routing.yaml seeds it (routing/store.py says when).
 routing_configs = Table(

@@ -372,7 +372,9 @@ class SqlStore(RoutingSql):
         values: dict[str, Any] = {"status": str(to), "agent_id": agent_id}
         if to in _STAMP_COLUMN:
             values[_STAMP_COLUMN[to]] = now
-        values["accept_deadline"] = None  # any move ends a pending offer
+        # Any move ends a pending offer, and a visitor's abandon grace period (which only a
+        # queued conversation has, and only once it is queued and its visitor gone).
+        values["accept_deadline"] = values["abandon_deadline"] = None
         if to is ConversationStatus.QUEUED:
             values["queue_rank"] = now  # the back of the queue
             if queue_team is not None:

@@ -23,7 +23,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from chatkit.models import AgentPresence, Conversation, ConversationStatus, Presence, Strategy
 from chatkit.storage import schema as t
-from chatkit.storage.routing import StoredRouting, Swept
+from chatkit.storage.routing import InLine, StoredRouting, Swept
 
 if TYPE_CHECKING:
     from contextlib import AbstractAsyncContextManager
@@ -34,6 +34,7 @@ if TYPE_CHECKING:
 S = ConversationStatus
 _a, _c, _k = t.agents.c, t.conversations.c, t.agent_connections.c
 _r = t.routing_configs.c
+_v, _m = t.visitor_connections.c, t.queue_marks.c
 
 # How often assign_next starts again when its chosen agent filled up meanwhile.
 _ASSIGN_ATTEMPTS = 5
@@ -43,6 +44,8 @@ class RoutingSql:
     """Mixed into SqlStore, which provides the connections and the shared row helpers."""
 
     if TYPE_CHECKING:
+        is_sqlite: bool
+
         def _write(self) -> AbstractAsyncContextManager[AsyncConnection]: ...
         def _read(self) -> AbstractAsyncContextManager[AsyncConnection]: ...
 
@@ -322,7 +325,185 @@ class RoutingSql:
         return StoredRouting(version, document, source, file_digest, changed_by, now)
 
 
+    # the visitor's wait
+
+    async def queue_order(self, team: str) -> list[InLine]:
+        query = (select(_c.id, _c.contact_id)
+                 .where(_c.status == str(S.QUEUED), _c.queue_team == team)
+                 .order_by(*_QUEUE_ORDER))
+        async with self._read() as conn:
+            return [InLine(row.id, row.contact_id) for row in (await conn.execute(query)).all()]
+
+    async def queue_position(self, conversation_id: str) -> tuple[str, int] | None:
+        async with self._read() as conn:
+            mine = (await conn.execute(
+                select(_c.queue_team, _c.priority, _c.queue_rank)
+                .where(_c.id == conversation_id, _c.status == str(S.QUEUED)))).first()
+            if mine is None or mine.queue_team is None:
+                return None
+            # Ahead: higher priority, or the same and an earlier place (the id breaks ties,
+            # as in _QUEUE_ORDER).
+            ahead = await conn.scalar(
+                select(func.count()).select_from(t.conversations)
+                .where(_c.status == str(S.QUEUED), _c.queue_team == mine.queue_team,
+                       or_(_c.priority > mine.priority,
+                           and_(_c.priority == mine.priority,
+                                or_(_c.queue_rank < mine.queue_rank,
+                                    and_(_c.queue_rank == mine.queue_rank,
+                                         _c.id < conversation_id))))))
+        return str(mine.queue_team), int(ahead or 0) + 1
+
+    async def handle_time(self, team: str, *, sample: int) -> float | None:
+        # An abandoned conversation has no agent; one that an agent handled keeps theirs.
+        recent = (select((_c.resolved_at - _c.assigned_at).label("handled"))
+                  .where(_c.status == str(S.RESOLVED), _c.queue_team == team,
+                         _c.agent_id.is_not(None), _c.assigned_at.is_not(None),
+                         _c.resolved_at >= _c.assigned_at)
+                  .order_by(_c.resolved_at.desc()).limit(sample).subquery())
+        async with self._read() as conn:
+            mean = await conn.scalar(select(func.avg(recent.c.handled)))
+        return None if mean is None else float(mean)
+
+    async def mark_queues(self, teams: Collection[str]) -> None:
+        if not teams:
+            return
+        upsert = _upsert(self.is_sqlite, t.queue_marks)
+        # In team order: two processes marking the same teams lock their rows in one order.
+        statement = upsert.values([{"team": team, "version": 1} for team in sorted(teams)])
+        async with self._write() as conn:
+            await conn.execute(statement.on_conflict_do_update(
+                index_elements=["team"], set_={"version": t.queue_marks.c.version + 1}))
+
+    async def queue_marks(self) -> dict[str, int]:
+        async with self._read() as conn:
+            rows = (await conn.execute(select(_m.team, _m.version))).all()
+        return {row.team: int(row.version) for row in rows}
+
+    async def track_visitors(self, connections: Mapping[str, str], *,
+                             expires_at: int) -> None:
+        if not connections:
+            return
+        upsert = _upsert(self.is_sqlite, t.visitor_connections)
+        statement = upsert.on_conflict_do_update(
+            index_elements=["id"], set_={"contact_id": upsert.excluded.contact_id,
+                                         "expires_at": upsert.excluded.expires_at})
+        async with self._write() as conn:
+            # Parameters for many rows (one statement, not one compiled VALUES per row).
+            await conn.execute(statement, [
+                {"id": connection_id, "contact_id": contact_id, "expires_at": expires_at}
+                for connection_id, contact_id in sorted(connections.items())])
+            # Few conversations have a deadline (their visitors are away): find those by the
+            # deadline's index, rather than look up every tracked contact.
+            contacts = set(connections.values())
+            away = [row.id for row in (await conn.execute(
+                select(_c.id, _c.contact_id).where(_c.abandon_deadline.is_not(None),
+                                                   _c.status == str(S.QUEUED)))).all()
+                    if row.contact_id in contacts]
+            if away:
+                await conn.execute(update(t.conversations).where(_c.id.in_(away))
+                                   .values(abandon_deadline=None))
+
+    async def renew_visitors(self, connection_ids: Collection[str], *,
+                             expires_at: int) -> None:
+        if not connection_ids:
+            return
+        async with self._write() as conn:
+            await conn.execute(update(t.visitor_connections)
+                               .where(_v.id.in_(list(connection_ids)))
+                               .values(expires_at=expires_at))
+
+    async def visitor_disconnected(self, connection_id: str, *, now: int,
+                                   grace_ms: int) -> None:
+        async with self._write() as conn:
+            contact_id = await conn.scalar(select(_v.contact_id).where(_v.id == connection_id))
+            if contact_id is None:
+                return
+            await conn.execute(delete(t.visitor_connections).where(_v.id == connection_id))
+            await _start_abandon_grace(conn, [contact_id], now=now, grace_ms=grace_ms)
+
+    async def abandon(self, conversation_id: str, *, now: int, how: str, actor_kind: str,
+                      actor_id: str | None) -> Conversation | None:
+        async with self._write() as conn:
+            return await _abandon(conn, [_c.id == conversation_id], conversation_id, now=now,
+                                  how=how, actor_kind=actor_kind, actor_id=actor_id)
+
+    async def sweep_visitors(self, *, now: int, grace_ms: int) -> list[Conversation]:
+        abandoned: list[Conversation] = []
+        # Every process sweeps every second: look first (both by index), write only when
+        # something expired or is due.
+        async with self._read() as conn:
+            expired = await conn.scalar(select(_v.id).where(_v.expires_at <= now).limit(1))
+            due = await conn.scalar(select(_c.id).where(_c.abandon_deadline <= now,
+                                                        _c.status == str(S.QUEUED)).limit(1))
+        if expired is None and due is None:
+            return abandoned
+        async with self._write() as conn:
+            gone = sorted(set((await conn.scalars(
+                select(_v.contact_id).where(_v.expires_at <= now))).all()))
+            if gone:
+                await conn.execute(delete(t.visitor_connections).where(_v.expires_at <= now))
+                await _start_abandon_grace(conn, gone, now=now, grace_ms=grace_ms)
+            live = exists().where(_v.contact_id == _c.contact_id, _v.expires_at > now)
+            due = (await conn.scalars(
+                select(_c.id).where(_c.status == str(S.QUEUED), _c.abandon_deadline <= now,
+                                    ~live).order_by(_c.id))).all()
+            for conversation_id in due:
+                # Again under the write: a connection may have come back meanwhile.
+                found = await _abandon(conn, [_c.id == conversation_id,
+                                              _c.abandon_deadline <= now, ~live],
+                                       conversation_id, now=now, how="gone",
+                                       actor_kind="system", actor_id=None)
+                if found is not None:
+                    abandoned.append(found)
+        return abandoned
+
+
 _QUEUE_ORDER = (_c.priority.desc(), _c.queue_rank, _c.id)
+
+
+def _upsert(is_sqlite: bool, table: Any) -> Any:
+    """INSERT ... ON CONFLICT for the engine in use (both have it, each its own class)."""
+    if is_sqlite:
+        from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+
+        return sqlite_insert(table)
+    from sqlalchemy.dialects.postgresql import insert as postgresql_insert
+
+    return postgresql_insert(table)
+
+
+async def _start_abandon_grace(conn: AsyncConnection, contact_ids: list[str], *, now: int,
+                               grace_ms: int) -> None:
+    """Contacts that may have no live widget connection left: their queued conversation
+    (if any, and if none is live) is abandoned at now + grace_ms, unless it already has a
+    deadline (the earlier one stands)."""
+    live = exists().where(_v.contact_id == _c.contact_id, _v.expires_at > now)
+    await conn.execute(update(t.conversations)
+                       .where(_c.contact_id.in_(contact_ids), _c.status == str(S.QUEUED),
+                              _c.abandon_deadline.is_(None), ~live)
+                       .values(abandon_deadline=now + grace_ms))
+
+
+async def _abandon(conn: AsyncConnection, conditions: list[Any], conversation_id: str, *,
+                   now: int, how: str, actor_kind: str,
+                   actor_id: str | None) -> Conversation | None:
+    from chatkit.storage.sql import _conversation
+
+    queued_at = await conn.scalar(select(_c.queued_at).where(_c.id == conversation_id))
+    result = await conn.execute(
+        update(t.conversations).where(*conditions, _c.status == str(S.QUEUED))
+        .values(status=str(S.RESOLVED), agent_id=None, resolved_at=now, accept_deadline=None,
+                abandon_deadline=None))
+    if result.rowcount != 1:
+        return None
+    conversation = await _conversation(conn, conversation_id)
+    # The event issue 7's reports count abandonment from: a resolution from the queue.
+    await _log(conn, "conversation.resolved", conversation_id, actor_id,
+               {"from": str(S.QUEUED), "agent_id": None, "reason": "abandoned", "how": how,
+                "queue_team": None if conversation is None else conversation.queue_team,
+                "waited_ms": None if queued_at is None else now - int(queued_at)}, now,
+               actor_kind=actor_kind)
+    return conversation
 
 
 async def _presences(conn: AsyncConnection, agent_ids: Collection[str]) -> dict[str, AgentPresence]:
@@ -386,7 +567,7 @@ async def _assign(conn: AsyncConnection, conversation_id: str, agent_id: str, *,
         update(t.conversations)
         .where(_c.id == conversation_id, _c.status.in_([str(s) for s in allowed_from]), *extra)
         .values(status=str(S.ASSIGNED), agent_id=agent_id, assigned_at=now,
-                accept_deadline=accept_deadline))
+                accept_deadline=accept_deadline, abandon_deadline=None))
     if result.rowcount != 1 or before is None:
         return None
     await conn.execute(update(t.agents).where(_a.id == agent_id).values(last_assigned_at=now))
@@ -408,7 +589,7 @@ async def _to_front(conn: AsyncConnection, conditions: list[Any], *, team: str |
     result = await conn.execute(
         update(t.conversations).where(and_(*conditions))
         .values(status=str(S.QUEUED), agent_id=None, queued_at=now, queue_rank=rank,
-                queue_team=team, accept_deadline=None))
+                queue_team=team, accept_deadline=None, abandon_deadline=None))
     return bool(result.rowcount == 1)
 
 

@@ -3,7 +3,9 @@ whichever server they are connected to."""
 
 from __future__ import annotations
 
+import asyncio
 import os
+import time
 import uuid
 
 import pytest
@@ -49,3 +51,52 @@ async def test_visitor_and_agent_on_different_servers(start_server: StartServer,
     assert await agent.next("message") == follow_up
     await visitor.close()
     await agent.close()
+
+
+async def test_queue_positions_and_abandonment_across_servers(start_server: StartServer,
+                                                              redis_url: str) -> None:
+    """Two processes on one store and Redis: a change made by one reaches the waiting
+    visitors of the other within a second, each told once; a visitor with a tab on each
+    server is abandoned only when both have gone."""
+    grace = 0.6
+    one: TestServer = await start_server(redis_url=redis_url, abandon_grace=grace,
+                                         routing_sweep_interval=0.05)
+    two: TestServer = await start_server(redis_url=redis_url, abandon_grace=grace,
+                                         routing_sweep_interval=0.05)
+    first, second = Visitor(one), Visitor(two)
+    await first.start()
+    await second.start()
+    first_id = (await first.say("hello", "v-1"))["conversation_id"]
+    second_id = (await second.say("hello", "v-2"))["conversation_id"]
+    assert (await first.next("queue_position"))["position"] == 1
+    while (await second.next("queue_position"))["position"] != 2:
+        pass
+    token = (await second.ok("resume", {"since_seq": 0}))["token"]
+    second_tab = Visitor(one)
+    resumed = await second_tab.start(token)
+    assert resumed["queue"]["position"] == 2
+
+    started = time.monotonic()
+    await first.ok("leave", {"conversation_id": first_id})
+    moved = await second.next("queue_position")
+    assert moved == {"conversation_id": second_id, "team": "support", "position": 1,
+                     "estimated_wait": None}
+    assert time.monotonic() - started < 1.0
+    assert (await second_tab.next("queue_position"))["position"] == 1
+    # Told once each: neither process repeats it, nor relays the other's.
+    await asyncio.sleep(0.6)
+    assert second.pending("queue_position") == [] == second_tab.pending("queue_position")
+
+    store = one.kit.store  # type: ignore[attr-defined]
+    await second.close()
+    await asyncio.sleep(grace * 2.5)
+    found = await store.get_conversation(second_id)
+    assert found is not None and found.status == "queued"
+    await second_tab.close()
+    for _ in range(100):
+        found = await store.get_conversation(second_id)
+        if found is not None and found.status == "resolved":
+            break
+        await asyncio.sleep(0.05)
+    assert found is not None and found.status == "resolved"
+    await first.close()

@@ -21,6 +21,7 @@ from chatkit.models import (
 )
 from chatkit.routing.config import Routing, RoutingConfig
 from chatkit.routing.service import RoutingService
+from chatkit.routing.wait import Wait
 from chatkit.storage import SqlStore
 from chatkit.storage import schema as t
 
@@ -64,6 +65,9 @@ class CheckingNotifier:
     #: Off when several processes run at once: then presence and the queue may change
     #: between the assignment and its announcement, and only capacity is checked here.
     sequential: bool = True
+    #: Every position told to a visitor: (contact id, wait), in order.
+    waits: list[tuple[str, Wait]] = field(default_factory=list)
+    changed: list[Conversation] = field(default_factory=list)
 
     async def message_stored(self, conversation: Conversation, message: Message,
                              origin: str | None) -> None:
@@ -71,7 +75,10 @@ class CheckingNotifier:
 
     async def conversation_changed(self, conversation: Conversation, *,
                                    previous_agent_id: str | None = None) -> None:
-        pass
+        self.changed.append(conversation)
+
+    async def queue_position(self, contact_id: str, wait: Wait, *, local: bool) -> None:
+        self.waits.append((contact_id, wait))
 
     async def typing(self, conversation: Conversation, sender: SenderKind,
                      author_name: str | None, typing: bool, origin: str | None) -> None:

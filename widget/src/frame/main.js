@@ -187,6 +187,13 @@ function main() {
       if (escape && search.isOpen) search.close(); // Escape closes the search first
       else host.post('close');
     },
+    onLeave: async () => {
+      try {
+        await session.leave();
+      } catch {
+        view.notice(t('leave_failed'));
+      }
+    },
     onHandoff: async () => {
       try {
         await session.handoff();
@@ -200,6 +207,7 @@ function main() {
 
   session.on('status', (status) => view.setOnline(status !== 'offline'));
   session.on('conversation', (conversation) => view.setConversation(conversation));
+  session.on('wait', (wait) => view.setWait(wait));
   session.on('pending', (item) => view.addPending(item));
   session.on('progress', (item, fraction) => view.progress(item, fraction));
   // While the panel is open and the page in view, what arrives has been seen.

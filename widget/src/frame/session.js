@@ -9,6 +9,8 @@
 //   progress(item, fraction) a message of ours with files: how much is uploaded (0..1)
 //   sent(item, msg)          the server stored a message of ours
 //   failed(item, error)      the server refused a message of ours for good (or its upload)
+//   wait(wait)               where our queued conversation stands ({conversation_id, position,
+//                            estimated_wait}), or null
 import { ProtocolError, isRetryable, request } from '../shared/ack.js';
 import { Emitter } from '../shared/emitter.js';
 import { isReplyTo } from './storage.js';
@@ -193,6 +195,14 @@ export class VisitorSession extends Emitter {
     return page.messages.find((message) => message.seq === seq) || null;
   }
 
+  /** Ends the chat while it waits in the queue ("End chat"); resolves with the conversation. */
+  async leave() {
+    if (!this.socket || !this.socket.connected || !this.conversation) throw new ProtocolError('offline', 'not connected');
+    const conversation = await request(this.socket, 'leave', { conversation_id: this.conversation.id });
+    this.#setConversation(conversation);
+    return conversation;
+  }
+
   /** Asks for a person; resolves with the updated conversation. */
   async handoff() {
     if (!this.socket) throw new ProtocolError('offline', 'not connected');
@@ -223,6 +233,7 @@ export class VisitorSession extends Emitter {
     socket.on('conversation', (conversation) => this.#setConversation(conversation));
     socket.on('typing', (typing) => this.emit('typing', typing));
     socket.on('read', (read) => this.emit('read', read));
+    socket.on('queue_position', (wait) => this.#setWait(wait));
     this.socket = socket;
   }
 
@@ -243,6 +254,7 @@ export class VisitorSession extends Emitter {
           continue;
         }
         this.#setConversation(conversation);
+        this.#setWait(data.queue || null);
         for (const message of data.messages || []) this.#receive(message, false);
         const last = (data.messages || []).at(-1);
         if (!data.has_more || !last) break;
@@ -350,6 +362,11 @@ export class VisitorSession extends Emitter {
     if (conversation && conversation.agent_read_seq) {
       this.emit('read', { conversation_id: conversation.id, reader: 'agent', seq: conversation.agent_read_seq });
     }
+  }
+
+  #setWait(wait) {
+    if (wait && (typeof wait.conversation_id !== 'string' || typeof wait.position !== 'number')) return;
+    this.emit('wait', wait);
   }
 
   #setStatus(status) {

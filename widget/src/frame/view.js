@@ -5,6 +5,9 @@ import { renderMarkdown, safeHref } from '../shared/markdown.js';
 import { typingDisplay } from '../shared/typing.js';
 
 const NAME_KEYS = { visitor: 'you', bot: 'assistant', agent: 'agent' };
+// The queue line is read out when first shown, when the visitor is next, and otherwise at
+// most this often: a busy queue moves every few seconds, a screen reader should not.
+const ANNOUNCE_WAIT_MS = 60000;
 
 /** An article card's link: absolute, or relative to chatkit (the frame's own origin). */
 function articleHref(url) {
@@ -25,7 +28,7 @@ function translatePage(t) {
 }
 
 export class ChatView {
-  constructor({ t, locale, onSend, onRetry, onHandoff, onClose, onTyping, onChoice, onFiles, onRefresh }) {
+  constructor({ t, locale, onSend, onRetry, onHandoff, onLeave, onClose, onTyping, onChoice, onFiles, onRefresh }) {
     this.t = t;
     this.locale = locale;
     document.documentElement.lang = locale;
@@ -37,6 +40,12 @@ export class ChatView {
     this.live = byId('ck-live');
     this.welcome = byId('ck-welcome');
     this.handoff = byId('ck-handoff');
+    this.leave = byId('ck-leave');
+    /** Where our queued conversation stands (the server's queue_position), and the last
+     * announcement of it: {conversationId, text, at}. */
+    this.wait = null;
+    this.waitAnnounced = null;
+    this.conversation = null;
     this.form = byId('ck-composer');
     this.input = byId('ck-input');
     this.typing = byId('ck-typing');
@@ -84,6 +93,10 @@ export class ChatView {
       if (files.length) onFiles(files);
     });
     this.handoff.addEventListener('click', () => onHandoff());
+    this.leave.addEventListener('click', () => {
+      this.leave.disabled = true;
+      Promise.resolve(onLeave()).finally(() => { this.leave.disabled = false; });
+    });
     byId('ck-close').addEventListener('click', () => onClose({ escape: false }));
     document.addEventListener('keydown', (event) => {
       if (event.key === 'Escape') onClose({ escape: true });
@@ -116,16 +129,50 @@ export class ChatView {
 
   setConversation(conversation) {
     const status = conversation ? conversation.status : null;
+    this.conversation = conversation;
     this.conversationStatus = status;
     this.#refreshChoices();
     this.handoff.hidden = status !== 'bot';
-    if (status === 'assigned') {
+    this.leave.hidden = status !== 'queued';
+    const line = this.#waitLine();
+    if (line) {
+      this.status.textContent = line;
+      this.#announceWait(line);
+    } else if (status === 'assigned') {
       this.status.textContent = conversation.agent_name
         ? this.t('status_assigned', { name: conversation.agent_name })
         : this.t('status_assigned_anonymous');
     } else {
       this.status.textContent = this.t(status ? `status_${status}` : 'status_default');
     }
+  }
+
+  /** Where our queued conversation stands now (null: unknown). */
+  setWait(wait) {
+    this.wait = wait;
+    if (this.conversation) this.setConversation(this.conversation);
+  }
+
+  /** "You're number 3 in line · about 4 min", while this conversation waits. */
+  #waitLine() {
+    const wait = this.wait;
+    const conversation = this.conversation;
+    if (!wait || !conversation || conversation.status !== 'queued' || wait.conversation_id !== conversation.id) return null;
+    const n = wait.position;
+    if (typeof wait.estimated_wait !== 'number') return this.t('queue_unknown', { n });
+    return this.t('queue_position', { n, m: Math.max(1, Math.ceil(wait.estimated_wait / 60)) });
+  }
+
+  /** Reads the queue line out politely: see ANNOUNCE_WAIT_MS. */
+  #announceWait(line) {
+    const last = this.waitAnnounced;
+    const now = Date.now();
+    const id = this.wait.conversation_id;
+    const fresh = !last || last.conversationId !== id;
+    const next = this.wait.position === 1 && last && last.position !== 1;
+    if (!fresh && !next && (last.text === line || now - last.at < ANNOUNCE_WAIT_MS)) return;
+    this.waitAnnounced = { conversationId: id, text: line, at: now, position: this.wait.position };
+    this.live.textContent = line;
   }
 
   /** A stored message from the server (ours from another tab, the bot's, an agent's). */
