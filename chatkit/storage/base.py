@@ -42,6 +42,9 @@ class Store(RoutingStore, Protocol):
 
     async def get_contact(self, contact_id: str) -> Contact | None: ...
 
+    async def set_contact_email(self, contact_id: str, email: str) -> Contact | None:
+        """Record the email the contact gave (the offline form); None: no such contact."""
+
     # agents
     async def create_agent(self, *, email: str, name: str, role: AgentRole,
                            password_hash: str) -> Agent:

@@ -198,6 +198,14 @@ class SqlStore(RoutingSql):
                 select(t.contacts).where(t.contacts.c.id == contact_id))).first()
         return None if row is None else Contact(row.id, row.name, row.email, row.created_at)
 
+    async def set_contact_email(self, contact_id: str, email: str) -> Contact | None:
+        async with self._write() as conn:
+            await conn.execute(update(t.contacts).where(t.contacts.c.id == contact_id)
+                               .values(email=email))
+            row = (await conn.execute(
+                select(t.contacts).where(t.contacts.c.id == contact_id))).first()
+        return None if row is None else Contact(row.id, row.name, row.email, row.created_at)
+
     # agents
 
     async def create_agent(self, *, email: str, name: str, role: AgentRole,

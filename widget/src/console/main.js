@@ -102,6 +102,8 @@ function renderList() {
           'span',
           { class: 'meta' },
           h('span', { class: `status status-${conversation.status}`, text: STATUS_LABEL[conversation.status] || conversation.status }),
+          // Left with the offline form: the visitor waits for a reply by email.
+          conversation.handoff_reason === 'offline' ? ' · left a message' : '',
           conversation.agent_name ? ` ${conversation.agent_name} · ` : ' ',
           timeElement(conversation.created_at),
         ),
@@ -174,7 +176,16 @@ function messageElement(sender, name, body, createdAt, files = [], message = nul
         : h('div', { class: 'body', text: body })
       : null,
     renderFiles(files, message),
+    offlineEmail(message),
   );
+}
+
+/** A message left with the offline form: the email to reply to, in view. */
+function offlineEmail(message) {
+  const meta = message && message.meta;
+  if (!meta || meta.kind !== 'offline_message' || typeof meta.email !== 'string') return null;
+  return h('div', { class: 'left-email' }, 'Left while we were away. Reply by email: ',
+    h('a', { href: `mailto:${encodeURIComponent(meta.email).replace(/%40/g, '@')}`, text: meta.email }));
 }
 
 /** A message's files; an expired link is made fresh (from history) when clicked. */

@@ -100,6 +100,7 @@ function main() {
       return;
     }
     limits = readLimits(loaded);
+    view.setAvailability(loaded.availability);
     const greeting = loaded.greeting;
     if (greeting && typeof greeting.body === 'string' && !session.conversation && !storage.conversationId) {
       view.showGreeting(greeting);
@@ -156,6 +157,7 @@ function main() {
       if (escape && search.isOpen) search.close(); // Escape closes the search first
       else host.post('close');
     },
+    onLeaveMessage: ({ email, body }) => session.leaveMessage(email, body),
     onHandoff: async () => {
       try {
         await session.handoff();
