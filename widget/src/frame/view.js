@@ -330,7 +330,11 @@ export class ChatView {
     if (meta.kind === 'offline' && seq > this.awaySeq) {
       this.awaySeq = seq;
       this.setConversation(this.conversationStatus === null ? null : { status: this.conversationStatus, agent_name: this.agentName });
-      if (!this.away.hidden) this.awayEmail.focus();
+      if (!this.away.hidden) {
+        this.awayEmail.focus();
+        // The form takes room from the transcript: keep the prompt (inserted next) in view.
+        queueMicrotask(() => { this.scroll.scrollTop = this.scroll.scrollHeight; });
+      }
     }
     const cards = (Array.isArray(meta.articles) ? meta.articles : []).map((article) => {
       const href = article && isText(article.title) && typeof article.url === 'string' ? articleHref(article.url) : null;
