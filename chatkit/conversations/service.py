@@ -265,9 +265,8 @@ class ConversationService:
         conversation the bot has is queued (reason offline) for the team asked for, where the
         next shift finds it. A resend with the same `client_id` changes nothing more."""
         conversation = await self.store.open_conversation_for(contact_id)
-        if conversation is not None and conversation.status is S.ASSIGNED:
-            # Someone is there to answer: the chat itself is the way to reach them.
-            raise Conflict("an agent has joined the conversation: write to them in the chat")
+        # Already queued or assigned (another tab, or a resend after it was): the message and
+        # the email are stored all the same, where the agent will see them.
         if await self.store.set_contact_email(contact_id, email) is None:
             raise NotFound("no such contact")
         if conversation is None:
