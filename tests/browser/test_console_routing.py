@@ -22,14 +22,20 @@ async def test_an_available_console_agent_is_assigned_a_handoff(page: Any, chat:
     await page.click("button[type=submit]")
     await expect(page.locator("#agent-name")).to_have_text(AGENT_NAME)
     await expect(page.locator("#presence")).to_have_value("online")
+    agent = await chat.kit.store.get_agent_by_email(AGENT_EMAIL)
+    assert agent is not None
+    # Online in the store before the visitor asks (else nobody is available: the offline form).
+    for _ in range(100):
+        presence = await chat.kit.store.get_presence([agent.id])
+        if str(presence[agent.id].presence) == "online":
+            break
+        await page.wait_for_timeout(50)
 
     visitor = Visitor(chat.server)
     await visitor.start()
     first = await visitor.say("I need a person please", "c-route-1")
     # The bot hands over; routing offers the conversation to the one available agent.
     await expect(page.locator("#conn")).to_have_text("New conversation assigned to you")
-    agent = await chat.kit.store.get_agent_by_email(AGENT_EMAIL)
-    assert agent is not None
     opened = await chat.kit.store.get_conversation(first["conversation_id"])
     assert opened is not None and opened.agent_id == agent.id
     await expect(page.locator("#conversation-list button").first).to_be_visible()
