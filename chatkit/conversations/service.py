@@ -436,6 +436,11 @@ class ConversationService:
                         limit: int) -> list[Conversation]:
         return await self.store.list_conversations(statuses=statuses, limit=limit)
 
+    async def contacts_of(self, conversations: Collection[Conversation]) -> dict[str, Contact]:
+        """The contacts of these conversations, by id: who they are in an agent's list (the
+        email a visitor left with the offline form, say)."""
+        return await self.store.get_contacts({c.contact_id for c in conversations})
+
     async def join(self, agent: Agent, conversation_id: str, *, since_seq: int,
                    limit: int) -> tuple[Conversation, Page]:
         """Assign the conversation to the agent, atomically; joining one's own is allowed."""

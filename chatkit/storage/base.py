@@ -42,6 +42,9 @@ class Store(RoutingStore, Protocol):
 
     async def get_contact(self, contact_id: str) -> Contact | None: ...
 
+    async def get_contacts(self, contact_ids: Collection[str]) -> dict[str, Contact]:
+        """The contacts found among `contact_ids`, by id (one query for a list's worth)."""
+
     async def set_contact_email(self, contact_id: str, email: str) -> Contact | None:
         """Record the email the contact gave (the offline form); None: no such contact."""
 

@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from tests.browser.conftest import Chat
+from tests.browser.conftest import AGENT_EMAIL, AGENT_PASSWORD, Chat
 
 pytestmark = pytest.mark.browser
 
@@ -62,3 +62,17 @@ async def test_the_offline_form_leaves_a_message_for_the_next_shift(
     assert (str(queued.status), str(queued.handoff_reason)) == ("queued", "offline")
     contact = await chat.kit.store.get_contact(queued.contact_id)
     assert contact is not None and contact.email == "ana@example.com"
+
+    # The next shift: the agent signs in to the console; the chat is in their list under the
+    # visitor's email, and the message shows it too.
+    console = await page.context.new_page()
+    await console.goto(f"{chat.mount}/console/")
+    await console.fill("#login-email", AGENT_EMAIL)
+    await console.fill("#login-password", AGENT_PASSWORD)
+    await console.click("button[type=submit]")
+    item = console.locator("#conversation-list button").first
+    await expect(item.locator(".who")).to_have_text("ana@example.com")
+    await expect(item.locator(".meta")).to_contain_text("left a message")
+    await item.click()
+    await expect(console.locator(".left-email a")).to_have_text("ana@example.com")
+    await screenshot(console, "console")

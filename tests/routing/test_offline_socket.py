@@ -139,6 +139,10 @@ async def test_the_offline_form_stores_the_email_and_queues_the_message(
     ada = await ada_online(server)
     offer = (await ada.next("assignment"))["conversation"]
     assert (offer["id"], offer["handoff_reason"]) == (conversation_id, "offline")
+    listed = await ada.ok("conversations", {"status": ["assigned"]})
+    assert [c["id"] for c in listed["conversations"]] == [conversation_id]
+    assert listed["contacts"] == {offer["contact_id"]: {"name": None,
+                                                        "email": "ana@example.com"}}
     joined = await ada.ok("join", {"conversation_id": conversation_id})
     left_message = joined["messages"][-1]
     assert left_message["meta"]["email"] == "ana@example.com"

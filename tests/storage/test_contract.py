@@ -46,6 +46,9 @@ async def test_contact_email_is_set(store: SqlStore) -> None:
     assert await store.get_contact(contact.id) == changed
     assert await store.get_contact(other.id) == other  # only that contact
     assert await store.set_contact_email("missing", "x@example.com") is None
+    assert await store.get_contacts([contact.id, other.id, "missing"]) == {
+        contact.id: changed, other.id: other}
+    assert await store.get_contacts([]) == {}
 
 
 async def test_agents_have_unique_emails(store: SqlStore) -> None:
