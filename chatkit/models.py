@@ -41,6 +41,7 @@ class HandoffReason(StrEnum):
     NOT_HELPFUL = "not_helpful"          # the visitor said an answer did not help, repeatedly
     PHRASE = "phrase"                    # a phrase configured to go to a person at once
     NO_BOT = "no_bot"                    # the bot is off: every conversation goes to the queue
+    OFFLINE = "offline"                  # no team was available: the visitor left a message
 
 
 @dataclass(slots=True, frozen=True)
@@ -49,6 +50,29 @@ class Handoff:
 
     reason: HandoffReason
     team: str | None = None
+
+
+@dataclass(slots=True, frozen=True)
+class Availability:
+    """Whether a person can take a chat for a team now (chatkit/routing/service.py).
+
+    `team`: the team whose queue the chat would wait in now (the team asked for, or the first
+    open team along its overflow chain); `open`: that team is within its business hours;
+    `available`: it is open and an agent who can take its chats is online. `opens_at` (ms)
+    and `time_zone`: when the team asked for next opens, and in which zone its hours are
+    kept, when it is closed (None when it is open now, or never opens). `at`: when this
+    was judged (ms)."""
+
+    team: str
+    at: int
+    open: bool
+    available: bool
+    opens_at: int | None = None
+    time_zone: str | None = None
+
+    def to_wire(self) -> dict[str, Any]:
+        return {"available": self.available, "open": self.open, "opens_at": self.opens_at,
+                "time_zone": self.time_zone}
 
 
 class AgentRole(StrEnum):

@@ -29,6 +29,8 @@ if TYPE_CHECKING:
 STATIC = Path(__file__).resolve().parent / "static"
 
 routes = web.RouteTableDef()
+#: How long the widget config may be cached (s): short, as it says whether agents are online.
+CONFIG_MAX_AGE = 10
 M = TypeVar("M", bound=BaseModel)
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
@@ -119,8 +121,13 @@ async def ready(request: web.Request) -> web.Response:
 async def widget_config(request: web.Request) -> web.Response:
     """What the widget shows before a conversation exists (it opens no socket until then):
     the bot's greeting and menu in the visitor's locale, the very message a conversation
-    starts with, so a quick reply picked here answers message 1 (docs/protocol.md); and the
-    files its composer may attach."""
+    starts with, so a quick reply picked here answers message 1 (docs/protocol.md); the
+    files its composer may attach; and whether a person can chat now, for the default team
+    and each team the menu hands off to, with when a closed team opens again.
+
+    The same for every visitor, so shared caches may keep it, but only briefly: availability
+    follows agents' presence. A stale answer costs little, since the handoff itself decides
+    again (the visitor who asks for a person while nobody is there gets the offline form)."""
     try:
         query = WidgetConfigQuery.model_validate(dict(request.query))
     except ValidationError as exc:
@@ -138,9 +145,15 @@ async def widget_config(request: web.Request) -> web.Response:
                    "types": [kind.content_type for kind in FILE_TYPES]}
     # The business's proactive triggers, evaluated by the widget (chatkit/triggers.py).
     triggers = kit.visitors.triggers.for_widget(query.locale)
+    routing = kit.routing
+    menu_teams = sorted({item.team for item in (bot.config.menu if bot is not None else ())
+                         if item.action == "handoff" and item.team is not None})
+    default = await routing.availability(None)
+    availability = {**default.to_wire(), "teams": {
+        team: (await routing.availability(team)).to_wire() for team in menu_teams}}
     return web.json_response({"greeting": greeting, "attachments": attachments,
-                              "triggers": triggers},
-                             headers={"Cache-Control": "public, max-age=60"})
+                              "triggers": triggers, "availability": availability},
+                             headers={"Cache-Control": f"public, max-age={CONFIG_MAX_AGE}"})
 
 
 @routes.get("/api/widget/visitor")

@@ -20,7 +20,8 @@ from pydantic import BaseModel, ConfigDict, ValidationError
 
 from chatkit.bot.answerers import Answer, Answerer, Clarify, Question
 from chatkit.bot.config import BotConfig, MenuItem, pick
-from chatkit.models import Handoff, HandoffReason
+from chatkit.bot.texts import opening_time
+from chatkit.models import Availability, Handoff, HandoffReason
 
 log = logging.getLogger(__name__)
 
@@ -88,6 +89,10 @@ class BotState(BaseModel):
     offer: Offer | None = None
     options: dict[str, Answer] = {}   # the latest clarification's answers, by choice id
     options_seq: int = 0              # ... and the seq of the message that offered them
+    # Set when the visitor asked for a person and nobody was available: the offline form is
+    # offered, and a message left there is queued for this handoff's team.
+    away: bool = False
+    away_team: str | None = None
 
     @classmethod
     def load(cls, raw: Any) -> BotState:
@@ -249,6 +254,21 @@ class Bot:
     def _fallback(self, key: str, locale: str) -> BotReply:
         return BotReply(self.text(key, locale), {"kind": "fallback", "quick_replies": [
             {"id": PERSON, "label": self.text("talk_to_person", locale)}]})
+
+    def away(self, state: BotState, handoff: Handoff, availability: Availability) -> Turn:
+        """Instead of a handoff when no person is available: say so, and when the team opens
+        again, and offer the offline form (meta kind "offline", docs/protocol.md)."""
+        locale = state.locale
+        if availability.opens_at is not None and availability.time_zone is not None:
+            when = opening_time(availability.opens_at, availability.at, availability.time_zone,
+                                locale)
+            text = self.text("away", locale, when=when)
+        else:
+            text = self.text("away_now", locale)
+        meta = {"kind": "offline", "team": availability.team,
+                "opens_at": availability.opens_at}
+        return Turn([BotReply(text, meta)],
+                    _copy(state, away=True, away_team=handoff.team, offer=None))
 
     @staticmethod
     def _handoff(state: BotState, handoff: Handoff, text: str) -> Turn:

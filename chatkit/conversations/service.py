@@ -20,6 +20,7 @@ from chatkit.models import (
     OPEN_STATUSES,
     Agent,
     AppendResult,
+    Availability,
     Contact,
     Conversation,
     ConversationStatus,
@@ -56,6 +57,10 @@ class Router(Protocol):
 
     def queue_team(self, asked: str | None) -> str:
         """The team whose queue a chat asking for team `asked` waits in."""
+
+    async def availability(self, asked: str | None) -> Availability:
+        """Whether a person can take a chat for team `asked` now (else the visitor is offered
+        the offline form)."""
 
     async def priority(self, conversation: Conversation) -> int: ...
 
@@ -281,12 +286,76 @@ class ConversationService:
         if conversation is None:
             raise NotFound("there is no open conversation to hand over")
         team = None
+        handoff = Handoff(HandoffReason.VISITOR_ASKED)
         if conversation.status is S.BOT:
             # The topic of the bot's last answer says which team to ask.
             found = await self.store.get_bot_state(conversation.id)
             team = None if found is None else BotState.load(found[1]).team
-        return await self._queue(conversation, Handoff(HandoffReason.VISITOR_ASKED, team),
+            handoff = Handoff(HandoffReason.VISITOR_ASKED, team)
+            if await self._offer_away(conversation.id, handoff):
+                return await self.store.get_conversation(conversation.id) or conversation
+        return await self._queue(conversation, handoff,
                                  actor_kind="visitor", actor_id=contact_id, note=note)
+
+    async def leave_message(self, contact_id: str, *, client_id: str, email: str, body: str,
+                            locale: str | None, origin: str | None) -> tuple[Message, Conversation]:
+        """The offline form: the visitor leaves `email` (validated by the caller's schema) and
+        a message when nobody is available. The email goes on the contact, the message into
+        the conversation (meta kind "offline_message", with the email, for the agents), and a
+        conversation the bot has is queued (reason offline) for the team asked for, where the
+        next shift finds it. A resend with the same `client_id` changes nothing more."""
+        conversation = await self.store.open_conversation_for(contact_id)
+        # Already queued or assigned (another tab, or a resend after it was): the message and
+        # the email are stored all the same, where the agent will see them.
+        if await self.store.set_contact_email(contact_id, email) is None:
+            raise NotFound("no such contact")
+        if conversation is None:
+            conversation = await self._start(contact_id, locale)
+        result = await self._append(NewMessage(
+            conversation.id, SenderKind.VISITOR, body, client_id, contact_id,
+            meta={"kind": "offline_message", "email": email}), ())
+        if result is None:
+            raise Conflict("the conversation was closed; send the message again")
+        if not result.duplicate:
+            await self.notifier.message_stored(conversation, result.message, origin)
+        # Queued even for a resend: the first attempt may have stored the message and failed
+        # before queueing (the transition happens once, from bot only).
+        found = await self.store.get_bot_state(conversation.id)
+        if found is not None and found[0].status is S.BOT:
+            state = BotState.load(found[1])
+            team = state.away_team if state.away else state.team
+            conversation = await self._queue(found[0], Handoff(HandoffReason.OFFLINE, team),
+                                             actor_kind="visitor", actor_id=contact_id,
+                                             data={"email": email})
+        elif found is not None:
+            conversation = found[0]
+        return result.message, conversation
+
+    async def _offer_away(self, conversation_id: str, handoff: Handoff) -> bool:
+        """When no person can take the handoff now, the bot says so and offers the offline
+        form instead of queueing. Returns whether it did."""
+        bot, router = self.bot, self.router
+        if bot is None or router is None:
+            return False
+        availability = await router.availability(handoff.team)
+        if availability.available:
+            return False
+        for _ in range(BOT_TURN_ATTEMPTS):
+            found = await self.store.get_bot_state(conversation_id)
+            if found is None or found[0].status is not S.BOT:
+                return False
+            conversation, raw = found
+            turn = bot.away(BotState.load(raw), handoff, availability)
+            stored = await self.store.save_bot_turn(
+                conversation_id, expected_seq=conversation.last_seq, state=turn.state.dump(),
+                messages=[_bot_says(bot, conversation_id, reply, turn.state.locale)
+                          for reply in turn.replies])
+            if stored is None:
+                continue  # someone spoke meanwhile: look again
+            for message in stored:
+                await self.notifier.message_stored(conversation, message, None)
+            return True
+        return False
 
     async def visitor_history(self, contact_id: str, conversation_id: str, *,
                               before_seq: int | None, limit: int) -> Page:
@@ -330,12 +399,14 @@ class ConversationService:
         return conversation
 
     async def _queue(self, conversation: Conversation, handoff: Handoff, *, actor_kind: str,
-                     actor_id: str | None, note: str | None = None) -> Conversation:
+                     actor_id: str | None, note: str | None = None,
+                     data: dict[str, Any] | None = None) -> Conversation:
         router = self.router
+        if note is not None:
+            data = {**(data or {}), "note": note}
         queued = await self.store.transition(
             conversation.id, S.QUEUED, allowed_from={S.BOT}, agent_id=None,
-            actor_kind=actor_kind, actor_id=actor_id, handoff=handoff,
-            data=None if note is None else {"note": note},
+            actor_kind=actor_kind, actor_id=actor_id, handoff=handoff, data=data,
             queue_team=None if router is None else router.queue_team(handoff.team),
             priority=None if router is None else await router.priority(conversation))
         if queued is None:
@@ -383,6 +454,11 @@ class ConversationService:
                 state = BotState.load(raw)
                 turn = await bot.turn(state, said, first_seq=conversation.last_seq + 1,
                                       conversation_id=conversation_id)
+                if turn.handoff is not None and self.router is not None:
+                    # Nobody can take it now: the offline form instead of a wait for no one.
+                    availability = await self.router.availability(turn.handoff.team)
+                    if not availability.available:
+                        turn = bot.away(state, turn.handoff, availability)
                 stored = await self.store.save_bot_turn(
                     conversation_id, expected_seq=conversation.last_seq, state=turn.state.dump(),
                     messages=[_bot_says(bot, conversation_id, reply, turn.state.locale)
@@ -462,6 +538,11 @@ class ConversationService:
         if self.router is not None and not self.router.can_see(agent, conversation):
             raise Forbidden("the conversation belongs to another team's queue; "
                             "it is not for you to see")
+
+    async def contacts_of(self, conversations: Collection[Conversation]) -> dict[str, Contact]:
+        """The contacts of these conversations, by id: who they are in an agent's list (the
+        email a visitor left with the offline form, say)."""
+        return await self.store.get_contacts({c.contact_id for c in conversations})
 
     async def join(self, agent: Agent, conversation_id: str, *, since_seq: int,
                    limit: int) -> tuple[Conversation, Page]:

@@ -110,7 +110,13 @@ class AgentNamespace(Namespace):
         found = await self.conversations.list_open(
             conn.agent, [ConversationStatus(status) for status in payload.status],
             payload.limit)
-        return {"conversations": [c.to_wire() for c in found]}
+        return {"conversations": [c.to_wire() for c in found],
+                "contacts": await self._contacts(found)}
+
+    async def _contacts(self, conversations: list[Conversation]) -> dict[str, Any]:
+        """Who the visitors of a list are: name and email, when known (docs/protocol.md)."""
+        return {contact.id: {"name": contact.name, "email": contact.email}
+                for contact in (await self.conversations.contacts_of(conversations)).values()}
 
     async def join(self, sid: str, payload: s.Join) -> dict[str, Any]:
         conn = connection(self.connections, sid)
@@ -199,7 +205,8 @@ class AgentNamespace(Namespace):
             raise Forbidden("you are not in that team")
         waiting = [c for team in teams
                    for c in await routing.store.queue(team, limit=payload.limit)]
-        return {"teams": teams, "conversations": [c.to_wire() for c in waiting]}
+        return {"teams": teams, "conversations": [c.to_wire() for c in waiting],
+                "contacts": await self._contacts(waiting)}
 
     async def contacts(self, sid: str, payload: s.FindContacts) -> dict[str, Any]:
         connection(self.connections, sid)

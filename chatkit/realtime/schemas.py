@@ -119,6 +119,27 @@ class Leave(Payload):
     conversation_id: ConversationId
 
 
+def _email(value: str) -> str:
+    # One @, something on each side, a dot in the domain, no spaces: enough to catch typos
+    # without refusing real addresses (whether it is reachable only sending can tell).
+    local, at, domain = value.rpartition("@")
+    if (not at or not local or "@" in local or "." not in domain.strip(".")
+            or any(ch.isspace() for ch in value) or len(local) > 64):
+        raise ValueError("must be an email address like name@example.com")
+    return value
+
+
+Email = Annotated[Text, Field(min_length=3, max_length=254), AfterValidator(_email)]
+
+
+class LeaveMessage(Payload):
+    """The offline form: an email to reply to and the message (docs/protocol.md)."""
+
+    client_id: ClientId
+    email: Email
+    body: Body
+
+
 class VisitorRead(Payload):
     seq: int = Field(ge=1)
 

@@ -40,6 +40,7 @@ class VisitorNamespace(Namespace):
         "message": (s.VisitorMessage, "message"),
         "history": (s.History, "history"),
         "handoff": (s.Handoff, "handoff"),
+        "leave_message": (s.LeaveMessage, "leave_message"),
         "typing": (s.VisitorTyping, "typing"),
         "read": (s.VisitorRead, "read"),
         "leave": (s.Leave, "leave"),
@@ -184,6 +185,14 @@ class VisitorNamespace(Namespace):
         left = await self.routing.leave(contact_id, payload.conversation_id)
         conn.conversation = None
         return left.to_wire()
+
+    async def leave_message(self, sid: str, payload: s.LeaveMessage) -> dict[str, Any]:
+        conn, contact_id = await self._contact(sid)
+        message, conn.conversation = await self.conversations.leave_message(
+            contact_id, client_id=payload.client_id, email=payload.email, body=payload.body,
+            locale=conn.locale, origin=sid)
+        return {"message": self.attachments.wire(message),
+                "conversation": conn.conversation.to_wire()}
 
     def conversation_changed(self, conversation: Conversation) -> None:
         """Keep this process's view of the contact's open conversation current."""

@@ -11,7 +11,8 @@ capacity, configured in YAML (`routing.yaml`, setting `routing_path`).
         name: Billing
         skills: [billing]          # an agent needs every one of them
         strategy: least_busy
-        overflow: support          # optional: a team that may take its chats
+        overflow: support          # optional: a team that may take its chats, and that new
+                                   # chats go to while this one is closed (follow the sun)
         hours:                     # optional: when the team is open (chatkit/routing/hours.py)
           time_zone: Europe/Madrid
           weekly: {mon: [["09:00", "18:00"]], tue: [["09:00", "18:00"]]}
@@ -51,15 +52,23 @@ class TeamConfig(_Strict):
     name: str = Field("", max_length=200)
     skills: frozenset[Skill] = frozenset()
     strategy: Strategy = Strategy.ROUND_ROBIN
-    #: A team whose agents may take this team's chats when none of its own can.
+    #: A team whose agents may take this team's chats when none of its own can, and where
+    #: new chats go while this team is closed, if it is open (follow the sun).
     overflow: TeamId | None = None
-    #: When the team is open (None: always). Validated here; out-of-hours handling (the
-    #: widget's offline form, follow-the-sun overflow) is still to come.
+    #: When the team is open (None: always). Out of hours, new chats go along the overflow
+    #: chain to an open team, else wait here and the visitor may leave a message.
     hours: BusinessHours | None = None
 
     @property
     def title(self) -> str:
         return self.name or self.id
+
+    def is_open(self, at_ms: int) -> bool:
+        return self.hours is None or self.hours.is_open(at_ms)
+
+    def next_open(self, at_ms: int) -> int | None:
+        """When the team next opens (`at_ms` itself when open; None: never)."""
+        return at_ms if self.hours is None else self.hours.next_open(at_ms)
 
 
 class AgentRouting(_Strict):
@@ -108,6 +117,26 @@ class Routing:
     def team_for(self, asked: str | None) -> str:
         """The queue a chat asking for team `asked` waits in."""
         return asked if asked is not None and asked in self.teams else self.default_team
+
+    def overflow_chain(self, team_id: str) -> list[str]:
+        """The team and the teams its overflow leads to, in order, each once (overflow may
+        run in a circle: Madrid -> New York -> Madrid)."""
+        chain: list[str] = []
+        current: str | None = team_id
+        while current is not None and current in self.teams and current not in chain:
+            chain.append(current)
+            current = self.teams[current].overflow
+        return chain
+
+    def route(self, asked: str | None, at_ms: int) -> str:
+        """The queue a chat asking for team `asked` joins at `at_ms`: that team (team_for) if
+        it is open, else the first open team along its overflow chain (follow the sun), else
+        that team anyway, where it waits for the next shift."""
+        home = self.team_for(asked)
+        for team_id in self.overflow_chain(home):
+            if self.teams[team_id].is_open(at_ms):
+                return team_id
+        return home
 
     def teams_of(self, agent: Agent) -> list[str]:
         found = self._agents.get(agent.email.lower())

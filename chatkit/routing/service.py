@@ -23,6 +23,7 @@ import logging
 from collections.abc import Awaitable, Callable
 from typing import Any, Protocol
 
+from chatkit.bot import BotState
 from chatkit.conversations.service import Notifier
 from chatkit.errors import Conflict, Forbidden, InvalidPayload, NotFound
 from chatkit.models import (
@@ -30,6 +31,7 @@ from chatkit.models import (
     Agent,
     AgentPresence,
     AgentRole,
+    Availability,
     Conversation,
     ConversationStatus,
     NewMessage,
@@ -47,8 +49,18 @@ log = logging.getLogger(__name__)
 
 S = ConversationStatus
 
-#: The visitor's side of a transfer (the note is for the agents only).
-TRANSFER_TEXT = "You're being transferred to another agent. Please hold on."
+#: The visitor's side of a transfer (the note is for the agents only), by language: the
+#: conversation's locale picks one (chatkit/bot/texts.py holds the bot's own texts).
+TRANSFER_TEXT = {
+    "en": "You're being transferred to another agent. Please hold on.",
+    "es": "Te estamos pasando con otro agente. Espera un momento, por favor.",
+}
+
+
+def transfer_text(locale: str | None) -> str:
+    """The transfer text in `locale` ("es-MX" -> Spanish), else English."""
+    language = (locale or "en").replace("_", "-").split("-")[0].lower()
+    return TRANSFER_TEXT.get(language, TRANSFER_TEXT["en"])
 
 #: A hook that gives a queued conversation its priority (higher is served first), e.g. from
 #: the contact's CRM attributes (VIP). The default is 0 for everyone.
@@ -165,7 +177,32 @@ class RoutingService:
     # configuration questions
 
     def queue_team(self, asked: str | None) -> str:
-        return self.routing.team_for(asked)
+        """The queue a chat for team `asked` joins now: out of the team's hours, the first
+        open team along its overflow chain, else its own (Routing.route)."""
+        return self.routing.route(asked, self.clock())
+
+    async def availability(self, asked: str | None) -> Availability:
+        """Whether a person can take a chat for team `asked` now: the team it would be queued
+        in (queue_team) is open, and an agent online may be given its chats (its own or its
+        overflow team's, as `assign` gives them out). Presence comes from the store, so every
+        process answers alike."""
+        now = self.clock()
+        home = self.routing.team_for(asked)
+        team_id = self.routing.route(home, now)
+        team = self.routing.teams[team_id]
+        is_open = team.is_open(now)
+        available = False
+        if is_open:
+            reach = [team_id] + ([team.overflow] if team.overflow else [])
+            agents = await self.store.list_agents()
+            ids = {a.id for a in agents for t in reach if self.routing.can_take(a, t)}
+            if ids:
+                presence = await self.store.get_presence(ids)
+                available = any(p.presence is Presence.ONLINE for p in presence.values())
+        hours = self.routing.teams[home].hours
+        opens_at = None if is_open or hours is None else hours.next_open(now)
+        return Availability(team_id, now, is_open, available, opens_at,
+                            None if opens_at is None or hours is None else hours.time_zone)
 
     async def priority(self, conversation: Conversation) -> int:
         return 0 if self.priority_hook is None else await self.priority_hook(conversation)
@@ -337,7 +374,8 @@ class RoutingService:
         meta = {"kind": "transfer", "by": actor.id, "from_agent_id": was,
                 "to_agent_id": to_agent_id, "to_team": to_team, "note": note}
         stored = await self.store.append_messages([
-            NewMessage(conversation_id, SenderKind.SYSTEM, TRANSFER_TEXT,
+            NewMessage(conversation_id, SenderKind.SYSTEM,
+                       transfer_text(await self._locale(conversation_id)),
                        meta={"kind": "transfer"}),
             NewMessage(conversation_id, SenderKind.SYSTEM,
                        text if note is None else f"{text} Note: {note}", author_id=actor.id,
@@ -472,6 +510,12 @@ class RoutingService:
             await asyncio.sleep(self.sweep_interval)
 
     # helpers
+
+    async def _locale(self, conversation_id: str) -> str | None:
+        """The locale the conversation is held in (kept in its bot state; None without a
+        bot)."""
+        found = await self.store.get_bot_state(conversation_id)
+        return None if found is None else BotState.load(found[1]).locale
 
     def _deadline(self) -> int:
         return self.clock() + self.accept_timeout_ms

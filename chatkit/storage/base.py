@@ -50,6 +50,12 @@ class Store(RoutingStore, Protocol):
         starts with it, those whose name contains it (case-insensitive), in that order, then
         newest first; at most `limit`."""
 
+    async def get_contacts(self, contact_ids: Collection[str]) -> dict[str, Contact]:
+        """The contacts found among `contact_ids`, by id (one query for a list's worth)."""
+
+    async def set_contact_email(self, contact_id: str, email: str) -> Contact | None:
+        """Record the email the contact gave (the offline form); None: no such contact."""
+
     # agents
     async def create_agent(self, *, email: str, name: str, role: AgentRole,
                            password_hash: str) -> Agent:

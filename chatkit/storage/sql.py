@@ -217,6 +217,22 @@ class SqlStore(RoutingSql):
                 .order_by(rank, k.created_at.desc(), k.id).limit(limit))).all()
         return [Contact(row.id, row.name, row.email, row.created_at) for row in rows]
 
+    async def get_contacts(self, contact_ids: Collection[str]) -> dict[str, Contact]:
+        if not contact_ids:
+            return {}
+        async with self._read() as conn:
+            rows = (await conn.execute(
+                select(t.contacts).where(t.contacts.c.id.in_(list(contact_ids))))).all()
+        return {row.id: Contact(row.id, row.name, row.email, row.created_at) for row in rows}
+
+    async def set_contact_email(self, contact_id: str, email: str) -> Contact | None:
+        async with self._write() as conn:
+            await conn.execute(update(t.contacts).where(t.contacts.c.id == contact_id)
+                               .values(email=email))
+            row = (await conn.execute(
+                select(t.contacts).where(t.contacts.c.id == contact_id))).first()
+        return None if row is None else Contact(row.id, row.name, row.email, row.created_at)
+
     # agents
 
     async def create_agent(self, *, email: str, name: str, role: AgentRole,

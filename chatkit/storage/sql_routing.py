@@ -21,7 +21,14 @@ from sqlalchemy import and_, delete, exists, func, insert, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from chatkit.models import AgentPresence, Conversation, ConversationStatus, Presence, Strategy
+from chatkit.models import (
+    AgentPresence,
+    Conversation,
+    ConversationStatus,
+    HandoffReason,
+    Presence,
+    Strategy,
+)
 from chatkit.storage import schema as t
 from chatkit.storage.routing import InLine, StoredRouting, Swept
 
@@ -476,10 +483,12 @@ async def _start_abandon_grace(conn: AsyncConnection, contact_ids: list[str], *,
                                grace_ms: int) -> None:
     """Contacts that may have no live widget connection left: their queued conversation
     (if any, and if none is live) is abandoned at now + grace_ms, unless it already has a
-    deadline (the earlier one stands)."""
+    deadline (the earlier one stands). An offline message (the visitor left an email for the
+    next shift) is not waited on live, so leaving the page never abandons it."""
     live = exists().where(_v.contact_id == _c.contact_id, _v.expires_at > now)
     await conn.execute(update(t.conversations)
                        .where(_c.contact_id.in_(contact_ids), _c.status == str(S.QUEUED),
+                              _c.handoff_reason.is_distinct_from(str(HandoffReason.OFFLINE)),
                               _c.abandon_deadline.is_(None), ~live)
                        .values(abandon_deadline=now + grace_ms))
 

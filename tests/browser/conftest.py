@@ -91,6 +91,24 @@ async def chat(aiohttp_server: Callable[..., Awaitable[TestServer]],
 
 
 @pytest.fixture
+async def on_duty(chat: Chat) -> AsyncIterator[None]:
+    """An agent online in a team whose chats wait to be picked (manual): a visitor who asks
+    for a person is queued (with nobody online they get the offline form) and stays queued."""
+    from chatkit.routing import Routing, RoutingConfig
+    from tests.browser.agent import Agent
+
+    chat.kit.routing.routing = Routing(RoutingConfig.model_validate(
+        {"teams": [{"id": "support", "strategy": "manual"}]}))
+    await chat.kit.agents.create(email="duty@example.com", name="Duty", password=AGENT_PASSWORD,
+                                 role=AgentRole.AGENT)
+    agent = Agent(chat)
+    await agent.login("duty@example.com", AGENT_PASSWORD)
+    await agent.ok("presence", {"status": "online"})
+    yield
+    await agent.close()
+
+
+@pytest.fixture
 async def host_page(aiohttp_server: Callable[..., Awaitable[TestServer]], chat: Chat) -> str:
     """URL of the hostile host page, on another origin (another port) than chatkit."""
     html = HOSTILE_HOST_PAGE.replace("__WIDGET__", f"{chat.mount}/widget.js")

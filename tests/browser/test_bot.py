@@ -24,7 +24,8 @@ async def agent(chat: Chat) -> AsyncIterator[Agent]:
 
 
 async def test_menu_answer_and_quick_replies(page: Any, host_page: str, chat: Chat,
-                                             agent: Agent, screenshot: Any) -> None:
+                                             agent: Agent, on_duty: None,
+                                             screenshot: Any) -> None:
     from playwright.async_api import expect
 
     await page.goto(host_page)
@@ -101,7 +102,8 @@ async def test_menu_answer_and_quick_replies(page: Any, host_page: str, chat: Ch
         "bot", "bot", "visitor", "bot", "visitor", "bot"]
 
 
-async def test_the_greeting_speaks_the_visitors_language(page: Any, host_page: str) -> None:
+async def test_the_greeting_speaks_the_visitors_language(page: Any, host_page: str,
+                                                        on_duty: None) -> None:
     from playwright.async_api import expect
 
     await page.add_init_script("window.ChatKitSettings = {locale: 'es'}")

@@ -230,7 +230,7 @@ async def test_no_socket_until_the_visitor_opens_the_chat(page: Any, host_page: 
 
 
 async def test_talk_to_a_person_queues_the_conversation(
-        page: Any, host_page: str, chat: Chat) -> None:
+        page: Any, host_page: str, chat: Chat, on_duty: None) -> None:
     from playwright.async_api import expect
 
     await page.goto(host_page)
@@ -426,7 +426,7 @@ async def test_typing_indicators_both_ways(page: Any, host_page: str, agent: Age
 
 
 async def test_spanish_from_the_host_settings_and_right_to_left_text(
-        page: Any, host_page: str, agent: Agent, screenshot: Any) -> None:
+        page: Any, host_page: str, agent: Agent, on_duty: None, screenshot: Any) -> None:
     from playwright.async_api import expect
 
     await page.add_init_script("window.ChatKitSettings = {locale: 'es-MX'}")

@@ -5,7 +5,7 @@ agent gets."""
 from __future__ import annotations
 
 import itertools
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 from typing import Any
 
@@ -23,17 +23,26 @@ _ids = itertools.count(1)
 
 
 @pytest.fixture
-async def bot_server(start_server: StartServer, tmp_path: Path) -> TestServer:
-    """chatkit with the bot on, the tests' knowledge base and bot flow (tests/bot/conftest)."""
+async def bot_server(start_server: StartServer, tmp_path: Path) -> AsyncIterator[TestServer]:
+    """chatkit with the bot on, the tests' knowledge base and bot flow (tests/bot/conftest),
+    and an agent on duty: online, in a team whose chats wait to be picked (manual), so a
+    handoff is queued (not met by the offline form) and stays queued for the test to see."""
     kb_path, bot_path = tmp_path / "kb.yaml", tmp_path / "bot.yaml"
+    routing_path = tmp_path / "routing.yaml"
     kb_path.write_text(yaml.safe_dump({"entries": [
         e.model_dump(mode="json", exclude_defaults=True) for e in ENTRIES]},
         allow_unicode=True), encoding="utf-8")
     bot_path.write_text(yaml.safe_dump(FLOW, allow_unicode=True), encoding="utf-8")
-    server = await start_server(bot_enabled=True, kb_path=kb_path, bot_path=bot_path)
+    routing_path.write_text("teams: [{id: support, strategy: manual}]\n", encoding="utf-8")
+    server = await start_server(bot_enabled=True, kb_path=kb_path, bot_path=bot_path,
+                                routing_path=routing_path)
     await server.kit.agents.create(email=AGENT_EMAIL, name="Ada",  # type: ignore[attr-defined]
                                    password=AGENT_PASSWORD, role=AgentRole.AGENT)
-    return server
+    on_duty = AgentClient(server)
+    await on_duty.login(AGENT_EMAIL, AGENT_PASSWORD)
+    await on_duty.ok("presence", {"status": "online"})
+    yield server
+    await on_duty.close()
 
 
 class Chat:
@@ -291,10 +300,14 @@ async def test_the_widget_gets_the_greeting_before_any_conversation(
     no_bot = await start_server()
     url = f"http://{no_bot.host}:{no_bot.port}/chat/api/widget/config"
     async with aiohttp.ClientSession() as http, http.get(url) as response:
-        assert await response.json() == {"greeting": None, "attachments": {
-            "max_bytes": 10 * 1024 * 1024, "types": [
-                "image/png", "image/jpeg", "image/gif", "image/webp", "application/pdf"]},
-            "triggers": []}
+        found = await response.json()
+    assert found["greeting"] is None and found["attachments"] == {
+        "max_bytes": 10 * 1024 * 1024, "types": [
+            "image/png", "image/jpeg", "image/gif", "image/webp", "application/pdf"]}
+    assert found["triggers"] == []
+    # Whether a person can chat now (tests/routing/test_offline.py looks closer).
+    assert set(found["availability"]) == {"available", "open", "opens_at", "time_zone",
+                                          "teams"}
 
 
 async def test_the_developers_answerers_come_first(

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import asyncio
+from pathlib import Path
 
 from aiohttp.test_utils import TestServer
 
+from chatkit import AgentRole
 from chatkit.storage import SqlStore
 from tests.clients import AgentClient, Visitor
 from tests.conftest import AGENT_EMAIL, AGENT_PASSWORD
@@ -106,8 +108,25 @@ async def test_two_agents_joining_at_once_one_wins(server: TestServer,
     await second.close()
 
 
-async def test_handoff_queues_the_conversation(start_server: object) -> None:
-    server: TestServer = await start_server(bot_enabled=True)  # type: ignore[operator]
+async def bot_with_agent_on_duty(start_server: object,
+                                 tmp_path: Path) -> tuple[TestServer, AgentClient]:
+    """The bot on, and an agent online in a team whose chats wait to be picked: a handoff is
+    queued (nobody online would get the offline form, tests/routing/test_offline.py) and
+    stays queued."""
+    routing = tmp_path / "routing.yaml"
+    routing.write_text("teams: [{id: support, strategy: manual}]\n", encoding="utf-8")
+    server: TestServer = await start_server(  # type: ignore[operator]
+        bot_enabled=True, routing_path=routing)
+    await server.kit.agents.create(email=AGENT_EMAIL, name="Ada",  # type: ignore[attr-defined]
+                                   password=AGENT_PASSWORD, role=AgentRole.AGENT)
+    agent = AgentClient(server)
+    await agent.login(AGENT_EMAIL, AGENT_PASSWORD)
+    await agent.ok("presence", {"status": "online"})
+    return server, agent
+
+
+async def test_handoff_queues_the_conversation(start_server: object, tmp_path: Path) -> None:
+    server, agent = await bot_with_agent_on_duty(start_server, tmp_path)
     visitor = Visitor(server)
     await visitor.start()
     sent = await visitor.say("How long does shipping take?", "c-1")
@@ -122,6 +141,7 @@ async def test_handoff_queues_the_conversation(start_server: object) -> None:
     again = await visitor.ok("handoff")
     assert again["status"] == "queued" and again["queued_at"] == conversation["queued_at"]
     await visitor.close()
+    await agent.close()
 
     store = SqlStore(server.kit.settings.database_url)  # type: ignore[attr-defined]
     await store.open()
@@ -130,8 +150,9 @@ async def test_handoff_queues_the_conversation(start_server: object) -> None:
     assert kinds == ["conversation.created", "conversation.queued"]
 
 
-async def test_bot_hands_over_when_asked_in_words(start_server: object) -> None:
-    server: TestServer = await start_server(bot_enabled=True)  # type: ignore[operator]
+async def test_bot_hands_over_when_asked_in_words(start_server: object,
+                                                  tmp_path: Path) -> None:
+    server, agent = await bot_with_agent_on_duty(start_server, tmp_path)
     visitor = Visitor(server)
     await visitor.start()
     await visitor.say("I want to talk to a human please", "c-1")
@@ -143,6 +164,7 @@ async def test_bot_hands_over_when_asked_in_words(start_server: object) -> None:
     assert changed["queued_at"] is not None
     assert changed["handoff_reason"] == "visitor_asked"
     await visitor.close()
+    await agent.close()
 
 
 async def test_two_tabs_starting_at_once_share_one_conversation(server: TestServer) -> None:

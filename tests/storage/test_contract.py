@@ -38,6 +38,19 @@ async def test_contacts_round_trip(store: SqlStore) -> None:
     assert await store.get_contact("missing") is None
 
 
+async def test_contact_email_is_set(store: SqlStore) -> None:
+    contact = await store.create_contact()
+    other = await store.create_contact(name="Bo", email="bo@example.com")
+    changed = await store.set_contact_email(contact.id, "ada@example.com")
+    assert changed is not None and changed.email == "ada@example.com"
+    assert await store.get_contact(contact.id) == changed
+    assert await store.get_contact(other.id) == other  # only that contact
+    assert await store.set_contact_email("missing", "x@example.com") is None
+    assert await store.get_contacts([contact.id, other.id, "missing"]) == {
+        contact.id: changed, other.id: other}
+    assert await store.get_contacts([]) == {}
+
+
 async def test_agents_have_unique_emails(store: SqlStore) -> None:
     agent = await store.create_agent(email="Ada@Example.com", name="Ada",
                                      role=AgentRole.SUPERVISOR, password_hash="h")

@@ -34,12 +34,12 @@ async def agent(store: SqlStore, name: str, *, online: bool = True,
 
 
 async def queued(store: SqlStore, team: str = "support", *, priority: int | None = None,
-                 ) -> Conversation:
+                 reason: HandoffReason = HandoffReason.NO_BOT) -> Conversation:
     contact = await store.create_contact()
     conversation = await store.create_conversation(contact.id)
     moved = await store.transition(conversation.id, S.QUEUED, allowed_from={S.BOT},
                                    agent_id=None, actor_kind="system", actor_id=None,
-                                   handoff=Handoff(HandoffReason.NO_BOT), queue_team=team,
+                                   handoff=Handoff(reason), queue_team=team,
                                    priority=priority)
     assert moved is not None
     return moved

@@ -7,7 +7,7 @@ import asyncio
 
 from sqlalchemy import select
 
-from chatkit.models import ConversationStatus
+from chatkit.models import ConversationStatus, HandoffReason
 from chatkit.storage import SqlStore
 from chatkit.storage import schema as t
 from tests.storage.test_contract_routing import T0, agent, queued
@@ -137,6 +137,16 @@ async def test_a_visitor_gone_past_the_grace_period_abandons(store: SqlStore) ->
     assert event.data["how"] == "gone" and event.actor_kind == "system"
     # Once only, whoever sweeps again.
     assert await store.sweep_visitors(now=T0 + 2 * GRACE, grace_ms=GRACE) == []
+
+
+async def test_an_offline_message_is_never_abandoned(store: SqlStore) -> None:
+    # The visitor left an email for the next shift: closing the page is expected.
+    conversation = await queued(store, reason=HandoffReason.OFFLINE)
+    await store.track_visitors({"tab-1": conversation.contact_id}, expires_at=T0 + 30_000)
+    await store.visitor_disconnected("tab-1", now=T0, grace_ms=GRACE)
+    assert await store.sweep_visitors(now=T0 + 10 * GRACE, grace_ms=GRACE) == []
+    found = await store.get_conversation(conversation.id)
+    assert found is not None and found.status is S.QUEUED
 
 
 async def test_a_reload_within_the_grace_period_does_not_abandon(store: SqlStore) -> None:

@@ -40,6 +40,7 @@ const state = {
   auth: null, // {token, agent}
   socket: null,
   conversations: new Map(),
+  contacts: new Map(), // contact id -> {name, email}, from the list
   unread: new Set(),
   current: null, // the open conversation's id
   seen: new Set(), // seqs shown for the open conversation
@@ -78,6 +79,9 @@ async function login(email, password) {
 }
 
 function visitorLabel(conversation) {
+  // The email a visitor left (the offline form) says who to reply to, right in the list.
+  const contact = state.contacts.get(conversation.contact_id);
+  if (contact && (contact.name || contact.email)) return contact.name || contact.email;
   return `Visitor ${String(conversation.contact_id || conversation.id).slice(0, 6)}`;
 }
 
@@ -103,6 +107,8 @@ function renderList() {
           'span',
           { class: 'meta' },
           h('span', { class: `status status-${conversation.status}`, text: STATUS_LABEL[conversation.status] || conversation.status }),
+          // Left with the offline form: the visitor waits for a reply by email.
+          conversation.handoff_reason === 'offline' ? ' · left a message ·' : '',
           conversation.agent_name ? ` ${conversation.agent_name} · ` : ' ',
           timeElement(conversation.created_at),
         ),
@@ -115,6 +121,11 @@ function renderList() {
 }
 
 function upsertConversation(conversation) {
+  // A message left with the offline form: the list learns the visitor's email.
+  if (conversation.handoff_reason === 'offline' && !state.contacts.has(conversation.contact_id)) {
+    state.contacts.set(conversation.contact_id, {});
+    refreshList().catch(() => {});
+  }
   if (LISTED.includes(conversation.status)) state.conversations.set(conversation.id, conversation);
   else state.conversations.delete(conversation.id);
   if (conversation.id === state.current) renderHeader(conversation);
@@ -124,6 +135,7 @@ function upsertConversation(conversation) {
 async function refreshList() {
   const data = await request(state.socket, 'conversations', { status: LISTED });
   state.conversations = new Map(data.conversations.map((c) => [c.id, c]));
+  state.contacts = new Map(Object.entries(data.contacts || {}));
   renderList();
 }
 
@@ -175,7 +187,16 @@ function messageElement(sender, name, body, createdAt, files = [], message = nul
         : h('div', { class: 'body', text: body })
       : null,
     renderFiles(files, message),
+    offlineEmail(message),
   );
+}
+
+/** A message left with the offline form: the email to reply to, in view. */
+function offlineEmail(message) {
+  const meta = message && message.meta;
+  if (!meta || meta.kind !== 'offline_message' || typeof meta.email !== 'string') return null;
+  return h('div', { class: 'left-email' }, 'Left while we were away. Reply by email: ',
+    h('a', { href: `mailto:${encodeURIComponent(meta.email).replace(/%40/g, '@')}`, text: meta.email }));
 }
 
 /** A message's files; an expired link is made fresh (from history) when clicked. */
@@ -376,7 +397,7 @@ async function setPresence(status) {
 
 function signOut(reason = '') {
   if (state.socket) state.socket.disconnect();
-  Object.assign(state, { auth: null, socket: null, current: null, outbox: [], conversations: new Map() });
+  Object.assign(state, { auth: null, socket: null, current: null, outbox: [], conversations: new Map(), contacts: new Map() });
   saveAuth(null);
   ui.appView.hidden = true;
   ui.loginView.hidden = false;

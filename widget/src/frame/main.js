@@ -120,7 +120,10 @@ function main() {
     config = config || fetchConfig(mount, protocolLocale(locale));
     const loaded = await config;
     if (!loaded) config = null; // try again next time
-    else limits = readLimits(loaded);
+    else {
+      limits = readLimits(loaded);
+      view.setAvailability(loaded.availability);
+    }
     return loaded;
   };
   let greeted = false;
@@ -194,6 +197,7 @@ function main() {
         view.notice(t('leave_failed'));
       }
     },
+    onLeaveMessage: ({ email, body }) => session.leaveMessage(email, body),
     onHandoff: async () => {
       try {
         await session.handoff();

@@ -211,6 +211,21 @@ export class VisitorSession extends Emitter {
     return conversation;
   }
 
+  /**
+   * The offline form: leaves an email and a message for the next shift; resolves with the
+   * stored message (the conversation is queued). Rejects with the server's error.
+   */
+  async leaveMessage(email, body) {
+    if (!this.socket || !this.socket.connected) throw new ProtocolError('offline', 'not connected');
+    // The same client id until it is stored: a resend after a lost ack stores nothing twice.
+    this.awayClientId ||= this.nextClientId();
+    const result = await request(this.socket, 'leave_message', { client_id: this.awayClientId, email, body });
+    this.awayClientId = null;
+    this.#receive(result.message, true);
+    this.#setConversation(result.conversation);
+    return result.message;
+  }
+
   #createSocket() {
     const socket = this.socketFactory(() => (this.storage.token ? { token: this.storage.token } : {}));
     socket.on('connect', () => this.#resume());

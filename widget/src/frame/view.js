@@ -19,6 +19,8 @@ function articleHref(url) {
 }
 
 const isText = (value) => typeof value === 'string' && value.trim() !== '';
+// The server checks it again (realtime/schemas.py): one @, a dot in the domain, no spaces.
+const EMAIL = /^[^@\s]+@[^@\s]+\.[^@\s]*[^@\s.]$/;
 
 /** Fills the page's static strings (data-i18n attributes) from the catalogue. */
 function translatePage(t) {
@@ -28,7 +30,7 @@ function translatePage(t) {
 }
 
 export class ChatView {
-  constructor({ t, locale, onSend, onRetry, onHandoff, onLeave, onClose, onTyping, onChoice, onFiles, onRefresh }) {
+  constructor({ t, locale, onSend, onRetry, onHandoff, onLeave, onClose, onTyping, onChoice, onFiles, onRefresh, onLeaveMessage }) {
     this.t = t;
     this.locale = locale;
     document.documentElement.lang = locale;
@@ -63,6 +65,37 @@ export class ChatView {
     this.greeting = null;
     /** The conversation's status: quick replies only work while the bot has it. */
     this.conversationStatus = null;
+    /** Whether a person can chat now (the widget config); false shows "we're away". */
+    this.available = true;
+    /** The seq of the bot's latest offline prompt (meta kind "offline"), if any. */
+    this.awaySeq = 0;
+    this.away = byId('ck-away');
+    this.awayEmail = byId('ck-away-email');
+    this.awayMessage = byId('ck-away-message');
+    this.awayError = byId('ck-away-error');
+    this.away.addEventListener('submit', async (event) => {
+      event.preventDefault();
+      const email = this.awayEmail.value.trim();
+      const body = this.awayMessage.value;
+      const problem = !EMAIL.test(email) ? 'away_bad_email' : !body.trim() ? 'away_no_message' : null;
+      if (problem) {
+        this.#awayProblem(this.t(problem), problem === 'away_bad_email' ? this.awayEmail : this.awayMessage);
+        return;
+      }
+      this.#awayProblem(null);
+      const send = this.away.querySelector('button');
+      send.disabled = true;
+      try {
+        await onLeaveMessage({ email, body });
+        this.awayMessage.value = '';
+        this.notice(this.t('away_thanks', { email }));
+      } catch (error) {
+        const bad = error && error.code === 'invalid_payload' && /email/.test(error.message || '');
+        this.#awayProblem(this.t(bad ? 'away_bad_email' : 'away_failed'), bad ? this.awayEmail : null);
+      } finally {
+        send.disabled = false;
+      }
+    });
 
     const resize = autoGrow(this.input);
     const submit = () => {
@@ -112,6 +145,7 @@ export class ChatView {
   clear() {
     this.readMark = null;
     this.greeting = null;
+    this.awaySeq = 0;
     this.welcome.hidden = false;
     this.list.replaceChildren();
     this.items.clear();
@@ -131,8 +165,9 @@ export class ChatView {
     const status = conversation ? conversation.status : null;
     this.conversation = conversation;
     this.conversationStatus = status;
+    this.agentName = conversation ? conversation.agent_name : null;
     this.#refreshChoices();
-    this.handoff.hidden = status !== 'bot';
+    this.#refreshAway();
     this.leave.hidden = status !== 'queued';
     const line = this.#waitLine();
     if (line) {
@@ -142,6 +177,8 @@ export class ChatView {
       this.status.textContent = conversation.agent_name
         ? this.t('status_assigned', { name: conversation.agent_name })
         : this.t('status_assigned_anonymous');
+    } else if ((status === null || status === 'bot') && (!this.available || this.awaySeq)) {
+      this.status.textContent = this.t('status_away');
     } else {
       this.status.textContent = this.t(status ? `status_${status}` : 'status_default');
     }
@@ -173,6 +210,30 @@ export class ChatView {
     if (!fresh && !next && (last.text === line || now - last.at < ANNOUNCE_WAIT_MS)) return;
     this.waitAnnounced = { conversationId: id, text: line, at: now, position: this.wait.position };
     this.live.textContent = line;
+  }
+
+  /** Whether a person can chat now, from the widget config (for the default team). */
+  setAvailability(availability) {
+    this.available = !availability || availability.available !== false;
+    this.setConversation(this.conversation);
+  }
+
+  /**
+   * The offline form shows while the bot has the conversation and its latest offline prompt
+   * is unanswered; the "Talk to a person" button gives way to it.
+   */
+  #refreshAway() {
+    const botHasIt = this.conversationStatus === null || this.conversationStatus === 'bot';
+    const show = botHasIt && this.awaySeq > 0;
+    this.away.hidden = !show;
+    this.handoff.hidden = this.conversationStatus !== 'bot' || show;
+  }
+
+  #awayProblem(text, field = null) {
+    this.awayError.hidden = !text;
+    this.awayError.textContent = text || '';
+    for (const input of [this.awayEmail, this.awayMessage]) input.toggleAttribute('aria-invalid', input === field);
+    if (field) field.focus();
   }
 
   /** A stored message from the server (ours from another tab, the bot's, an agent's). */
@@ -318,6 +379,15 @@ export class ChatView {
   #decorate(item, meta, seq) {
     if (!meta || typeof meta !== 'object') return;
     if (meta.kind === 'menu') this.welcome.hidden = true;
+    if (meta.kind === 'offline' && seq > this.awaySeq) {
+      this.awaySeq = seq;
+      this.setConversation(this.conversationStatus === null ? null : { status: this.conversationStatus, agent_name: this.agentName });
+      if (!this.away.hidden) {
+        this.awayEmail.focus();
+        // The form takes room from the transcript: keep the prompt (inserted next) in view.
+        queueMicrotask(() => { this.scroll.scrollTop = this.scroll.scrollHeight; });
+      }
+    }
     const cards = (Array.isArray(meta.articles) ? meta.articles : []).map((article) => {
       const href = article && isText(article.title) && typeof article.url === 'string' ? articleHref(article.url) : null;
       return href && h(
