@@ -5,6 +5,7 @@ when an admin changes the routing configuration."""
 from __future__ import annotations
 
 import asyncio
+from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
@@ -20,27 +21,34 @@ ROUTING = """
 default_team: support
 teams:
   - {id: support, name: Support}
-  - {id: billing, name: Billing}
+  - {id: billing, name: Billing, strategy: manual}
 agents:
   ada@example.com: {teams: [support]}
   cy@example.com: {teams: [billing]}
+  di@example.com: {teams: [billing]}
 """
 PASSWORD = "a good password"
 EVERY = {"status": ["bot", "queued", "assigned"]}
 
 
 @pytest.fixture
-async def server(start_server: StartServer, tmp_path: Path) -> TestServer:
+async def server(start_server: StartServer, tmp_path: Path) -> AsyncIterator[TestServer]:
     path = tmp_path / "routing.yaml"
     path.write_text(ROUTING, encoding="utf-8")
     server = await start_server(routing_path=path, routing_sweep_interval=0.05,
                                 bot_enabled=True)
     kit = server.kit  # type: ignore[attr-defined]
     for name, role in [("ada", AgentRole.AGENT), ("cy", AgentRole.AGENT),
-                       ("sue", AgentRole.SUPERVISOR), ("root", AgentRole.ADMIN)]:
+                       ("di", AgentRole.AGENT), ("sue", AgentRole.SUPERVISOR),
+                       ("root", AgentRole.ADMIN)]:
         await kit.agents.create(email=f"{name}@example.com", name=name.title(),
                                 password=PASSWORD, role=role)
-    return server
+    # Billing is staffed (Di is online; its chats wait to be picked), so a handoff to it is
+    # queued rather than offered the offline form.
+    di, _ = await connected(server, "di")
+    await di.ok("presence", {"status": "online"})
+    yield server
+    await di.close()
 
 
 async def connected(server: TestServer, name: str) -> tuple[AgentClient, str]:
@@ -142,8 +150,9 @@ async def test_sockets_follow_their_agents_teams_when_the_routing_changes(
 
     # Out of billing again: the room is left, the conversations are no longer hers to see.
     stored = await kit.routing.current_config()
-    await kit.routing.replace_config(root, {**stored.document, "agents": {}},
-                                     expected_version=stored.version)
+    await kit.routing.replace_config(
+        root, {**stored.document, "agents": {"di@example.com": {"teams": ["billing"]}}},
+        expected_version=stored.version)
     assert {first_id, second_id} & await listed(ada) == set()
     ada.pending("queue")
     third, _, _ = await billing_chat_with_a_file(server)

@@ -145,8 +145,18 @@ async def test_a_reload_within_the_grace_period_keeps_the_place(routed: TestServ
         await reloaded.close()
 
 
-async def test_a_handoff_says_where_the_visitor_stands(start_server: Start) -> None:
-    server = await start_server(bot_enabled=True)
+async def test_a_handoff_says_where_the_visitor_stands(start_server: Start,
+                                                     tmp_path: Path) -> None:
+    # A staffed team whose chats wait to be picked: the handoff is queued, not sent to the
+    # offline form, and stays in line.
+    path = tmp_path / "routing.yaml"
+    path.write_text("teams: [{id: support, strategy: manual}]\n", encoding="utf-8")
+    server = await start_server(bot_enabled=True, routing_path=path)
+    await server.kit.agents.create(  # type: ignore[attr-defined]
+        email="ada@example.com", name="Ada", password=PASSWORD, role=AgentRole.AGENT)
+    ada = AgentClient(server)
+    await ada.login("ada@example.com", PASSWORD)
+    await ada.ok("presence", {"status": "online"})
     visitor = Visitor(server)
     try:
         await visitor.start()
@@ -157,3 +167,4 @@ async def test_a_handoff_says_where_the_visitor_stands(start_server: Start) -> N
         assert wait["conversation_id"] == handed["id"] and wait["position"] == 1
     finally:
         await visitor.close()
+        await ada.close()
