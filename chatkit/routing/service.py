@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from collections.abc import Awaitable, Callable
 from typing import Protocol
 
@@ -43,6 +44,16 @@ S = ConversationStatus
 #: renewing), and how often each process renews its own.
 CONNECTION_TTL_MS = 30_000
 RENEW_EVERY_MS = 10_000
+
+#: How many chats one assignment transaction gives out at most: a queue drains in batches
+#: (an agent coming online, a sweep after a restart) without holding the store's write lock
+#: (SQLite) or many agents' row locks (PostgreSQL) for long.
+ASSIGN_BATCH = 50
+
+#: How long the agent directory read for assignment may be reused (seconds). Listing every
+#: agent on each assignment cost more than the assignment; a new agent is read at once when
+#: they come online or free a place in this process (freed), and within this long otherwise.
+AGENTS_TTL = 5.0
 
 #: The visitor's side of a transfer (the note is for the agents only).
 TRANSFER_TEXT = "You're being transferred to another agent. Please hold on."
@@ -78,6 +89,13 @@ class RoutingService:
         self.connections: set[str] = set()
         self._renewed_at = 0
         self._pending: set[asyncio.Task[None]] = set()
+        # The agent directory and each team's candidates, for assignment (see AGENTS_TTL):
+        # derived from the store and routing.yaml, never the truth (the store checks presence
+        # and capacity under its locks), so a copy per process is safe.
+        self._agents: dict[str, Agent] = {}
+        self._agents_read_at = -AGENTS_TTL
+        self._candidates: dict[str, dict[str, int]] = {}
+        self._candidates_of: Routing | None = None
 
     # configuration questions
 
@@ -103,23 +121,28 @@ class RoutingService:
         team = self.routing.teams.get(team_id)
         if team is None:
             return []
-        agents = await self.store.list_agents()
         given: list[Conversation] = []
         for source in (team, self.routing.teams.get(team.overflow or "")):
             if source is None:
                 continue
-            candidates = self.routing.candidates(agents, source.id)
-            while (assigned := await self.store.assign_next(
+            candidates = await self._team_candidates(source.id)
+            while True:
+                batch = await self.store.assign_many(
                     team_id, candidates, source.strategy, now=self.clock(),
-                    accept_deadline=self._deadline())) is not None:
-                given.append(assigned)
-                await self.notifier.conversation_changed(assigned)
-                await self.notifier.assigned(assigned)
+                    accept_deadline=self._deadline(), limit=ASSIGN_BATCH)
+                for assigned in batch:
+                    given.append(assigned)
+                    await self.notifier.conversation_changed(assigned)
+                    await self.notifier.assigned(assigned)
+                if len(batch) < ASSIGN_BATCH:  # the queue or the agents' room ran out
+                    break
         await self._queue_changed(team_id)
         return given
 
     async def freed(self, agent: Agent) -> None:
         """The agent has room again (resolved a chat, came online)."""
+        if agent.id not in self._agents:
+            self._agents_read_at = -AGENTS_TTL  # new to this process: read the directory
         for team_id in self._takes_from(agent):
             await self.assign(team_id)
 
@@ -320,6 +343,20 @@ class RoutingService:
 
     # helpers
 
+    async def _team_candidates(self, team_id: str) -> dict[str, int]:
+        """agent id -> capacity, of the agents who may take the team's chats (cached: see
+        AGENTS_TTL; a reloaded routing.yaml is used at once)."""
+        if (time.monotonic() - self._agents_read_at >= AGENTS_TTL
+                or self._candidates_of is not self.routing):
+            self._agents = {agent.id: agent for agent in await self.store.list_agents()}
+            self._agents_read_at = time.monotonic()
+            self._candidates, self._candidates_of = {}, self.routing
+        found = self._candidates.get(team_id)
+        if found is None:
+            found = self._candidates[team_id] = self.routing.candidates(
+                list(self._agents.values()), team_id)
+        return found
+
     def _deadline(self) -> int:
         return self.clock() + self.accept_timeout_ms
 
@@ -328,8 +365,8 @@ class RoutingService:
         return [t for t in self.routing.teams if self.routing.can_take(agent, t)]
 
     async def _queue_changed(self, team_id: str) -> None:
-        waiting = await self.store.queue(team_id, limit=1000)
-        await self.notifier.queue_changed(team_id, len(waiting))
+        # A count, not the queue's rows: this runs after every assignment.
+        await self.notifier.queue_changed(team_id, await self.store.queue_length(team_id))
 
     async def _why_not(self, agent: Agent, conversation_id: str) -> Conflict | NotFound:
         current = await self.store.get_conversation(conversation_id)

@@ -91,7 +91,6 @@ conversations = Table(
     Column("priority", Integer, nullable=False, server_default="0"),
     Column("queue_rank", BigInteger),
     Column("accept_deadline", BigInteger),
-    Index("ix_conversations_queue", "status", "queue_team", "priority", "queue_rank"),
     Index("ix_conversations_agent", "agent_id", "status"),
     Index("ix_conversations_accept_deadline", "accept_deadline"),
     Index("ix_conversations_contact", "contact_id", "created_at"),
@@ -101,6 +100,10 @@ conversations = Table(
           postgresql_where=text("status != 'resolved'")),
     Index("ix_conversations_status", "status", "created_at"),
 )
+
+# A team's queue in its order (0009): the head is the first entry, whatever the queue's length.
+Index("ix_conversations_queue_order", conversations.c.status, conversations.c.queue_team,
+      conversations.c.priority.desc(), conversations.c.queue_rank, conversations.c.id)
 
 messages = Table(
     "messages", metadata,
