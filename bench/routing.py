@@ -29,7 +29,9 @@ the driver's thread and which other processes on a busy machine do not inflate):
    exactly one chat: the decision latency, in the steady state where one place frees at a time.
 5. drain: the same at the service level, `RoutingService.freed(agent)` after each resolve,
    until the queue is empty or `--seconds` run out: latency per assignment and throughput.
-6. queue position updates: NOT MEASURED here yet (see `position_updates` below).
+6. frees at once: `--at-once` agents each free a place (untimed), then all their `freed`
+   calls run together, as their sockets' events would; timed per round, `--at-once-rounds`.
+7. queue position updates: NOT MEASURED here yet (see `position_updates` below).
 
 At the end the invariants are checked in the database: no chat assigned twice (one
 conversation.assigned event each, one agent each), nobody above capacity (also checked at
@@ -348,6 +350,22 @@ async def drain(world: World, max_calls: int, seconds: float) -> dict[str, float
             "stopped_by_time": float(time.monotonic() - started > seconds)}
 
 
+async def frees_at_once(world: World, places: int, rounds: int) -> dict[str, float]:
+    """`places` agents free a place each (untimed), then all their `freed` calls run at once,
+    as their sockets' events would: the queue refills them in batches. Timed as a whole."""
+    timings = Timings()
+    before = world.notifier.assigned_count
+    for _ in range(rounds):
+        freed = [agent for agent in [await _resolve_one(world) for _ in range(places)]
+                 if agent is not None]
+        if not freed or not await _queued(world):
+            break
+        world.now()
+        await timings.time(lambda freed=freed: asyncio.gather(
+            *(world.service.freed(agent) for agent in freed)))
+    return {**timings.summary(), "assigned": world.notifier.assigned_count - before}
+
+
 async def _queued(world: World) -> int:
     c = t.conversations.c
     async with world.store._read() as conn:
@@ -425,6 +443,7 @@ async def run_engine(url: str, args: argparse.Namespace) -> dict[str, Any]:
         result["burst"] = await burst(world, world.agents[len(half):])
         result["decisions"] = await decisions(world, args.decisions)
         result["drain"] = await drain(world, args.drain, args.seconds)
+        result["at_once"] = await frees_at_once(world, args.at_once, args.at_once_rounds)
         result["baseline_end"] = await baseline(world, args.baseline)
         result["position_updates"] = await position_updates(world)
         result["queued_left"] = await _queued(world)
@@ -477,7 +496,8 @@ def report(result: dict[str, Any]) -> list[str]:
     for name, label in (("online", "agents come online (set_presence)"),
                         ("burst", "burst: assign(team) after a mass online"),
                         ("decisions", "decision: store.assign_next"),
-                        ("drain", "drain: freed(agent), one place at a time")):
+                        ("drain", "drain: freed(agent), one place at a time"),
+                        ("at_once", "frees at once: N freed() together, per round")):
         row = result[name]
         if not row.get("calls"):
             lines.append(f"| {label} | 0 | | | | | | | | |")
@@ -505,6 +525,8 @@ def targets(result: dict[str, Any]) -> list[dict[str, Any]]:
     rate = drain_["assigned"] / drain_["wall_s"] if drain_.get("wall_s") else 0.0
     burst_ = result["burst"]
     burst_rate = burst_["assigned"] / burst_["wall_s"] if burst_.get("wall_s") else 0.0
+    at_once = result["at_once"]
+    at_once_rate = at_once["assigned"] / at_once["wall_s"] if at_once.get("wall_s") else 0.0
     found = [
         {"name": f"decision p99 < {TARGET_DECISION_P99_MS:g} ms (store.assign_next)",
          "value": f"{_ms(decision.get('p99_ms', float('nan')))} ms",
@@ -516,6 +538,8 @@ def targets(result: dict[str, Any]) -> list[dict[str, Any]]:
          "value": f"{rate:,.0f}/s", "met": rate >= TARGET_PER_SECOND},
         {"name": f">= {TARGET_PER_SECOND:,.0f} assignments/s, burst",
          "value": f"{burst_rate:,.0f}/s", "met": burst_rate >= TARGET_PER_SECOND},
+        {"name": f">= {TARGET_PER_SECOND:,.0f} assignments/s, frees at once",
+         "value": f"{at_once_rate:,.0f}/s", "met": at_once_rate >= TARGET_PER_SECOND},
     ]
     position = result["position_updates"]
     found.append({"name": f"queue positions to all waiting visitors < {TARGET_POSITION_S:g} s",
@@ -574,6 +598,9 @@ def main() -> int:
                         help="at most this many freed() calls")
     parser.add_argument("--seconds", type=float, default=30.0,
                         help="the drain stops after this much wall time")
+    parser.add_argument("--at-once", type=int, default=200,
+                        help="places freed together per round (frees-at-once phase)")
+    parser.add_argument("--at-once-rounds", type=int, default=5)
     parser.add_argument("--baseline", type=int, default=300, help="baseline transactions")
     parser.add_argument("--seed", type=int, default=5)
     parser.add_argument("--json", action="store_true")
@@ -581,6 +608,7 @@ def main() -> int:
     if args.quick:
         args.agents, args.chats, args.decisions = 60, 400, 30
         args.drain, args.seconds, args.baseline = 60, 10.0, 30
+        args.at_once, args.at_once_rounds = 10, 2
     return asyncio.run(main_async(args))
 
 

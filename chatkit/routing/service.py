@@ -33,7 +33,7 @@ from chatkit.models import (
     SenderKind,
     now_ms,
 )
-from chatkit.routing.config import Routing
+from chatkit.routing.config import Routing, TeamConfig
 from chatkit.storage import Store
 
 log = logging.getLogger(__name__)
@@ -96,6 +96,8 @@ class RoutingService:
         self._agents_read_at = -AGENTS_TTL
         self._candidates: dict[str, dict[str, int]] = {}
         self._candidates_of: Routing | None = None
+        #: Teams being given out by an assign() in this process -> whether to go round again.
+        self._assigning: dict[str, bool] = {}
 
     # configuration questions
 
@@ -117,10 +119,28 @@ class RoutingService:
 
     async def assign(self, team_id: str) -> list[Conversation]:
         """Give out the team's queue to its online agents with room, then to its overflow
-        team's; tell the agents. Returns what was assigned."""
+        team's; tell the agents. Returns what this call assigned: nothing when the team's
+        queue was already being given out in this process, because then that run goes round
+        once more instead (so places freed at once fill in batches, not one transaction
+        each)."""
         team = self.routing.teams.get(team_id)
         if team is None:
             return []
+        if team_id in self._assigning:
+            self._assigning[team_id] = True
+            return []
+        given: list[Conversation] = []
+        self._assigning[team_id] = True
+        try:
+            while self._assigning[team_id]:
+                self._assigning[team_id] = False
+                given += await self._assign_round(team)
+        finally:
+            del self._assigning[team_id]
+        await self._queue_changed(team_id)
+        return given
+
+    async def _assign_round(self, team: TeamConfig) -> list[Conversation]:
         given: list[Conversation] = []
         for source in (team, self.routing.teams.get(team.overflow or "")):
             if source is None:
@@ -128,7 +148,7 @@ class RoutingService:
             candidates = await self._team_candidates(source.id)
             while True:
                 batch = await self.store.assign_many(
-                    team_id, candidates, source.strategy, now=self.clock(),
+                    team.id, candidates, source.strategy, now=self.clock(),
                     accept_deadline=self._deadline(), limit=ASSIGN_BATCH)
                 for assigned in batch:
                     given.append(assigned)
@@ -136,7 +156,6 @@ class RoutingService:
                     await self.notifier.assigned(assigned)
                 if len(batch) < ASSIGN_BATCH:  # the queue or the agents' room ran out
                     break
-        await self._queue_changed(team_id)
         return given
 
     async def freed(self, agent: Agent) -> None:
