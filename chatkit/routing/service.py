@@ -48,7 +48,7 @@ RENEW_EVERY_MS = 10_000
 #: How many chats one assignment transaction gives out at most: a queue drains in batches
 #: (an agent coming online, a sweep after a restart) without holding the store's write lock
 #: (SQLite) or many agents' row locks (PostgreSQL) for long.
-ASSIGN_BATCH = 50
+ASSIGN_BATCH = 100
 
 #: How long the agent directory read for assignment may be reused (seconds). Listing every
 #: agent on each assignment cost more than the assignment; a new agent is read at once when
