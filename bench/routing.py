@@ -226,9 +226,7 @@ async def build_world(url: str, *, agents: int, chats: int, seed: int) -> World:
         for start in range(0, chats, 2000):
             await conn.execute(insert(t.contacts), contact_rows[start:start + 2000])
             await conn.execute(insert(t.conversations), chat_rows[start:start + 2000])
-    if not store.is_sqlite:
-        async with store._write() as conn:
-            await conn.execute(text("ANALYZE"))
+    await analyze(store)
     listed = await store.list_agents()
     notifier = CountingNotifier({a.id: routing.capacity_of(a) for a in listed})
     clock = [t0 + chats + 1000]
@@ -239,6 +237,15 @@ async def build_world(url: str, *, agents: int, chats: int, seed: int) -> World:
     service = RoutingService(store, notifier, routing, accept_timeout=60, disconnect_grace=30,
                              clock=now)
     return World(store, routing, service, notifier, listed, chats, rng, clock)
+
+
+async def analyze(store: SqlStore) -> None:
+    """PostgreSQL: fresh planner statistics, as autovacuum would gather them after this many
+    changes (untimed). Without them, statistics from when every chat was queued make the
+    planner count agents' loads through ix_conversations_status: seconds per ranking."""
+    if not store.is_sqlite:
+        async with store._write() as conn:
+            await conn.execute(text("ANALYZE"))
 
 
 # phases
@@ -440,7 +447,9 @@ async def run_engine(url: str, args: argparse.Namespace) -> dict[str, Any]:
         result["baseline"] = await baseline(world, args.baseline)
         half = world.agents[: len(world.agents) // 2]
         result["online"] = await online_one_by_one(world, half)
+        await analyze(world.store)
         result["burst"] = await burst(world, world.agents[len(half):])
+        await analyze(world.store)
         result["decisions"] = await decisions(world, args.decisions)
         result["drain"] = await drain(world, args.drain, args.seconds)
         result["at_once"] = await frees_at_once(world, args.at_once, args.at_once_rounds)

@@ -48,7 +48,8 @@ if TYPE_CHECKING:
 S = ConversationStatus
 _a, _c, _k = t.agents.c, t.conversations.c, t.agent_connections.c
 
-# How often assign_next starts again when its chosen agent filled up meanwhile.
+# How often assign_many starts again when the agents it ranked filled up meanwhile
+# (PostgreSQL, where the ranking is read before the locks).
 _ASSIGN_ATTEMPTS = 5
 
 
