@@ -53,3 +53,25 @@ async def test_kb_benchmark_quick_run() -> None:
         assert row["queries"] == 30 and row["rapidfuzz_queries"] >= 1
         assert 0 < row["p50_ms"] <= row["p99_ms"] and row["build_s"] > 0
     assert len(results["targets"]) == 4
+
+
+ROUTING_BENCH = BENCH.parent / "routing.py"
+
+
+async def test_routing_benchmark_quick_run() -> None:
+    # This checkout's chatkit, whichever one the venv was installed from.
+    env = {**os.environ, "PYTHONPATH": str(ROUTING_BENCH.parent.parent)}
+    env.pop("CHATKIT_TEST_POSTGRES", None)  # SQLite only: the smoke run stays seconds long
+    process = await asyncio.create_subprocess_exec(
+        sys.executable, str(ROUTING_BENCH), "--quick", "--json", env=env,
+        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE)
+    out, err = await asyncio.wait_for(process.communicate(), 120)
+    assert process.returncode == 0, err.decode()
+    (result,) = json.loads(out)["results"]
+    assert result["engine"] == "sqlite" and result["problems"] == []
+    assert (result["agents"], result["chats"]) == (60, 400)
+    for phase in ("online", "burst", "decisions", "drain", "at_once"):
+        assert result[phase]["assigned"] > 0, phase
+        assert 0 < result[phase]["p50_ms"] <= result[phase]["p99_ms"], phase
+    assert result["baseline"]["calls"] == 30 and result["position_updates"] is None
+    assert [t["met"] is None for t in result["targets"]].count(True) == 1

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from collections.abc import Awaitable, Callable
 from typing import Any, Protocol
 
@@ -39,7 +40,7 @@ from chatkit.models import (
     SenderKind,
     now_ms,
 )
-from chatkit.routing.config import Routing, RoutingConfig
+from chatkit.routing.config import Routing, RoutingConfig, TeamConfig
 from chatkit.routing.stored import config_document, seed, validate_document
 from chatkit.routing.wait import QueueWaits, Wait, WaitNotifier
 from chatkit.storage import Store
@@ -55,6 +56,16 @@ TRANSFER_TEXT = {
     "en": "You're being transferred to another agent. Please hold on.",
     "es": "Te estamos pasando con otro agente. Espera un momento, por favor.",
 }
+
+#: How many chats one assignment transaction gives out at most: a queue drains in batches
+#: (an agent coming online, a sweep after a restart) without holding the store's write lock
+#: (SQLite) or many agents' row locks (PostgreSQL) for long.
+ASSIGN_BATCH = 100
+
+#: How long the agent directory read for assignment may be reused (seconds). Listing every
+#: agent on each assignment cost more than the assignment; a new agent is read at once when
+#: they come online or free a place in this process (freed), and within this long otherwise.
+AGENTS_TTL = 5.0
 
 
 def transfer_text(locale: str | None) -> str:
@@ -111,6 +122,16 @@ class RoutingService:
         #: Waiting visitors' positions and estimates, and their connections (abandonment).
         self.waits = QueueWaits(store, notifier, lambda: self.routing, clock=clock,
                                 interval=wait_interval, abandon_grace=abandon_grace)
+
+        # The agent directory and each team's candidates, for assignment (see AGENTS_TTL):
+        # derived from the store and routing.yaml, never the truth (the store checks presence
+        # and capacity under its locks), so a copy per process is safe.
+        self._agents: dict[str, Agent] = {}
+        self._agents_read_at = -AGENTS_TTL
+        self._candidates: dict[str, dict[str, int]] = {}
+        self._candidates_of: Routing | None = None
+        #: Teams being given out by an assign() in this process -> whether to go round again.
+        self._assigning: dict[str, bool] = {}
 
     # the configuration, kept in the store (routing/stored.py)
 
@@ -239,28 +260,50 @@ class RoutingService:
 
     async def assign(self, team_id: str) -> list[Conversation]:
         """Give out the team's queue to its online agents with room, then to its overflow
-        team's; tell the agents. Returns what was assigned."""
+        team's; tell the agents. Returns what this call assigned: nothing when the team's
+        queue was already being given out in this process, because then that run goes round
+        once more instead (so places freed at once fill in batches, not one transaction
+        each)."""
         team = self.routing.teams.get(team_id)
         if team is None:
             return []
-        agents = await self.store.list_agents()
+        if team_id in self._assigning:
+            self._assigning[team_id] = True
+            return []
         given: list[Conversation] = []
-        for source in (team, self.routing.teams.get(team.overflow or "")):
-            if source is None:
-                continue
-            candidates = self.routing.candidates(agents, source.id)
-            while (assigned := await self.store.assign_next(
-                    team_id, candidates, source.strategy, now=self.clock(),
-                    accept_deadline=self._deadline())) is not None:
-                given.append(assigned)
-                await self.notifier.conversation_changed(assigned)
-                await self.notifier.assigned(assigned)
+        self._assigning[team_id] = True
+        try:
+            while self._assigning[team_id]:
+                self._assigning[team_id] = False
+                given += await self._assign_round(team)
+        finally:
+            del self._assigning[team_id]
         # Run by every sweep for every waiting team: only a real change counts as one.
         await self._queue_changed(team_id, moved=bool(given))
         return given
 
+    async def _assign_round(self, team: TeamConfig) -> list[Conversation]:
+        given: list[Conversation] = []
+        for source in (team, self.routing.teams.get(team.overflow or "")):
+            if source is None:
+                continue
+            candidates = await self._team_candidates(source.id)
+            while True:
+                batch = await self.store.assign_many(
+                    team.id, candidates, source.strategy, now=self.clock(),
+                    accept_deadline=self._deadline(), limit=ASSIGN_BATCH)
+                for assigned in batch:
+                    given.append(assigned)
+                    await self.notifier.conversation_changed(assigned)
+                    await self.notifier.assigned(assigned)
+                if len(batch) < ASSIGN_BATCH:  # the queue or the agents' room ran out
+                    break
+        return given
+
     async def freed(self, agent: Agent) -> None:
         """The agent has room again (resolved a chat, came online)."""
+        if agent.id not in self._agents:
+            self._agents_read_at = -AGENTS_TTL  # new to this process: read the directory
         for team_id in self._takes_from(agent):
             await self.assign(team_id)
 
@@ -517,6 +560,20 @@ class RoutingService:
         found = await self.store.get_bot_state(conversation_id)
         return None if found is None else BotState.load(found[1]).locale
 
+    async def _team_candidates(self, team_id: str) -> dict[str, int]:
+        """agent id -> capacity, of the agents who may take the team's chats (cached: see
+        AGENTS_TTL; a reloaded routing.yaml is used at once)."""
+        if (time.monotonic() - self._agents_read_at >= AGENTS_TTL
+                or self._candidates_of is not self.routing):
+            self._agents = {agent.id: agent for agent in await self.store.list_agents()}
+            self._agents_read_at = time.monotonic()
+            self._candidates, self._candidates_of = {}, self.routing
+        found = self._candidates.get(team_id)
+        if found is None:
+            found = self._candidates[team_id] = self.routing.candidates(
+                list(self._agents.values()), team_id)
+        return found
+
     def _deadline(self) -> int:
         return self.clock() + self.accept_timeout_ms
 
@@ -534,8 +591,8 @@ class RoutingService:
     async def _queue_changed(self, team_id: str, *, moved: bool = True) -> None:
         if moved:
             self.waits.mark(team_id)
-        waiting = await self.store.queue(team_id, limit=1000)
-        await self.notifier.queue_changed(team_id, len(waiting))
+        # A count, not the queue's rows: this runs after every assignment.
+        await self.notifier.queue_changed(team_id, await self.store.queue_length(team_id))
 
     async def _why_not(self, agent: Agent, conversation_id: str) -> Conflict | NotFound:
         current = await self.store.get_conversation(conversation_id)

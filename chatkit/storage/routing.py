@@ -71,6 +71,9 @@ class RoutingStore(Protocol):
     async def queue(self, team: str, *, limit: int = 100) -> list[Conversation]:
         """The team's queue in order: priority (higher first), then place (queue_rank)."""
 
+    async def queue_length(self, team: str) -> int:
+        """How many conversations wait in the team's queue."""
+
     async def queued_teams(self) -> list[str]:
         """The teams with a conversation waiting."""
 
@@ -82,6 +85,14 @@ class RoutingStore(Protocol):
         chat goes to two agents, no agent above capacity, whatever runs at the same time.
         Returns the assigned conversation, or None when the queue is empty or no candidate
         can take it."""
+
+    async def assign_many(self, team: str, candidates: Mapping[str, int], strategy: Strategy,
+                          *, now: int, accept_deadline: int | None,
+                          limit: int) -> list[Conversation]:
+        """Up to `limit` assign_next calls in one transaction: the first `limit` chats of the
+        queue, in order, each to whom assign_next would have chosen at that point (so a
+        round-robin batch goes round the free agents). Same atomicity. Returns them in queue
+        order; fewer (or none) when the queue or the candidates' room runs out."""
 
     async def claim(self, conversation_id: str, agent_id: str, *, capacity: int,
                     allowed_from: Collection[ConversationStatus],

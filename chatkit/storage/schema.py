@@ -94,7 +94,6 @@ conversations = Table(
     # The visitor's wait (0005): when a queued conversation whose visitor's every widget
     # connection has gone counts as abandoned (the abandon grace period), unless one comes back.
     Column("abandon_deadline", BigInteger),
-    Index("ix_conversations_queue", "status", "queue_team", "priority", "queue_rank"),
     Index("ix_conversations_agent", "agent_id", "status"),
     Index("ix_conversations_accept_deadline", "accept_deadline"),
     Index("ix_conversations_contact", "contact_id", "created_at"),
@@ -128,6 +127,10 @@ queue_marks = Table(
     Column("team", String(100), primary_key=True),
     Column("version", BigInteger, nullable=False),
 )
+
+# A team's queue in its order (0007): the head is the first entry, whatever the queue's length.
+Index("ix_conversations_queue_order", conversations.c.status, conversations.c.queue_team,
+      conversations.c.priority.desc(), conversations.c.queue_rank, conversations.c.id)
 
 messages = Table(
     "messages", metadata,

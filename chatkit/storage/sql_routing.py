@@ -13,11 +13,26 @@ transactions cannot deadlock one another.
 
 from __future__ import annotations
 
+import heapq
 from collections.abc import Collection, Mapping
 from typing import TYPE_CHECKING, Any
 
 import orjson
-from sqlalchemy import and_, delete, exists, func, insert, or_, select, update
+from sqlalchemy import (
+    JSON,
+    Integer,
+    Text,
+    and_,
+    bindparam,
+    cast,
+    delete,
+    exists,
+    func,
+    insert,
+    or_,
+    select,
+    update,
+)
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection
 
@@ -43,7 +58,8 @@ _a, _c, _k = t.agents.c, t.conversations.c, t.agent_connections.c
 _r = t.routing_configs.c
 _v, _m = t.visitor_connections.c, t.queue_marks.c
 
-# How often assign_next starts again when its chosen agent filled up meanwhile.
+# How often assign_many starts again when the agents it ranked filled up meanwhile
+# (PostgreSQL, where the ranking is read before the locks).
 _ASSIGN_ATTEMPTS = 5
 
 
@@ -115,6 +131,11 @@ class RoutingSql:
         async with self._read() as conn:
             return [_to_conversation(row) for row in (await conn.execute(query)).all()]
 
+    async def queue_length(self, team: str) -> int:
+        query = select(func.count()).where(_c.status == str(S.QUEUED), _c.queue_team == team)
+        async with self._read() as conn:
+            return int(await conn.scalar(query) or 0)
+
     async def queued_teams(self) -> list[str]:
         query = (select(_c.queue_team).where(_c.status == str(S.QUEUED),
                                              _c.queue_team.is_not(None)).distinct())
@@ -125,38 +146,45 @@ class RoutingSql:
 
     async def assign_next(self, team: str, candidates: Mapping[str, int], strategy: Strategy,
                           *, now: int, accept_deadline: int | None) -> Conversation | None:
-        if strategy is Strategy.MANUAL or not candidates:
-            return None
+        given = await self.assign_many(team, candidates, strategy, now=now,
+                                       accept_deadline=accept_deadline, limit=1)
+        return given[0] if given else None
+
+    async def assign_many(self, team: str, candidates: Mapping[str, int], strategy: Strategy,
+                          *, now: int, accept_deadline: int | None,
+                          limit: int) -> list[Conversation]:
+        if strategy is Strategy.MANUAL or not candidates or limit < 1:
+            return []
         for _ in range(_ASSIGN_ATTEMPTS):
             async with self._write() as conn:
-                head = await conn.scalar(
+                free = await _free_candidates(conn, candidates, strategy, limit)
+                if not free:
+                    return []
+                if not self.is_sqlite:
+                    # PostgreSQL read the ranking without locks: lock the agents it would use
+                    # (in id order), then count again under the locks; agents that filled up
+                    # or went away meanwhile drop out. On SQLite the ranking was read inside
+                    # the write transaction (BEGIN IMMEDIATE), so it is already exact.
+                    plan = _plan(free, limit, strategy, now)
+                    free = await _lock_free(conn, sorted({agent for agent, _ in plan}),
+                                            candidates)
+                    if not free:
+                        continue
+                # The heads under row locks (other processes skip them: the next in line).
+                heads = list((await conn.scalars(
                     select(_c.id).where(_c.status == str(S.QUEUED), _c.queue_team == team)
-                    .order_by(*_QUEUE_ORDER).limit(1))
-                if head is None:
-                    return None
-                ranked = await _rank(conn, candidates, strategy)
-                if not ranked:
-                    return None
-                # Lock the best, then check again under the lock: it may have filled up or
-                # gone away since the ranking read. Then start again (a second lock held at
-                # once could deadlock against a sweep).
-                agent_id = ranked[0]
-                if not await _lock_if_free(conn, agent_id, candidates[agent_id],
-                                           require_online=True):
-                    continue
-                # The head under a row lock (others skip it and take the next in line).
-                head = await conn.scalar(
-                    select(_c.id).where(_c.status == str(S.QUEUED), _c.queue_team == team)
-                    .order_by(*_QUEUE_ORDER).limit(1).with_for_update(skip_locked=True))
-                if head is None:
-                    return None
-                assigned = await _assign(conn, head, agent_id, allowed_from=[S.QUEUED],
-                                         extra=[], now=now, accept_deadline=accept_deadline,
-                                         actor_kind="system", actor_id=None,
-                                         data={"strategy": str(strategy)})
-                if assigned is not None:
-                    return assigned
-        return None
+                    .order_by(*_QUEUE_ORDER)
+                    .limit(min(limit, sum(room for room, _, _ in free.values())))
+                    .with_for_update(skip_locked=True))).all())
+                if not heads:
+                    return []
+                plan = _plan(free, len(heads), strategy, now)
+                return await _assign_heads(conn, list(zip(heads, (a for a, _ in plan),
+                                                          strict=False)),
+                                           now=now, accept_deadline=accept_deadline,
+                                           data={"strategy": str(strategy)},
+                                           sane_rowcount=self.is_sqlite)
+        return []
 
     async def claim(self, conversation_id: str, agent_id: str, *, capacity: int,
                     allowed_from: Collection[ConversationStatus],
@@ -536,19 +564,98 @@ async def _loads(conn: AsyncConnection, agent_ids: Collection[str]) -> dict[str,
     return {agent_id: found.get(agent_id, 0) for agent_id in agent_ids}
 
 
-async def _rank(conn: AsyncConnection, candidates: Mapping[str, int],
-                strategy: Strategy) -> list[str]:
-    """The online candidates below capacity, best first (read without locks: a hint)."""
-    rows = list((await conn.execute(
-        select(_a.id, _a.last_assigned_at)
-        .where(_a.id.in_(list(candidates)), _a.presence == str(Presence.ONLINE)))).all())
-    loads = await _loads(conn, [row.id for row in rows])
-    free = [row for row in rows if loads[row.id] < candidates[row.id]]
+# Who may take a chat now: (room left, last_assigned_at, load) per free candidate.
+_Free = dict[str, tuple[int, int, int]]
+
+
+def _candidate_table(conn: AsyncConnection, candidates: Mapping[str, int]) -> Any:
+    """The candidates (agent id -> capacity) as a table of (key, value) rows, sent as ONE
+    JSON parameter: a thousand bound ids cost far more to send and compile than to parse."""
+    document = bindparam("candidates", orjson.dumps(dict(candidates)).decode(), type_=Text)
+    if conn.dialect.name == "sqlite":
+        return func.json_each(document).table_valued("key", "value").alias("candidate")
+    return (func.json_each_text(cast(document, JSON)).table_valued("key", "value")
+            .alias("candidate"))
+
+
+async def _free_candidates(conn: AsyncConnection, candidates: Mapping[str, int],
+                           strategy: Strategy, limit: int) -> _Free:
+    """The `limit` best online candidates below capacity, in one statement (read without
+    locks on PostgreSQL: a hint until _lock_free). The best `limit` are enough for `limit`
+    chats: an agent outside them is picked only after each of them was (_plan's keys only
+    grow), and that takes `limit` picks."""
+    candidate = _candidate_table(conn, candidates)
+    capacity = cast(candidate.c.value, Integer)
+    load = (select(func.count()).where(_c.agent_id == _a.id, _c.status == str(S.ASSIGNED))
+            .correlate(t.agents).scalar_subquery())
+    order: list[Any] = [_a.last_assigned_at, _a.id]
     if strategy is Strategy.LEAST_BUSY:
-        free.sort(key=lambda row: (loads[row.id], row.last_assigned_at, row.id))
-    else:
-        free.sort(key=lambda row: (row.last_assigned_at, row.id))
-    return [row.id for row in free]
+        order.insert(0, load)
+    rows = (await conn.execute(
+        select(_a.id, _a.last_assigned_at, load.label("load"), capacity.label("capacity"))
+        .select_from(candidate.join(t.agents, _a.id == candidate.c.key))
+        .where(_a.presence == str(Presence.ONLINE), load < capacity)
+        .order_by(*order).limit(limit))).all()
+    return {row.id: (row.capacity - row.load, row.last_assigned_at, row.load) for row in rows}
+
+
+async def _lock_free(conn: AsyncConnection, agent_ids: list[str],
+                     candidates: Mapping[str, int]) -> _Free:
+    """Lock these agents' rows (in id order: the module's docstring says why), then those of
+    them online and below capacity, counted under the locks."""
+    rows = (await conn.execute(
+        select(_a.id, _a.presence, _a.last_assigned_at).where(_a.id.in_(agent_ids))
+        .order_by(_a.id).with_for_update())).all()
+    loads = await _loads(conn, agent_ids)
+    return {row.id: (candidates[row.id] - loads[row.id], row.last_assigned_at, loads[row.id])
+            for row in rows
+            if row.presence == str(Presence.ONLINE) and loads[row.id] < candidates[row.id]}
+
+
+def _plan(free: _Free, count: int, strategy: Strategy, now: int) -> list[tuple[str, int]]:
+    """Who gets the next `count` chats, in order: exactly what `count` assign_next calls in a
+    row at `now` would choose. round_robin: assigned least recently (then id); least_busy:
+    fewest chats, then least recently, then id. Each pick is assigned at `now` and has one
+    chat more. Returns (agent id, place in the plan)."""
+    least_busy = strategy is Strategy.LEAST_BUSY
+    heap = [((load if least_busy else 0), last, agent_id, room)
+            for agent_id, (room, last, load) in free.items()]
+    heapq.heapify(heap)
+    plan: list[tuple[str, int]] = []
+    while heap and len(plan) < count:
+        load, _, agent_id, room = heapq.heappop(heap)
+        plan.append((agent_id, len(plan)))
+        if room > 1:
+            heapq.heappush(heap, ((load + 1 if least_busy else 0), now, agent_id, room - 1))
+    return plan
+
+
+async def _assign_heads(conn: AsyncConnection, pairs: list[tuple[str, str]], *, now: int,
+                        accept_deadline: int | None, data: dict[str, object],
+                        sane_rowcount: bool) -> list[Conversation]:
+    """Give each (locked, queued) conversation to its (locked, free) agent: one statement per
+    table for the whole batch, and the log."""
+    from chatkit.storage.sql import _CONVERSATION_SELECT, _to_conversation
+
+    result = await conn.execute(
+        update(t.conversations)
+        .where(_c.id == bindparam("cid"), _c.status == str(S.QUEUED))
+        .values(status=str(S.ASSIGNED), agent_id=bindparam("aid"), assigned_at=now,
+                accept_deadline=accept_deadline),
+        [{"cid": conversation_id, "aid": agent_id} for conversation_id, agent_id in pairs])
+    # The rows are ours (row locks on PostgreSQL, the write lock on SQLite), so every UPDATE
+    # matches; where the driver reports a total, check it anyway.
+    if sane_rowcount and result.rowcount != len(pairs):
+        raise RuntimeError(f"assigned {result.rowcount} of {len(pairs)} locked chats")
+    await conn.execute(update(t.agents).where(_a.id.in_({a for _, a in pairs}))
+                       .values(last_assigned_at=now))
+    await _log_many(conn, "conversation.assigned",
+                    [(conversation_id, {"from": str(S.QUEUED), "agent_id": agent_id, **data})
+                     for conversation_id, agent_id in pairs], now)
+    rows = (await conn.execute(_CONVERSATION_SELECT.where(
+        _c.id.in_([conversation_id for conversation_id, _ in pairs])))).all()
+    found = {row.id: _to_conversation(row) for row in rows}
+    return [found[conversation_id] for conversation_id, _ in pairs]
 
 
 async def _lock_if_free(conn: AsyncConnection, agent_id: str, capacity: int, *,
@@ -600,6 +707,15 @@ async def _to_front(conn: AsyncConnection, conditions: list[Any], *, team: str |
         .values(status=str(S.QUEUED), agent_id=None, queued_at=now, queue_rank=rank,
                 queue_team=team, accept_deadline=None, abandon_deadline=None))
     return bool(result.rowcount == 1)
+
+
+async def _log_many(conn: AsyncConnection, kind: str,
+                    entries: list[tuple[str, dict[str, Any]]], at: int) -> None:
+    """System events about several conversations, in one INSERT."""
+    await conn.execute(insert(t.events), [
+        {"conversation_id": conversation_id, "kind": kind, "actor_kind": "system",
+         "actor_id": None, "data": orjson.dumps(data).decode(), "created_at": at}
+        for conversation_id, data in entries])
 
 
 async def _log(conn: AsyncConnection, kind: str, conversation_id: str | None,

@@ -54,6 +54,7 @@ async def test_queue_is_ordered_by_priority_then_time(store: SqlStore) -> None:
     assert [c.id for c in await store.queue("support")] == [vip.id, first.id, second.id]
     assert [c.id for c in await store.queue("billing")] == [other_team.id]
     assert await store.queued_teams() == ["billing", "support"]
+    assert [await store.queue_length(team) for team in ("support", "billing", "x")] == [3, 1, 0]
     assert vip.priority == 5 and first.priority == 0 and first.queue_team == "support"
 
 
@@ -240,3 +241,74 @@ async def test_racing_processes_never_overfill_an_agent(store: SqlStore,
     # The first twelve in line, nobody skipped.
     assert {c.id for c in given} == {c.id for c in chats[:12]}
     assert await store.agent_loads(ids) == dict.fromkeys(ids, 3)
+
+
+async def test_assign_many_gives_out_the_queue_as_assign_next_would(store: SqlStore) -> None:
+    ids = [await agent(store, name) for name in ("ada", "bo", "carl")]
+    offline = await agent(store, "dan", online=False)
+    chats = [await queued(store) for _ in range(7)]
+    vip = await queued(store, priority=2)
+    candidates = {**dict.fromkeys(ids, 2), offline: 2}
+    assert await store.assign_many("support", candidates, RR, now=T0, accept_deadline=None,
+                                   limit=0) == []
+    first = await store.assign_many("support", candidates, RR, now=T0 + 1,
+                                    accept_deadline=T0 + 60, limit=2)
+    assert [c.id for c in first] == [vip.id, chats[0].id]
+    rest = await store.assign_many("support", candidates, RR, now=T0 + 2,
+                                   accept_deadline=T0 + 60, limit=50)
+    # Round robin goes round: the two not given one yet, then everyone again, least
+    # recently assigned first; six places in all (three agents of two), so one chat waits.
+    order = [c.agent_id for c in first + rest]
+    assert len(order) == 6 and Counter(order) == dict.fromkeys(ids, 2)
+    assert order[2] != order[0] and order[2] != order[1] and order[3:] == order[:3]
+    assert [c.id for c in rest] == [c.id for c in chats[1:5]]
+    assert all(c.status is S.ASSIGNED and c.accept_deadline == T0 + 60 for c in rest)
+    assert [c.id for c in await store.queue("support")] == [chats[5].id, chats[6].id]
+    assert await store.assign_many("support", candidates, RR, now=T0 + 3,
+                                   accept_deadline=None, limit=50) == []
+    assert await store.agent_loads([*ids, offline]) == {**dict.fromkeys(ids, 2), offline: 0}
+    for chat in first + rest:
+        assigned = [e for e in await store.list_events(conversation_id=chat.id)
+                    if e.kind == "conversation.assigned"]
+        assert len(assigned) == 1 and assigned[0].data["agent_id"] == chat.agent_id
+
+
+async def test_assign_many_least_busy_fills_the_emptiest_first(store: SqlStore) -> None:
+    ada, bo = await agent(store, "ada"), await agent(store, "bo")
+    for n in range(2):
+        chat = await queued(store, "other")
+        assert await store.claim(chat.id, ada, capacity=5, allowed_from={S.QUEUED}, now=T0 + n,
+                                 accept_deadline=None, actor_kind="agent", actor_id=ada)
+    for _ in range(4):
+        await queued(store)
+    got = await store.assign_many("support", {ada: 3, bo: 5}, LB, now=T0 + 10,
+                                  accept_deadline=None, limit=10)
+    # 2:0 -> bo, 2:1 -> bo, 2:2 -> tie, Ada assigned longer ago, 3:2 -> Ada is full: bo.
+    assert [c.agent_id for c in got] == [bo, bo, ada, bo]
+    assert await store.assign_many("support", {ada: 5}, Strategy.MANUAL, now=T0,
+                                   accept_deadline=None, limit=10) == []
+
+
+async def test_racing_batches_never_overfill_an_agent(store: SqlStore, store_url: str) -> None:
+    """Six stores (six processes) give out 40 chats in batches to 5 agents of capacity 4."""
+    ids = [await agent(store, f"agent{n}") for n in range(5)]
+    chats = [await queued(store) for _ in range(40)]
+    stores = [SqlStore(store_url) for _ in range(6)]
+    await asyncio.gather(*(s.open() for s in stores))
+    try:
+        async def drain(s: SqlStore, strategy: Strategy, limit: int) -> list[Conversation]:
+            got: list[Conversation] = []
+            while batch := await s.assign_many("support", dict.fromkeys(ids, 4), strategy,
+                                               now=T0, accept_deadline=None, limit=limit):
+                got += batch
+            return got
+
+        results = await asyncio.gather(*(drain(s, RR if n % 2 else LB, 1 + n % 3 * 3)
+                                         for n, s in enumerate(stores)))
+    finally:
+        await asyncio.gather(*(s.close() for s in stores))
+    given = [c for found in results for c in found]
+    assert len(given) == 20 and len({c.id for c in given}) == 20
+    assert Counter(c.agent_id for c in given) == dict.fromkeys(ids, 4)
+    assert {c.id for c in given} == {c.id for c in chats[:20]}
+    assert await store.agent_loads(ids) == dict.fromkeys(ids, 4)
