@@ -93,10 +93,13 @@ class RoutingSql:
     async def agent_connected(self, agent_id: str, connection_id: str, *,
                               expires_at: int) -> None:
         async with self._write() as conn:
-            await conn.execute(insert(t.agent_connections).values(
-                id=connection_id, agent_id=agent_id, expires_at=expires_at))
+            # The agent's row first: inserting the connection share-locks it (the foreign
+            # key), and upgrading that lock afterwards, while a claim waits to lock the row
+            # for update, is a deadlock on PostgreSQL.
             await conn.execute(update(t.agents).where(_a.id == agent_id)
                                .values(offline_deadline=None))
+            await conn.execute(insert(t.agent_connections).values(
+                id=connection_id, agent_id=agent_id, expires_at=expires_at))
 
     async def agent_disconnected(self, connection_id: str, *, now: int, grace_ms: int) -> None:
         async with self._write() as conn:
