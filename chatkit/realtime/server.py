@@ -140,12 +140,25 @@ class _RedisDelivery(socketio.AsyncRedisManager, _LocalDelivery):  # type: ignor
                 data = orjson.loads(raw)
             except orjson.JSONDecodeError:
                 continue  # not ours: python-socketio would skip it too
-            if isinstance(data, dict) and data.get("method") == "batch":
-                for message in data.get("messages") or ():
-                    if isinstance(message, dict):
-                        yield message
-            else:
-                yield data
+            messages = data.get("messages") if isinstance(data, dict) and data.get(
+                "method") == "batch" else [data]
+            for message in messages or ():
+                if isinstance(message, dict) and self._wanted(message):
+                    yield message
+
+    def _wanted(self, message: dict[str, Any]) -> bool:
+        """Whether an event from another process may reach a socket here: every process
+        reads every event of the deployment, and most are for rooms it does not have, which
+        are dropped here rather than handled one by one by python-socketio."""
+        if message.get("method") != "emit" or message.get("callback") is not None:
+            return True
+        rooms = self.rooms.get(message.get("namespace") or "/")
+        target = message.get("room")
+        if target is None:
+            return rooms is not None
+        if rooms is None:
+            return False
+        return any(room in rooms for room in (target if isinstance(target, list) else [target]))
 
 
 def create_socket_server(settings: Settings) -> socketio.AsyncServer:
