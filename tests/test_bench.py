@@ -75,3 +75,26 @@ async def test_routing_benchmark_quick_run() -> None:
         assert 0 < result[phase]["p50_ms"] <= result[phase]["p99_ms"], phase
     assert result["baseline"]["calls"] == 30 and result["position_updates"] is None
     assert [t["met"] is None for t in result["targets"]].count(True) == 1
+
+
+SCALEOUT_BENCH = BENCH.parent / "scaleout.py"
+
+
+@pytest.mark.postgres
+@pytest.mark.redis
+async def test_scaleout_benchmark_quick_run(tmp_path: Path) -> None:
+    if not os.environ.get("CHATKIT_TEST_POSTGRES") or not os.environ.get("CHATKIT_TEST_REDIS"):
+        pytest.skip("needs CHATKIT_TEST_POSTGRES and CHATKIT_TEST_REDIS")
+    process = await asyncio.create_subprocess_exec(
+        sys.executable, str(SCALEOUT_BENCH), "--quick", "--json-out",
+        str(tmp_path / "scaleout.json"), cwd=SCALEOUT_BENCH.parent.parent,
+        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT)
+    out, _ = await asyncio.wait_for(process.communicate(), 300)
+    assert process.returncode == 0, out.decode()
+    results = json.loads((tmp_path / "scaleout.json").read_text())
+    names = [run["name"] for run in results["runs"]]
+    assert names == ["sqlite x1", "postgres x1", "postgres+redis x1", "postgres+redis x2"]
+    for run in results["runs"]:
+        assert run["delivered"] > 0 and run["server_cpu_us_per_msg"] > 0, run["name"]
+        assert run["acks_err"] == 0 and run["servers"] == run["processes"], run["name"]
+    assert "Redis hop" in out.decode() and "100 processes" in out.decode()
