@@ -140,3 +140,13 @@ async def stream(visitor: Visitor, stop: asyncio.Event, acked_enough: asyncio.Ev
     if in_flight:
         await asyncio.wait(in_flight)
     return sent, acked
+
+
+async def all_messages(visitor: Visitor) -> list[dict[str, Any]]:
+    """The open conversation's whole history, through `resume` pages."""
+    found: list[dict[str, Any]] = []
+    while True:
+        page = await visitor.ok("resume", {"since_seq": len(found), "limit": 200})
+        found += page["messages"]
+        if not page["has_more"]:
+            return found

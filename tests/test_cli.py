@@ -7,14 +7,13 @@ import os
 import signal
 import sys
 from pathlib import Path
-from typing import Any
 
 import aiohttp
 import pytest
 
 from tests.clients import AgentClient, Visitor
 from tests.realtime.test_delivery import stored_bodies
-from tests.served import Address, Served, free_port, stream
+from tests.served import Address, Served, all_messages, free_port, stream
 
 
 async def run(*args: str, env: dict[str, str] | None = None,
@@ -124,16 +123,6 @@ async def test_signals_shut_down_cleanly_keeping_acked_messages(tmp_path: Path,
     stored = await stored_bodies(served.db, acked[0]["conversation_id"])
     for message in acked + late_acks:
         assert (message["seq"], message["body"]) in stored
-
-
-async def all_messages(visitor: Visitor) -> list[dict[str, Any]]:
-    """The open conversation's whole history, through `resume` pages."""
-    found: list[dict[str, Any]] = []
-    while True:
-        page = await visitor.ok("resume", {"since_seq": len(found), "limit": 200})
-        found += page["messages"]
-        if not page["has_more"]:
-            return found
 
 
 async def test_kill_9_mid_stream_loses_no_acked_message_and_resends_store_once(

@@ -29,7 +29,7 @@ from chatkit.agents import AgentService
 from chatkit.storage import SqlStore
 from chatkit.storage import schema as t
 from tests.clients import AgentClient, Visitor
-from tests.served import Address, Served, stream
+from tests.served import Address, Served, all_messages, stream
 from tests.storage.conftest import _drop_postgres_database, _postgres_database
 
 pytestmark = [pytest.mark.postgres, pytest.mark.redis]
@@ -210,15 +210,6 @@ async def test_racing_handoffs_on_three_processes_never_double_assign(
 
 async def _equals(read: Callable[[], Awaitable[int]], expected: int) -> bool:
     return await read() == expected
-
-
-async def all_messages(visitor: Visitor) -> list[dict[str, Any]]:
-    found: list[dict[str, Any]] = []
-    while True:
-        page = await visitor.ok("resume", {"since_seq": len(found), "limit": 200})
-        found += page["messages"]
-        if not page["has_more"]:
-            return found
 
 
 async def test_kill_9_of_the_visitors_process_loses_nothing_acknowledged(
