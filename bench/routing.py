@@ -537,6 +537,7 @@ async def position_updates(world: World, changes: int, chats: int) -> dict[str, 
             world.clock[0] += max(1, round((time.perf_counter() - last_wall) * 1000))
             last_wall = time.perf_counter()
             before_changed, recomputes = notifier.changed_at, waits.recomputes
+            ticks = len(waits.ticks)
             if i % 2 == 0:
                 kind = "freed"
                 agent = await _resolve_one(world)
@@ -591,9 +592,14 @@ async def position_updates(world: World, changes: int, chats: int) -> dict[str, 
             if wrong:
                 problems.append(f"change {i} ({kind}, {team}): {len(wrong)} waiting visitors "
                                 "hold a wrong position")
+            # The publisher's ticks from the change until now (the settling pause included,
+            # so a late recompute would count): its cost for this change.
+            cpu = sum(tick[1] for tick in waits.ticks[ticks:])
             per_change.append({"kind": kind, "team": team, "waiting": len(new_order),
                                "moved": len(moved), "last_s": last,
-                               "recomputes": waits.recomputes - recomputes})
+                               "recomputes": waits.recomputes - recomputes,
+                               "publisher_cpu_ms": cpu * 1000,
+                               "cpu_us_per_visitor": cpu * 1e6 / max(1, len(new_order))})
     finally:
         publisher.cancel()
         with contextlib.suppress(asyncio.CancelledError):
@@ -612,6 +618,9 @@ async def position_updates(world: World, changes: int, chats: int) -> dict[str, 
     if lasts:
         result.update(p50_s=percentile(lasts, 50), p99_s=percentile(lasts, 99),
                       max_s=max(lasts))
+    if per_change:
+        result["cpu_us_per_visitor_p50"] = percentile(
+            [c["cpu_us_per_visitor"] for c in per_change], 50)
     if timed:
         result.update(
             cpu_per_recompute_p50_ms=percentile([c for c, _ in timed], 50) * 1000,
@@ -779,7 +788,8 @@ def position_report(position: dict[str, Any], floor_ms: float, floor_cpu_ms: flo
             f"{_ms(position['cpu_per_recompute_p50_ms'])} ms, max "
             f"{_ms(position['cpu_per_recompute_max_ms'])} ms ("
             f"{position['cpu_per_recompute_p50_ms'] / floor_cpu_ms:,.0f}x the baseline's CPU), "
-            f"wall p50 {_ms(position['wall_per_recompute_p50_ms'])} ms; "
+            f"wall p50 {_ms(position['wall_per_recompute_p50_ms'])} ms; CPU per waiting "
+            f"visitor of the team p50 {position['cpu_us_per_visitor_p50']:.1f} µs; "
             f"{position['recomputes']} recomputes in {position['ticks']} ticks for "
             f"{position['changes']} changes")
     lines.append(f"  cold start (every queue, every visitor told and tracked): {s_('cold_s')}, "
@@ -790,9 +800,14 @@ def position_report(position: dict[str, Any], floor_ms: float, floor_cpu_ms: flo
     for change in position["per_change"]:
         if change["last_s"] is not None:
             by_team.setdefault(change["team"], []).append(change["last_s"])
-    lines.append("  slowest per team: " + ", ".join(
+    def cpu_of(team: str) -> float:
+        return percentile([c["publisher_cpu_ms"] for c in position["per_change"]
+                           if c["team"] == team], 50)
+
+    lines.append("  per team, slowest change and publisher CPU p50: " + ", ".join(
         f"{team} ({max(c['waiting'] for c in position['per_change'] if c['team'] == team):,}"
-        f" waiting) {max(values) * 1000:,.0f} ms" for team, values in sorted(by_team.items())))
+        f" waiting) {max(values) * 1000:,.0f} ms, CPU {cpu_of(team):,.0f} ms"
+        for team, values in sorted(by_team.items())))
     lines += [f"  {problem}" for problem in position["problems"][:10]]
     return lines
 
