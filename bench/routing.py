@@ -31,7 +31,10 @@ the driver's thread and which other processes on a busy machine do not inflate):
    until the queue is empty or `--seconds` run out: latency per assignment and throughput.
 6. frees at once: `--at-once` agents each free a place (untimed), then all their `freed`
    calls run together, as their sockets' events would; timed per round, `--at-once-rounds`.
-7. queue position updates: NOT MEASURED here yet (see `position_updates` below).
+7. queue position updates: the queue refilled to --chats, the production publisher
+   (QueueWaits.run) with every waiting visitor connected here, ~20 changes that move a whole
+   team's queue; from each change's commit to the last of its visitors told (see
+   `position_updates`).
 
 At the end the invariants are checked in the database: no chat assigned twice (one
 conversation.assigned event each, one agent each), nobody above capacity (also checked at
@@ -45,6 +48,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import datetime as dt
 import json
 import os
@@ -75,6 +79,7 @@ from chatkit.models import (
 )
 from chatkit.routing.config import Routing, RoutingConfig
 from chatkit.routing.service import RoutingService
+from chatkit.routing.wait import QueueWaits, Wait
 from chatkit.storage import SqlStore
 from chatkit.storage import schema as t
 
@@ -144,6 +149,10 @@ class CountingNotifier:
     assigned_count: int = 0
     queue_changes: int = 0
     problems: list[str] = field(default_factory=list)
+    #: perf_counter() at the last conversation_changed: right after a change's commit (an
+    #: assignment, a visitor leaving the queue).
+    changed_at: float = 0.0
+    last: Conversation | None = None
 
     async def message_stored(self, conversation: Conversation, message: Message,
                              origin: str | None) -> None:
@@ -151,7 +160,8 @@ class CountingNotifier:
 
     async def conversation_changed(self, conversation: Conversation, *,
                                    previous_agent_id: str | None = None) -> None:
-        pass
+        self.changed_at = time.perf_counter()
+        self.last = conversation
 
     async def typing(self, conversation: Conversation, sender: SenderKind,
                      author_name: str | None, typing: bool, origin: str | None) -> None:
@@ -162,6 +172,9 @@ class CountingNotifier:
 
     async def queue_changed(self, team: str, length: int) -> None:
         self.queue_changes += 1
+
+    async def queue_position(self, contact_id: str, wait: Wait, *, local: bool) -> None:
+        pass  # no visitor is connected until the position phase (VisitorSockets)
 
     async def presence_changed(self, presence: AgentPresence) -> None:
         pass
@@ -209,23 +222,9 @@ async def build_world(url: str, *, agents: int, chats: int, seed: int) -> World:
                    "name": f"Agent {i}", "role": str(AgentRole.AGENT), "password_hash": "x",
                    "created_at": t0 + i, "presence": str(Presence.OFFLINE)}
                   for i in range(agents)]
-    teams = list(QUEUE_SHARE)
-    weights = [QUEUE_SHARE[team] for team in teams]
-    contact_rows, chat_rows = [], []
-    for i in range(chats):
-        contact_id, chat_id = uuid.uuid4().hex, uuid.uuid4().hex
-        team = rng.choices(teams, weights)[0]
-        contact_rows.append({"id": contact_id, "created_at": t0})
-        chat_rows.append({
-            "id": chat_id, "contact_id": contact_id, "status": str(S.QUEUED), "last_seq": 0,
-            "created_at": t0 + i, "queued_at": t0 + i, "team": team,
-            "handoff_reason": "no_bot", "queue_team": team,
-            "priority": rng.randint(1, 3) if rng.random() < 0.1 else 0, "queue_rank": t0 + i})
     async with store._write() as conn:
         await conn.execute(insert(t.agents), agent_rows)
-        for start in range(0, chats, 2000):
-            await conn.execute(insert(t.contacts), contact_rows[start:start + 2000])
-            await conn.execute(insert(t.conversations), chat_rows[start:start + 2000])
+    await queue_chats(store, rng, chats, t0)
     await analyze(store)
     listed = await store.list_agents()
     notifier = CountingNotifier({a.id: routing.capacity_of(a) for a in listed})
@@ -237,6 +236,29 @@ async def build_world(url: str, *, agents: int, chats: int, seed: int) -> World:
     service = RoutingService(store, notifier, routing, accept_timeout=60, disconnect_grace=30,
                              clock=now)
     return World(store, routing, service, notifier, listed, chats, rng, clock)
+
+
+async def queue_chats(store: SqlStore, rng: random.Random, chats: int, t0: int,
+                      team: str | None = None) -> None:
+    """`chats` new contacts, each with a chat queued behind the rest (places from `t0` on),
+    in `team`'s queue or spread over the teams as QUEUE_SHARE says, one in ten with a
+    priority of 1-3."""
+    teams = list(QUEUE_SHARE)
+    weights = [QUEUE_SHARE[team] for team in teams]
+    contact_rows, chat_rows = [], []
+    for i in range(chats):
+        contact_id, chat_id = uuid.uuid4().hex, uuid.uuid4().hex
+        queue = team or rng.choices(teams, weights)[0]
+        contact_rows.append({"id": contact_id, "created_at": t0})
+        chat_rows.append({
+            "id": chat_id, "contact_id": contact_id, "status": str(S.QUEUED), "last_seq": 0,
+            "created_at": t0 + i, "queued_at": t0 + i, "team": queue,
+            "handoff_reason": "no_bot", "queue_team": queue,
+            "priority": rng.randint(1, 3) if rng.random() < 0.1 else 0, "queue_rank": t0 + i})
+    async with store._write() as conn:
+        for start in range(0, chats, 2000):
+            await conn.execute(insert(t.contacts), contact_rows[start:start + 2000])
+            await conn.execute(insert(t.conversations), chat_rows[start:start + 2000])
 
 
 async def analyze(store: SqlStore) -> None:
@@ -380,20 +402,234 @@ async def _queued(world: World) -> int:
                    or 0)
 
 
-async def position_updates(world: World) -> dict[str, Any] | None:
-    """Queue position updates to all waiting visitors within 1 s of a change: NOT MEASURED in
-    this branch (the queue position publisher is built on another branch).
+class VisitorSockets:
+    """The visitors' side of the queue position publisher (QueueWaits' Watchers and its
+    notifier): every waiting contact is connected to this process with one connection, and
+    each position update is kept with the time it arrived. `expect` names the positions a
+    change should lead to; `settled` is set once every one of them has arrived."""
 
-    What is left, for whoever merges the publisher: give the visitors' side a notifier (or a
-    Socket.IO test client per visitor, over loopback) that timestamps each position update it
-    receives; then, with the world as it is after the drain (refill the queue to 10,000 with
-    `build_world`'s rows if it ran dry), make one change that moves everyone (resolve a chat
-    and `freed` its agent, so the head is assigned), and report the time from the change's
-    commit to the LAST waiting visitor's update, p50/p99 over about 20 changes, against
-    TARGET_POSITION_S; plus the CPU time the publisher spent per change. Return the figures as
-    a dict (the printing and the JSON already take it)."""
-    del world
-    return None
+    def __init__(self) -> None:
+        self.by_contact: dict[str, tuple[str, ...]] = {}
+        self.latest: dict[str, tuple[Wait, float]] = {}  # contact -> (last update, when)
+        self.updates = 0
+        self.settled = asyncio.Event()
+        self._expected: dict[str, tuple[str, int]] = {}  # contact -> (conversation, position)
+
+    def connect(self, contact_ids: list[str]) -> None:
+        # As the visitor namespace keeps them (a contact's connection ids), built once.
+        self.by_contact = {contact_id: (f"v-{contact_id}",) for contact_id in contact_ids}
+
+    def connections_of(self, contact_id: str) -> tuple[str, ...]:
+        return self.by_contact.get(contact_id, ())
+
+    async def queue_position(self, contact_id: str, wait: Wait, *, local: bool) -> None:
+        now = time.perf_counter()
+        self.updates += 1
+        self.latest[contact_id] = (wait, now)
+        if self._expected.get(contact_id) == (wait.conversation_id, wait.position):
+            del self._expected[contact_id]
+            if not self._expected:
+                self.settled.set()
+
+    def told(self, contact_id: str, expected: tuple[str, int]) -> bool:
+        latest = self.latest.get(contact_id)
+        return latest is not None and (latest[0].conversation_id, latest[0].position) == expected
+
+    def expect(self, expected: dict[str, tuple[str, int]]) -> None:
+        self._expected = {contact_id: want for contact_id, want in expected.items()
+                          if not self.told(contact_id, want)}
+        if self._expected:
+            self.settled.clear()
+        else:
+            self.settled.set()
+
+
+class TimedWaits(QueueWaits):
+    """The production publisher, each tick that recomputed something timed (wall and this
+    process's CPU, which on SQLite includes the driver's thread)."""
+
+    ticks: list[tuple[float, float, int]]  # (wall s, CPU s, recomputes) per tick
+
+    async def publish(self) -> None:
+        wall, cpu, before = time.perf_counter(), time.process_time(), self.recomputes
+        try:
+            await super().publish()
+        finally:
+            if self.recomputes > before:
+                self.ticks.append((time.perf_counter() - wall, time.process_time() - cpu,
+                                   self.recomputes - before))
+
+
+async def refill(world: World, chats: int) -> None:
+    """Queue new chats until `chats` wait, each team's queue its QUEUE_SHARE of them (as at
+    the start), with every agent's places taken (untimed): top up, let each team's queue be
+    given out, top up again (bounded)."""
+    for _ in range(3):
+        lengths = {team: await world.store.queue_length(team) for team in QUEUE_SHARE}
+        for team, share in QUEUE_SHARE.items():
+            missing = round(chats * share) - lengths[team]
+            if missing > 0:
+                await queue_chats(world.store, world.rng, missing, world.clock[0], team)
+                world.clock[0] += missing
+                world.chats += missing
+        given = 0
+        for team in world.routing.teams:
+            world.now()
+            given += len(await world.service.assign(team))
+        if not given:
+            break
+    await analyze(world.store)
+
+
+async def position_updates(world: World, changes: int, chats: int) -> dict[str, Any]:
+    """Queue position updates to all waiting visitors within 1 s of a change.
+
+    The queue is refilled to `chats` (untimed, every place taken); the service gets the
+    production publisher (QueueWaits, its `run` loop every 0.25 s) with every waiting
+    contact connected here (VisitorSockets). Then `changes` changes, each after the previous
+    settled, alternately: a random chat is resolved and `freed(agent)` gives the head of one
+    of the agent's teams' queues out, and the head of a team's queue (teams in turn) leaves
+    it (`RoutingService.leave`). Either moves everyone behind it up one place. Timed: from the
+    change's commit (the notifier's conversation_changed, which follows it) to the LAST of
+    that team's waiting visitors receiving its new position. After each change every waiting
+    visitor's last position is checked against `store.queue_order` (a wrong one is a broken
+    invariant). The service's clock follows the wall clock in this phase, so the publisher's
+    estimate inputs expire as in production."""
+    store, service = world.store, world.service
+    await refill(world, chats)
+    known = {team: await store.queue_order(team) for team in world.routing.teams}
+    waiting = sum(len(order) for order in known.values())
+    sockets = VisitorSockets()
+    sockets.connect([line.contact_id for order in known.values() for line in order])
+    waits = TimedWaits(store, sockets, lambda: service.routing, clock=service.clock)
+    waits.ticks = []
+    waits.watchers = sockets
+    for team in world.routing.teams:
+        waits.mark(team)  # as after a restart: every queue is recomputed once
+    service.waits = waits
+    notifier = world.notifier
+
+    def expected_of(orders: dict[str, list[Any]]) -> dict[str, tuple[str, int]]:
+        return {line.contact_id: (line.conversation_id, n) for order in orders.values()
+                for n, line in enumerate(order, 1)}
+
+    problems: list[str] = []
+    per_change: list[dict[str, Any]] = []
+    started = time.perf_counter()
+    sockets.expect(expected_of(known))
+    publisher = asyncio.create_task(waits.run())
+    try:
+        # The first tick tells all of them and tracks their connections (a cold start).
+        try:
+            await asyncio.wait_for(sockets.settled.wait(), 120)
+            cold: float | None = time.perf_counter() - started
+        except TimeoutError:
+            cold = None
+            problems.append("the first publish did not reach every waiting visitor in 120 s")
+        await asyncio.sleep(2 * waits.interval)  # the tick ends (and is timed)
+        cold_ticks = list(waits.ticks)
+        del waits.ticks[:]
+        recomputes_before = waits.recomputes
+        last_wall = time.perf_counter()
+        rotation = list(world.routing.teams)
+        for i in range(changes):
+            # The service's clock moves with the wall clock here (estimates expire).
+            world.clock[0] += max(1, round((time.perf_counter() - last_wall) * 1000))
+            last_wall = time.perf_counter()
+            before_changed, recomputes = notifier.changed_at, waits.recomputes
+            ticks = len(waits.ticks)
+            if i % 2 == 0:
+                kind = "freed"
+                agent = await _resolve_one(world)
+                if agent is None:
+                    break
+                notifier.changed_at = before_changed
+                count = notifier.assigned_count
+                await service.freed(agent)
+                if notifier.assigned_count != count + 1:
+                    problems.append(f"change {i}: freed gave out {notifier.assigned_count - count}"
+                                    " chats, not one")
+                    break
+                gone = notifier.last
+            else:
+                kind = "leave"
+                turn = rotation[(i // 2) % len(rotation)]
+                if not known[turn]:
+                    continue
+                head = known[turn][0]
+                gone = await service.leave(head.contact_id, head.conversation_id)
+            committed = notifier.changed_at
+            if gone is None or gone.queue_team is None or committed == before_changed:
+                problems.append(f"change {i} ({kind}): no queued chat left its queue")
+                break
+            team = gone.queue_team
+            old = known[team]
+            new_order = [line for line in old if line.conversation_id != gone.id]
+            if len(new_order) != len(old) - 1:
+                problems.append(f"change {i}: {gone.id} was not in {team}'s queue")
+                break
+            expected = {line.contact_id: (line.conversation_id, n)
+                        for n, line in enumerate(new_order, 1)}
+            moved = [line.contact_id for n, line in enumerate(old, 1)
+                     if line.conversation_id != gone.id
+                     and expected[line.contact_id][1] != n]
+            sockets.expect(expected)
+            try:
+                await asyncio.wait_for(sockets.settled.wait(), 10)
+                last: float | None = (max((sockets.latest[c][1] for c in moved),
+                                          default=committed) - committed)
+            except TimeoutError:
+                last = None
+                problems.append(f"change {i} ({kind}, {team}): not every waiting visitor got "
+                                "their new position within 10 s")
+            # Settled: nothing should be left to publish; then check every waiting visitor.
+            # The pause's random part puts the next change anywhere in the publisher's
+            # interval, as changes come in production (not always just after a tick).
+            await asyncio.sleep(2 * waits.interval + world.rng.uniform(0, waits.interval))
+            known = {t_: await store.queue_order(t_) for t_ in world.routing.teams}
+            wrong = [contact for contact, want in expected_of(known).items()
+                     if not sockets.told(contact, want)]
+            if wrong:
+                problems.append(f"change {i} ({kind}, {team}): {len(wrong)} waiting visitors "
+                                "hold a wrong position")
+            # The publisher's ticks from the change until now (the settling pause included,
+            # so a late recompute would count): its cost for this change.
+            cpu = sum(tick[1] for tick in waits.ticks[ticks:])
+            per_change.append({"kind": kind, "team": team, "waiting": len(new_order),
+                               "moved": len(moved), "last_s": last,
+                               "recomputes": waits.recomputes - recomputes,
+                               "publisher_cpu_ms": cpu * 1000,
+                               "cpu_us_per_visitor": cpu * 1e6 / max(1, len(new_order))})
+    finally:
+        publisher.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await publisher
+        await waits.close()
+    notifier.problems += problems
+    lasts = [c["last_s"] for c in per_change if c["last_s"] is not None]
+    timed = [(cpu / n, wall / n) for wall, cpu, n in waits.ticks]
+    result: dict[str, Any] = {
+        "waiting": waiting,
+        "changes": len(per_change), "settled": len(lasts),
+        "cold_s": cold, "cold_recomputes": sum(n for _, _, n in cold_ticks),
+        "cold_cpu_s": sum(cpu for _, cpu, _ in cold_ticks),
+        "recomputes": waits.recomputes - recomputes_before, "ticks": len(waits.ticks),
+        "updates": sockets.updates, "problems": problems, "per_change": per_change}
+    if lasts:
+        result.update(p50_s=percentile(lasts, 50), p99_s=percentile(lasts, 99),
+                      max_s=max(lasts))
+    if per_change:
+        result["cpu_us_per_visitor_p50"] = percentile(
+            [c["cpu_us_per_visitor"] for c in per_change], 50)
+    if timed:
+        result.update(
+            cpu_per_recompute_p50_ms=percentile([c for c, _ in timed], 50) * 1000,
+            cpu_per_recompute_max_ms=max(c for c, _ in timed) * 1000,
+            wall_per_recompute_p50_ms=percentile([w for _, w in timed], 50) * 1000,
+            cpu_s=sum(cpu for _, cpu, _ in waits.ticks))
+    result["met"] = (bool(lasts) and len(lasts) == len(per_change) and not problems
+                     and max(lasts) < TARGET_POSITION_S)
+    return result
 
 
 # invariants
@@ -415,7 +651,9 @@ async def check(world: World) -> list[str]:
             select(c.status, func.count()).group_by(c.status))).all())
         given = (await conn.execute(
             select(c.id, c.agent_id, c.queue_team)
-            .where(c.status.in_([str(S.ASSIGNED), str(S.RESOLVED)])))).all()
+            # (A visitor who left the queue resolved theirs with no agent.)
+            .where(c.status.in_([str(S.ASSIGNED), str(S.RESOLVED)]),
+                   c.agent_id.is_not(None)))).all()
         events = int(await conn.scalar(select(func.count()).select_from(t.events)
                                        .where(e.kind == "conversation.assigned")) or 0)
     by_id = {agent.id: agent for agent in world.agents}
@@ -454,7 +692,8 @@ async def run_engine(url: str, args: argparse.Namespace) -> dict[str, Any]:
         result["drain"] = await drain(world, args.drain, args.seconds)
         result["at_once"] = await frees_at_once(world, args.at_once, args.at_once_rounds)
         result["baseline_end"] = await baseline(world, args.baseline)
-        result["position_updates"] = await position_updates(world)
+        result["position_updates"] = await position_updates(world, args.position_changes,
+                                                            args.chats)
         result["queued_left"] = await _queued(world)
         result["problems"] = await check(world)
     finally:
@@ -518,6 +757,9 @@ def report(result: dict[str, Any]) -> list[str]:
             f"{_ms(row['p99_ms'])} | {_ms(row['cpu_p50_ms'])} | {_ms(row['cpu_p99_ms'])} | "
             f"{per_wall:,.0f} | {per_cpu:,.0f} | {row['p50_ms'] / floor:.1f}x "
             f"(CPU {row['cpu_p50_ms'] / floor_cpu:.1f}x) |")
+    position = result["position_updates"]
+    if position is not None:
+        lines += ["", *position_report(position, floor, floor_cpu)]
     lines.append("")
     for target in targets(result):
         verdict = {True: "MET", False: "NOT MET", None: "NOT MEASURED"}[target["met"]]
@@ -525,6 +767,48 @@ def report(result: dict[str, Any]) -> list[str]:
     lines.append(f"queue left: {result['queued_left']}; invariants: "
                  + ("OK" if not result["problems"] else f"{len(result['problems'])} BROKEN"))
     lines += [f"  {problem}" for problem in result["problems"][:20]]
+    return lines
+
+
+def position_report(position: dict[str, Any], floor_ms: float, floor_cpu_ms: float
+                    ) -> list[str]:
+    def s_(key: str) -> str:
+        value = position.get(key)
+        return "-" if value is None else f"{value * 1000:,.0f} ms"
+
+    lines = [f"queue position updates, {position['waiting']:,} waiting visitors connected here, "
+             f"{position['changes']} changes ({position['settled']} settled): change's commit "
+             f"-> the last of its team's visitors told, p50 {s_('p50_s')}, p99 {s_('p99_s')}, "
+             f"max {s_('max_s')}"]
+    if position.get("p50_s") is not None:
+        lines.append(f"  p50 / baseline: {position['p50_s'] * 1000 / floor_ms:,.0f}x")
+    if position.get("cpu_per_recompute_p50_ms") is not None:
+        lines.append(
+            f"  publisher per recompute (one team's whole queue): CPU p50 "
+            f"{_ms(position['cpu_per_recompute_p50_ms'])} ms, max "
+            f"{_ms(position['cpu_per_recompute_max_ms'])} ms ("
+            f"{position['cpu_per_recompute_p50_ms'] / floor_cpu_ms:,.0f}x the baseline's CPU), "
+            f"wall p50 {_ms(position['wall_per_recompute_p50_ms'])} ms; CPU per waiting "
+            f"visitor of the team p50 {position['cpu_us_per_visitor_p50']:.1f} µs; "
+            f"{position['recomputes']} recomputes in {position['ticks']} ticks for "
+            f"{position['changes']} changes")
+    lines.append(f"  cold start (every queue, every visitor told and tracked): {s_('cold_s')}, "
+                 f"CPU {position['cold_cpu_s'] * 1000:,.0f} ms, "
+                 f"{position['cold_recomputes']} recomputes; {position['updates']:,} updates "
+                 "in all")
+    by_team: dict[str, list[float]] = {}
+    for change in position["per_change"]:
+        if change["last_s"] is not None:
+            by_team.setdefault(change["team"], []).append(change["last_s"])
+    def cpu_of(team: str) -> float:
+        return percentile([c["publisher_cpu_ms"] for c in position["per_change"]
+                           if c["team"] == team], 50)
+
+    lines.append("  per team, slowest change and publisher CPU p50: " + ", ".join(
+        f"{team} ({max(c['waiting'] for c in position['per_change'] if c['team'] == team):,}"
+        f" waiting) {max(values) * 1000:,.0f} ms, CPU {cpu_of(team):,.0f} ms"
+        for team, values in sorted(by_team.items())))
+    lines += [f"  {problem}" for problem in position["problems"][:10]]
     return lines
 
 
@@ -552,8 +836,9 @@ def targets(result: dict[str, Any]) -> list[dict[str, Any]]:
     ]
     position = result["position_updates"]
     found.append({"name": f"queue positions to all waiting visitors < {TARGET_POSITION_S:g} s",
-                  "value": "not measured (bench/routing.py position_updates)" if position is None
-                  else f"{position.get('p99_s')} s p99",
+                  "value": "not measured" if position is None
+                  else f"max {position.get('max_s', float('nan')) * 1000:,.0f} ms over "
+                  f"{position['changes']} changes, {position['waiting']:,} waiting",
                   "met": None if position is None else position.get("met")})
     return found
 
@@ -611,6 +896,8 @@ def main() -> int:
                         help="places freed together per round (frees-at-once phase)")
     parser.add_argument("--at-once-rounds", type=int, default=5)
     parser.add_argument("--baseline", type=int, default=300, help="baseline transactions")
+    parser.add_argument("--position-changes", type=int, default=20,
+                        help="queue changes timed in the position updates phase")
     parser.add_argument("--seed", type=int, default=5)
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args()
@@ -618,6 +905,7 @@ def main() -> int:
         args.agents, args.chats, args.decisions = 60, 400, 30
         args.drain, args.seconds, args.baseline = 60, 10.0, 30
         args.at_once, args.at_once_rounds = 10, 2
+        args.position_changes = 6
     return asyncio.run(main_async(args))
 
 
