@@ -41,6 +41,7 @@ from chatkit.models import (
     now_ms,
 )
 from chatkit.routing.config import Routing, RoutingConfig, TeamConfig
+from chatkit.routing.disconnections import Disconnections
 from chatkit.routing.stored import config_document, seed, validate_document
 from chatkit.routing.wait import QueueWaits, Wait, WaitNotifier
 from chatkit.storage import Store
@@ -118,7 +119,7 @@ class RoutingService:
         #: This process's live agent connections (renewed in the store by `run`).
         self.connections: set[str] = set()
         self._renewed_at = 0
-        self._pending: set[asyncio.Task[None]] = set()
+        self._disconnections = Disconnections("an agent's")
         #: Waiting visitors' positions and estimates, and their connections (abandonment).
         self.waits = QueueWaits(store, notifier, lambda: self.routing, clock=clock,
                                 interval=wait_interval, abandon_grace=abandon_grace)
@@ -446,24 +447,14 @@ class RoutingService:
                                          expires_at=self.clock() + self.connection_ttl_ms)
 
     def disconnected(self, connection_id: str) -> None:
-        """A connection closed. Recorded in a task of its own: the socket's task that reports
-        it is being torn down and could be cancelled halfway (close() waits for these)."""
+        """A connection closed: recorded in a task of its own (routing/disconnections.py)."""
         self.connections.discard(connection_id)
-        task = asyncio.create_task(self.store.agent_disconnected(
+        self._disconnections.record(self.store.agent_disconnected(
             connection_id, now=self.clock(), grace_ms=self.grace_ms))
-        self._pending.add(task)
-        task.add_done_callback(self._done)
-
-    def _done(self, task: asyncio.Task[None]) -> None:
-        self._pending.discard(task)
-        if not task.cancelled() and task.exception() is not None:
-            log.error("recording an agent's disconnection failed (the sweep will notice it "
-                      "when the connection expires)", exc_info=task.exception())
 
     async def close(self) -> None:
         """Finish recording disconnections (before the store closes)."""
-        if self._pending:
-            await asyncio.gather(*self._pending, return_exceptions=True)
+        await self._disconnections.close()
         await self.waits.close()
 
     # the visitor's wait

@@ -29,6 +29,7 @@ from typing import Any, Protocol
 
 from chatkit.models import Conversation, ConversationStatus, Presence
 from chatkit.routing.config import Routing
+from chatkit.routing.disconnections import Disconnections
 from chatkit.storage import Store
 
 log = logging.getLogger(__name__)
@@ -123,7 +124,7 @@ class QueueWaits:
         self._swept_at: int | None = None
         #: Milliseconds between two looks for abandoned chats (tests set 0).
         self.abandon_sweep_ms = ABANDON_SWEEP_MS
-        self._pending: set[asyncio.Task[None]] = set()
+        self._disconnections = Disconnections("a visitor's")
 
     # changes
 
@@ -257,24 +258,15 @@ class QueueWaits:
         return await self.wait_of(conversation)
 
     def disconnected(self, connection_id: str) -> None:
-        """A widget connection closed. Only tracked ones cost a store write, in a task of its
-        own (the socket's teardown could cancel it halfway; close() waits for these)."""
+        """A widget connection closed. Only tracked ones cost a store write, recorded in a
+        task of its own (routing/disconnections.py)."""
         if self._tracked.pop(connection_id, None) is None:
             return
-        task = asyncio.create_task(self.store.visitor_disconnected(
+        self._disconnections.record(self.store.visitor_disconnected(
             connection_id, now=self.clock(), grace_ms=self.grace_ms))
-        self._pending.add(task)
-        task.add_done_callback(self._done)
-
-    def _done(self, task: asyncio.Task[None]) -> None:
-        self._pending.discard(task)
-        if not task.cancelled() and task.exception() is not None:
-            log.error("recording a visitor's disconnection failed (the sweep will notice it "
-                      "when the connection expires)", exc_info=task.exception())
 
     async def close(self) -> None:
-        if self._pending:
-            await asyncio.gather(*self._pending, return_exceptions=True)
+        await self._disconnections.close()
 
     async def _track(self, connections: dict[str, str]) -> None:
         if not connections:
