@@ -21,6 +21,10 @@ class Disconnections:
         self.whose = whose  # for the log: "an agent's", "a visitor's"
         self._pending: set[asyncio.Task[None]] = set()
 
+    def __len__(self) -> int:
+        """How many are still being recorded."""
+        return len(self._pending)
+
     def record(self, write: Coroutine[Any, Any, None]) -> None:
         task = asyncio.create_task(write)
         self._pending.add(task)
