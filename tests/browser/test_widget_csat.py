@@ -114,3 +114,36 @@ async def test_the_visitor_rates_the_conversation_an_agent_resolved(
         await expect(survey).to_be_hidden()
     finally:
         await agent.close()
+
+
+async def test_the_console_shows_the_visitors_rating(
+        page: Any, chat: Chat, screenshot: Any) -> None:
+    from playwright.async_api import expect
+
+    from tests.clients import Visitor
+
+    visitor = Visitor(chat.server)
+    try:
+        await visitor.start()
+        conversation_id = (await visitor.say("Hello", "c-1"))["conversation_id"]
+        await page.goto(f"{chat.mount}/console/")
+        await page.fill("#login-email", AGENT_EMAIL)
+        await page.fill("#login-password", AGENT_PASSWORD)
+        await page.click("button[type=submit]")
+        await page.locator("#conversation-list button").first.click()
+        await expect(page.locator("#thread-messages .from-visitor .body").first).to_have_text(
+            "Hello")
+        await page.fill("#reply-input", "Done!")
+        await page.press("#reply-input", "Enter")
+        await page.click("#resolve")
+        await expect(page.locator("#thread-status")).to_contain_text("resolved")
+        rating = page.locator("#thread-csat")
+        await expect(rating).to_be_hidden()
+
+        await visitor.ok("rate", {"conversation_id": conversation_id, "rating": 4,
+                                  "comment": "Nice <b>work</b>"})
+        await expect(rating).to_have_text("Visitor's rating: 4/5 ★★★★☆ · “Nice <b>work</b>”")
+        assert await page.locator("#thread-csat b").count() == 0
+        await screenshot(page, "console-rating")
+    finally:
+        await visitor.close()
