@@ -237,6 +237,7 @@ export class ChatView {
     this.list.replaceChildren();
     this.items.clear();
     this.showTyping(false);
+    this.hideCsat(); // the survey was the previous visitor's
     this.setConversation(null);
   }
 
