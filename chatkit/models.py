@@ -283,3 +283,59 @@ class ArticleVotes:
     #: What the voter asked about said last (None: none was asked about, or it has not
     #: voted on this article).
     voter_said: bool | None = None
+
+
+#: The event kind of a visitor's satisfaction rating (CSAT) of a conversation an agent
+#: resolved. Its data is {"rating": 1..5, "agent_id": str, "team": str | None,
+#: "has_comment": bool, "replaced": int | None (the rating it replaced)}; its actor is the
+#: contact. The csat_ratings table keeps the current rating of each conversation.
+CSAT_RATED = "csat.rated"
+
+#: The ratings a visitor can give: 1 (very unhappy) to 5 (very happy). 4 and 5 count as
+#: satisfied in CSAT (the share of satisfied ratings), as Intercom and Zendesk count it.
+CSAT_SCALE = range(1, 6)
+CSAT_SATISFIED = 4
+
+#: How long after a conversation is resolved its visitor may rate it (or change their
+#: rating): a week, so reports of a closed period stop moving soon after it.
+CSAT_WINDOW_MS = 7 * 24 * 3600 * 1000
+
+
+@dataclass(slots=True, frozen=True)
+class CsatRating:
+    """A visitor's satisfaction rating of a conversation an agent resolved, stored against the
+    conversation, its agent and its team (the queue team that had it)."""
+
+    conversation_id: str
+    contact_id: str
+    agent_id: str
+    team: str | None
+    rating: int
+    comment: str | None
+    #: When the current rating was given (ms); a second rating replaces the first.
+    rated_at: int
+    #: When the conversation was resolved (ms): reports put a rating in its date range.
+    resolved_at: int
+
+    def to_wire(self) -> dict[str, Any]:
+        return {"conversation_id": self.conversation_id, "agent_id": self.agent_id,
+                "team": self.team, "rating": self.rating, "comment": self.comment,
+                "rated_at": self.rated_at, "resolved_at": self.resolved_at}
+
+
+@dataclass(slots=True, frozen=True)
+class CsatSummary:
+    """Ratings counted over a selection (an agent, a team, a date range)."""
+
+    ratings: int
+    satisfied: int  # rated CSAT_SATISFIED or more
+    total: int  # the sum of the ratings
+
+    @property
+    def csat(self) -> float | None:
+        """The share of satisfied ratings, 0..1; None when nobody rated."""
+        return self.satisfied / self.ratings if self.ratings else None
+
+    @property
+    def average(self) -> float | None:
+        return self.total / self.ratings if self.ratings else None

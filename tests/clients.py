@@ -26,7 +26,9 @@ class Client:
             "assignment": asyncio.Queue(), "queue": asyncio.Queue(),
             "presence": asyncio.Queue(),
             # the visitor's wait, visitors only
-            "queue_position": asyncio.Queue()}
+            "queue_position": asyncio.Queue(),
+            # a visitor's rating (CSAT), both sides
+            "csat": asyncio.Queue()}
         self.connect_error: Any = None
         for name, queue in self.events.items():
             self.sio.on(name, queue.put_nowait, namespace=self.namespace)

@@ -17,6 +17,7 @@ from chatkit.bot import Bot, BotReply, BotState, Choice, Said
 from chatkit.conversations.committer import GroupCommitter
 from chatkit.errors import Conflict, Forbidden, InvalidChoice, NotFound
 from chatkit.models import (
+    CSAT_WINDOW_MS,
     OPEN_STATUSES,
     Agent,
     AppendResult,
@@ -24,6 +25,7 @@ from chatkit.models import (
     Contact,
     Conversation,
     ConversationStatus,
+    CsatRating,
     Handoff,
     HandoffReason,
     Message,
@@ -50,6 +52,9 @@ class Notifier(Protocol):
                      author_name: str | None, typing: bool, origin: str | None) -> None: ...
 
     async def read(self, conversation: Conversation, reader: SenderKind) -> None: ...
+
+    async def csat_rated(self, conversation: Conversation, rating: CsatRating) -> None:
+        """The visitor rated the conversation (the agents and supervisors hear it)."""
 
 
 class Router(Protocol):
@@ -296,6 +301,44 @@ class ConversationService:
                 return await self.store.get_conversation(conversation.id) or conversation
         return await self._queue(conversation, handoff,
                                  actor_kind="visitor", actor_id=contact_id, note=note)
+
+    async def rate(self, contact_id: str, conversation_id: str, *, rating: int,
+                   comment: str | None) -> CsatRating:
+        """The visitor rates a conversation of theirs that an agent resolved (CSAT), within
+        CSAT_WINDOW_MS of its resolution. A second rating replaces the first (a visitor who
+        mis-clicked can correct it, as Chatwoot's survey allows); the event log keeps both.
+        NotFound when it is not theirs; Conflict when it is open, ended without an agent
+        (the bot's, or abandoned in the queue), or resolved too long ago."""
+        conversation = await self.store.get_conversation(conversation_id)
+        if conversation is None or conversation.contact_id != contact_id:
+            raise NotFound("no such conversation of yours")
+        if conversation.status is not S.RESOLVED:
+            raise Conflict("the conversation is not resolved yet")
+        if conversation.agent_id is None:
+            raise Conflict("only a conversation an agent resolved can be rated")
+        comment = (comment or "").strip() or None
+        now = now_ms()
+        stored = await self.store.rate_conversation(
+            conversation_id, contact_id=contact_id, rating=rating, comment=comment, now=now,
+            window_ms=CSAT_WINDOW_MS)
+        if stored is None:
+            # Resolved long ago (or changed meanwhile, which a resolved one does not).
+            raise Conflict("the conversation can no longer be rated")
+        await self.notifier.csat_rated(conversation, stored[0])
+        return stored[0]
+
+    async def csat_pending(self, contact_id: str) -> Conversation | None:
+        """The visitor's last conversation when an agent resolved it recently and it awaits
+        their rating (the widget asks again after a reload, until answered)."""
+        return await self.store.csat_pending(contact_id, since=now_ms() - CSAT_WINDOW_MS)
+
+    async def csat_of(self, agent: Agent, conversation_id: str) -> CsatRating | None:
+        """The visitor's rating of a conversation the agent may see (None: not rated)."""
+        conversation = await self.store.get_conversation(conversation_id)
+        if conversation is None:
+            raise NotFound("no such conversation")
+        self._check_sees(agent, conversation)
+        return await self.store.get_csat(conversation_id)
 
     async def leave_message(self, contact_id: str, *, client_id: str, email: str, body: str,
                             locale: str | None, origin: str | None) -> tuple[Message, Conversation]:

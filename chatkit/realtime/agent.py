@@ -161,8 +161,10 @@ class AgentNamespace(Namespace):
         conn = connection(self.connections, sid)
         page = await self.conversations.agent_history(
             conn.agent, payload.conversation_id, before_seq=payload.before_seq, limit=payload.limit)
+        # A resolved conversation's rating, for the console to show with it.
+        csat = await self.conversations.csat_of(conn.agent, payload.conversation_id)
         return {"messages": [self.attachments.wire(m) for m in page.messages],
-                "has_more": page.has_more}
+                "has_more": page.has_more, "csat": None if csat is None else csat.to_wire()}
 
     async def resolve(self, sid: str, payload: s.Resolve) -> dict[str, Any]:
         conn = connection(self.connections, sid)

@@ -140,6 +140,18 @@ class LeaveMessage(Payload):
     body: Body
 
 
+MAX_CSAT_COMMENT = 1000
+
+
+class Rate(Payload):
+    """The visitor rates a conversation an agent resolved (CSAT): 1 (very unhappy) to 5 (very
+    happy), with an optional comment (plain text, never rendered as HTML)."""
+
+    conversation_id: ConversationId
+    rating: int = Field(ge=1, le=5)
+    comment: Annotated[Text, Field(max_length=MAX_CSAT_COMMENT)] | None = None
+
+
 class VisitorRead(Payload):
     seq: int = Field(ge=1)
 

@@ -13,7 +13,7 @@ import socketio
 from chatkit.agents import AgentService
 from chatkit.attachments import AttachmentService
 from chatkit.conversations import ConversationService
-from chatkit.models import AgentPresence, Conversation, Message, SenderKind
+from chatkit.models import AgentPresence, Conversation, CsatRating, Message, SenderKind
 from chatkit.realtime.agent import (
     AGENT,
     SUPERVISORS_ROOM,
@@ -288,6 +288,18 @@ class SocketNotifier:
             assert agent_id is not None
             rooms.append(agent_room(agent_id))
         await self.sio.emit("conversation", wire, to=rooms, namespace=AGENT)
+
+    async def csat_rated(self, conversation: Conversation, rating: CsatRating) -> None:
+        # The visitor's other tabs stop asking; the agent rated, their team and the
+        # supervisors see it (and whoever still has the conversation open).
+        await self.sio.emit("csat", {"conversation_id": conversation.id,
+                                     "rating": rating.rating},
+                            room=contact_room(conversation.contact_id), namespace=VISITOR)
+        rooms = [SUPERVISORS_ROOM, agent_room(rating.agent_id),
+                 conversation_room(conversation.id)]
+        if rating.team is not None:
+            rooms.append(team_room(rating.team))
+        await self.sio.emit("csat", rating.to_wire(), to=rooms, namespace=AGENT)
 
     async def assigned(self, conversation: Conversation) -> None:
         if conversation.agent_id is not None:

@@ -44,6 +44,7 @@ class VisitorNamespace(Namespace):
         "typing": (s.VisitorTyping, "typing"),
         "read": (s.VisitorRead, "read"),
         "leave": (s.Leave, "leave"),
+        "rate": (s.Rate, "rate"),
     }
     #: Queues and the visitor's wait (set by ChatKit); None: no positions, no leaving.
     routing: RoutingService | None = None
@@ -109,12 +110,17 @@ class VisitorNamespace(Namespace):
             contact_id, since_seq=payload.since_seq, limit=payload.limit)
         conn.conversation = conversation
         wait = await self._watch(sid, contact_id, conversation)
+        # No open conversation: the last one may await the visitor's rating (CSAT).
+        pending = (None if conversation is not None
+                   else await self.conversations.csat_pending(contact_id))
         return {
             "token": self._token(contact_id), "contact_id": contact_id,
             "conversation": None if conversation is None else conversation.to_wire(),
             "messages": [self.attachments.wire(m) for m in page.messages],
             "has_more": page.has_more,
             "queue": None if wait is None else wait.to_wire(),
+            "csat": None if pending is None else {"conversation_id": pending.id,
+                                                  "agent_name": pending.agent_name},
         }
 
     async def _watch(self, sid: str, contact_id: str,
@@ -193,6 +199,13 @@ class VisitorNamespace(Namespace):
             locale=conn.locale, origin=sid)
         return {"message": self.attachments.wire(message),
                 "conversation": conn.conversation.to_wire()}
+
+    async def rate(self, sid: str, payload: s.Rate) -> dict[str, Any]:
+        _, contact_id = await self._contact(sid)
+        rated = await self.conversations.rate(contact_id, payload.conversation_id,
+                                              rating=payload.rating, comment=payload.comment)
+        return {"conversation_id": rated.conversation_id, "rating": rated.rating,
+                "comment": rated.comment, "rated_at": rated.rated_at}
 
     def conversation_changed(self, conversation: Conversation) -> None:
         """Keep this process's view of the contact's open conversation current."""

@@ -16,6 +16,8 @@ from chatkit.models import (
     Contact,
     Conversation,
     ConversationStatus,
+    CsatRating,
+    CsatSummary,
     Event,
     Handoff,
     Message,
@@ -201,6 +203,28 @@ class Store(RoutingStore, Protocol):
                            data: dict[str, Any] | None = None) -> None:
         """Append an event to the log. Raises ValueError when `kind` is empty or longer than
         50 characters, `actor_kind` longer than 10, or `actor_id` longer than 32."""
+
+    # customer satisfaction (CSAT)
+    async def rate_conversation(self, conversation_id: str, *, contact_id: str, rating: int,
+                                comment: str | None, now: int,
+                                window_ms: int) -> tuple[CsatRating, int | None] | None:
+        """Store the contact's rating of the conversation, in one transaction with a
+        csat.rated event, only if the conversation is the contact's, resolved, had an agent
+        when it was resolved, and was resolved less than `window_ms` before `now`. A second
+        rating replaces the first. Returns the rating and the one it replaced (None: the
+        first); None when the condition did not hold (or there is no such conversation)."""
+
+    async def get_csat(self, conversation_id: str) -> CsatRating | None: ...
+
+    async def csat_pending(self, contact_id: str, *, since: int) -> Conversation | None:
+        """The contact's newest conversation when it still awaits a rating: resolved with an
+        agent at or after `since`, not rated, and no newer conversation begun."""
+
+    async def csat_summary(self, *, agent_id: str | None = None, team: str | None = None,
+                           resolved_from: int | None = None,
+                           resolved_to: int | None = None) -> CsatSummary:
+        """The ratings of conversations resolved in [resolved_from, resolved_to) (ms), of
+        `agent_id` and of `team` when given, counted."""
 
     # help centre
     async def article_votes(self, entry_id: str, locale: str, *,

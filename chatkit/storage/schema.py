@@ -188,6 +188,25 @@ attachments = Table(
     Index("ix_attachments_uploader", "uploader_id", "created_at"),
 )
 
+# A visitor's satisfaction rating (CSAT, 0009) of a conversation an agent resolved: one row per
+# conversation (a second rating replaces the first), with its agent and team copied in so that
+# reports per agent, team and date range read this table alone. Each rating is also in the
+# event log (csat.rated).
+csat_ratings = Table(
+    "csat_ratings", metadata,
+    Column("conversation_id", String(32), ForeignKey("conversations.id"), primary_key=True),
+    Column("contact_id", String(32), nullable=False),
+    Column("agent_id", String(32), nullable=False),
+    Column("team", String(100)),
+    Column("rating", Integer, nullable=False),
+    Column("comment", Text),
+    Column("rated_at", BigInteger, nullable=False),
+    Column("resolved_at", BigInteger, nullable=False),
+    Index("ix_csat_ratings_agent", "agent_id", "resolved_at"),
+    Index("ix_csat_ratings_team", "team", "resolved_at"),
+    Index("ix_csat_ratings_resolved", "resolved_at"),
+)
+
 # The routing configuration (teams, agents) as admins last saved it, one row per version
 # (0006): every process reads the newest and rebuilds its routing when the version moves. The
 # version is the primary key, so of two saves from the same version one fails (no lost

@@ -43,6 +43,8 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_en
 from chatkit.errors import Conflict, NotFound, Unavailable
 from chatkit.models import (
     ARTICLE_VOTE,
+    CSAT_RATED,
+    CSAT_SATISFIED,
     Agent,
     AgentRole,
     AppendResult,
@@ -51,6 +53,8 @@ from chatkit.models import (
     Contact,
     Conversation,
     ConversationStatus,
+    CsatRating,
+    CsatSummary,
     Event,
     Handoff,
     HandoffReason,
@@ -668,6 +672,81 @@ class SqlStore(RoutingSql):
 
     # help centre
 
+    async def rate_conversation(self, conversation_id: str, *, contact_id: str, rating: int,
+                                comment: str | None, now: int,
+                                window_ms: int) -> tuple[CsatRating, int | None] | None:
+        c, r = t.conversations.c, t.csat_ratings.c
+        async with self._write() as conn:
+            # Locking the conversation's row (PostgreSQL; SQLite holds the write lock) makes
+            # two racing ratings of it take turns: the second replaces the first.
+            row = (await conn.execute(
+                select(c.contact_id, c.status, c.agent_id, c.queue_team, c.resolved_at)
+                .where(c.id == conversation_id).with_for_update())).first()
+            if (row is None or row.contact_id != contact_id
+                    or row.status != str(ConversationStatus.RESOLVED) or row.agent_id is None
+                    or row.resolved_at is None or now - row.resolved_at > window_ms):
+                return None
+            stored = CsatRating(conversation_id, contact_id, row.agent_id, row.queue_team,
+                                rating, comment, now, row.resolved_at)
+            replaced = await conn.scalar(select(r.rating).where(
+                r.conversation_id == conversation_id))
+            values = {"rating": rating, "comment": comment, "rated_at": now}
+            if replaced is None:
+                await conn.execute(insert(t.csat_ratings).values(
+                    conversation_id=conversation_id, contact_id=contact_id,
+                    agent_id=row.agent_id, team=row.queue_team,
+                    resolved_at=row.resolved_at, **values))
+            else:
+                await conn.execute(update(t.csat_ratings)
+                                   .where(r.conversation_id == conversation_id).values(values))
+            # The comment stays in the table: the log is for counting, not for reading.
+            await _record(conn, CSAT_RATED, conversation_id=conversation_id,
+                          actor_kind="visitor", actor_id=contact_id,
+                          data={"rating": rating, "agent_id": row.agent_id,
+                                "team": row.queue_team, "has_comment": comment is not None,
+                                "replaced": replaced}, at=now)
+        return stored, replaced
+
+    async def get_csat(self, conversation_id: str) -> CsatRating | None:
+        async with self._read() as conn:
+            row = (await conn.execute(select(t.csat_ratings).where(
+                t.csat_ratings.c.conversation_id == conversation_id))).first()
+        return None if row is None else _to_csat(row)
+
+    async def csat_pending(self, contact_id: str, *, since: int) -> Conversation | None:
+        c = t.conversations.c
+        newest = (_CONVERSATION_SELECT.where(c.contact_id == contact_id)
+                  .order_by(c.created_at.desc(), c.id.desc()).limit(1))
+        async with self._read() as conn:
+            row = (await conn.execute(newest)).first()
+            if (row is None or row.status != str(ConversationStatus.RESOLVED)
+                    or row.agent_id is None or row.resolved_at is None
+                    or row.resolved_at < since):
+                return None
+            rated = await conn.scalar(select(t.csat_ratings.c.rating).where(
+                t.csat_ratings.c.conversation_id == row.id))
+        return None if rated is not None else _to_conversation(row)
+
+    async def csat_summary(self, *, agent_id: str | None = None, team: str | None = None,
+                           resolved_from: int | None = None,
+                           resolved_to: int | None = None) -> CsatSummary:
+        r = t.csat_ratings.c
+        conditions = []
+        if agent_id is not None:
+            conditions.append(r.agent_id == agent_id)
+        if team is not None:
+            conditions.append(r.team == team)
+        if resolved_from is not None:
+            conditions.append(r.resolved_at >= resolved_from)
+        if resolved_to is not None:
+            conditions.append(r.resolved_at < resolved_to)
+        query = select(func.count().label("ratings"),
+                       func.count(case((r.rating >= CSAT_SATISFIED, 1))).label("satisfied"),
+                       func.coalesce(func.sum(r.rating), 0).label("total")).where(*conditions)
+        async with self._read() as conn:
+            row = (await conn.execute(query)).one()
+        return CsatSummary(int(row.ratings), int(row.satisfied), int(row.total))
+
     async def article_votes(self, entry_id: str, locale: str, *,
                             voter_id: str | None = None) -> ArticleVotes:
         e = t.events.c
@@ -770,6 +849,11 @@ def _to_attachment(row: Row[Any]) -> Attachment:
         content_type=row.content_type, size=row.size, name=row.name, sha256=row.sha256,
         created_at=row.created_at, conversation_id=row.conversation_id,
         message_seq=row.message_seq)
+
+
+def _to_csat(row: Row[Any]) -> CsatRating:
+    return CsatRating(row.conversation_id, row.contact_id, row.agent_id, row.team, row.rating,
+                      row.comment, row.rated_at, row.resolved_at)
 
 
 def _agent(row: Row[Any]) -> Agent:

@@ -27,6 +27,7 @@ const ui = {
   listEmpty: byId('list-empty'),
   title: byId('thread-title'),
   status: byId('thread-status'),
+  csat: byId('thread-csat'),
   resolve: byId('resolve'),
   messages: byId('thread-messages'),
   replyForm: byId('reply-form'),
@@ -229,10 +230,21 @@ const showVisitorTyping = typingDisplay((name) => {
   ui.typing.textContent = name ? `${name} is typing…` : '';
 });
 
+/** The visitor's rating of the open conversation (CSAT), once they gave it. Their comment
+ * is plain text. */
+function showCsat(rated) {
+  if (!rated || rated.conversation_id !== state.current || !Number.isInteger(rated.rating)) return;
+  const stars = '★'.repeat(rated.rating) + '☆'.repeat(5 - rated.rating);
+  ui.csat.textContent = `Visitor's rating: ${rated.rating}/5 ${stars}${rated.comment ? ` · “${rated.comment}”` : ''}`;
+  ui.csat.hidden = false;
+}
+
 async function openConversation(id) {
   typing.stop();
   showVisitorTyping(false);
   state.current = id;
+  ui.csat.hidden = true;
+  ui.csat.textContent = '';
   state.seen = new Set();
   state.lastSeq = 0;
   state.unread.delete(id);
@@ -267,6 +279,7 @@ async function joinCurrent() {
     if (state.current !== id) return;
     const conversation = state.conversations.get(id);
     if (conversation) renderHeader(conversation, true);
+    showCsat(data.csat);
     data.messages.forEach(addMessage);
   }
 }
@@ -368,6 +381,7 @@ function connect() {
     else ui.conn.textContent = 'Reconnecting…';
   });
   socket.on('conversation', upsertConversation);
+  socket.on('csat', showCsat);
   socket.on('typing', (event) => {
     if (event.conversation_id === state.current && event.sender === 'visitor') showVisitorTyping(event.typing, 'Visitor');
   });

@@ -198,6 +198,7 @@ function main() {
       }
     },
     onLeaveMessage: ({ email, body }) => session.leaveMessage(email, body),
+    onRate: ({ conversationId, rating, comment }) => session.rate(conversationId, rating, comment),
     onHandoff: async () => {
       try {
         await session.handoff();
@@ -212,6 +213,8 @@ function main() {
   session.on('status', (status) => view.setOnline(status !== 'offline'));
   session.on('conversation', (conversation) => view.setConversation(conversation));
   session.on('wait', (wait) => view.setWait(wait));
+  session.on('csat', (pending) => view.askCsat(pending));
+  session.on('rated', () => view.csatDone());
   session.on('pending', (item) => view.addPending(item));
   session.on('progress', (item, fraction) => view.progress(item, fraction));
   // While the panel is open and the page in view, what arrives has been seen.

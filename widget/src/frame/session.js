@@ -249,7 +249,17 @@ export class VisitorSession extends Emitter {
     socket.on('typing', (typing) => this.emit('typing', typing));
     socket.on('read', (read) => this.emit('read', read));
     socket.on('queue_position', (wait) => this.#setWait(wait));
+    // Rated, here or in another tab.
+    socket.on('csat', (rated) => rated && typeof rated.conversation_id === 'string' && this.emit('rated', rated));
     this.socket = socket;
+  }
+
+  /** Rates the conversation an agent resolved: 1-5 and an optional comment (CSAT). */
+  async rate(conversationId, rating, comment) {
+    if (!this.socket) throw new ProtocolError('offline', 'not connected');
+    const payload = { conversation_id: conversationId, rating };
+    if (comment) payload.comment = comment;
+    return request(this.socket, 'rate', payload);
   }
 
   async #resume() {
@@ -270,6 +280,8 @@ export class VisitorSession extends Emitter {
         }
         this.#setConversation(conversation);
         this.#setWait(data.queue || null);
+        // The last conversation, which an agent resolved, still awaits our rating.
+        if (data.csat && typeof data.csat.conversation_id === 'string') this.emit('csat', data.csat);
         for (const message of data.messages || []) this.#receive(message, false);
         const last = (data.messages || []).at(-1);
         if (!data.has_more || !last) break;
@@ -374,6 +386,11 @@ export class VisitorSession extends Emitter {
     this.conversation = conversation;
     this.storage.conversationId = conversation && conversation.status !== 'resolved' ? conversation.id : null;
     this.emit('conversation', conversation);
+    // An agent resolved it (not the queue, where nobody had it): ask how it went.
+    if (conversation && conversation.status === 'resolved' && conversation.agent_id
+        && !(previous && previous.id === conversation.id && previous.status === 'resolved')) {
+      this.emit('csat', { conversation_id: conversation.id, agent_name: conversation.agent_name || null });
+    }
     if (conversation && conversation.agent_read_seq) {
       this.emit('read', { conversation_id: conversation.id, reader: 'agent', seq: conversation.agent_read_seq });
     }

@@ -30,7 +30,7 @@ function translatePage(t) {
 }
 
 export class ChatView {
-  constructor({ t, locale, onSend, onRetry, onHandoff, onLeave, onClose, onTyping, onChoice, onFiles, onRefresh, onLeaveMessage }) {
+  constructor({ t, locale, onSend, onRetry, onHandoff, onLeave, onClose, onTyping, onChoice, onFiles, onRefresh, onLeaveMessage, onRate }) {
     this.t = t;
     this.locale = locale;
     document.documentElement.lang = locale;
@@ -97,6 +97,8 @@ export class ChatView {
       }
     });
 
+    this.#setUpCsat(onRate);
+
     const resize = autoGrow(this.input);
     const submit = () => {
       const body = this.input.value;
@@ -136,6 +138,91 @@ export class ChatView {
     });
   }
 
+  /** The satisfaction survey: five star buttons (each says its number and meaning, and
+   * whether it is chosen), then an optional comment and Send. */
+  #setUpCsat(onRate) {
+    this.csat = byId('ck-csat');
+    this.csatThanks = byId('ck-csat-thanks');
+    this.csatMore = byId('ck-csat-more');
+    this.csatComment = byId('ck-csat-comment');
+    this.csatError = byId('ck-csat-error');
+    /** {conversation_id, agent_name} of the conversation asked about; the rating chosen. */
+    this.csatFor = null;
+    this.csatRating = 0;
+    this.stars = [1, 2, 3, 4, 5].map((n) => {
+      const star = h('button', {
+        type: 'button', class: 'ck-star', 'aria-pressed': 'false',
+        'aria-label': this.t('csat_star', { n, label: this.t(`csat_${n}`) }),
+      }, h('span', { 'aria-hidden': 'true', text: '★' }));
+      star.addEventListener('click', () => this.#pickStar(n));
+      return star;
+    });
+    byId('ck-csat-stars').replaceChildren(...this.stars);
+    this.csat.addEventListener('submit', async (event) => {
+      event.preventDefault();
+      if (!this.csatFor || !this.csatRating) return;
+      const send = this.csatMore.querySelector('button');
+      send.disabled = true;
+      this.csatError.hidden = true;
+      try {
+        await onRate({ conversationId: this.csatFor.conversation_id, rating: this.csatRating, comment: this.csatComment.value.trim() });
+        this.csatDone();
+        this.input.focus(); // the form is gone: back to the composer
+      } catch {
+        this.csatError.textContent = this.t('csat_failed');
+        this.csatError.hidden = false;
+      } finally {
+        send.disabled = false;
+      }
+    });
+  }
+
+  #pickStar(n) {
+    this.csatRating = n;
+    this.stars.forEach((star, i) => {
+      star.setAttribute('aria-pressed', String(i + 1 === n));
+      star.toggleAttribute('data-on', i < n);
+    });
+    this.csatMore.hidden = false;
+  }
+
+  /** Asks the visitor to rate the conversation an agent resolved. */
+  askCsat(pending) {
+    if (this.csatFor && this.csatFor.conversation_id === pending.conversation_id && !this.csat.hidden) return;
+    this.csatFor = pending;
+    this.csatRating = 0;
+    this.stars.forEach((star) => {
+      star.setAttribute('aria-pressed', 'false');
+      star.removeAttribute('data-on');
+    });
+    this.csatComment.value = '';
+    this.csatError.hidden = true;
+    this.csatMore.hidden = true;
+    byId('ck-csat-question').textContent = pending.agent_name
+      ? this.t('csat_question', { name: pending.agent_name })
+      : this.t('csat_question_anonymous');
+    this.csatThanks.hidden = true;
+    this.csat.hidden = false;
+    const stick = nearBottom(this.scroll);
+    if (stick) this.scroll.scrollTop = this.scroll.scrollHeight;
+  }
+
+  /** Rated (here or in another tab): thanks, and no more asking. */
+  csatDone() {
+    if (this.csat.hidden && !this.csatFor) return;
+    this.csat.hidden = true;
+    this.csatFor = null;
+    this.csatThanks.textContent = this.t('csat_thanks');
+    this.csatThanks.hidden = false;
+  }
+
+  /** A new conversation began: the survey and its thanks belong to the last one. */
+  hideCsat() {
+    this.csat.hidden = true;
+    this.csatThanks.hidden = true;
+    this.csatFor = null;
+  }
+
   senderName(message) {
     if (message.sender === 'visitor') return this.t('you');
     return message.author_name || (NAME_KEYS[message.sender] ? this.t(NAME_KEYS[message.sender]) : '');
@@ -150,6 +237,7 @@ export class ChatView {
     this.list.replaceChildren();
     this.items.clear();
     this.showTyping(false);
+    this.hideCsat(); // the survey was the previous visitor's
     this.setConversation(null);
   }
 
@@ -169,6 +257,7 @@ export class ChatView {
     this.#refreshChoices();
     this.#refreshAway();
     this.leave.hidden = status !== 'queued';
+    if (status && status !== 'resolved') this.hideCsat();
     const line = this.#waitLine();
     if (line) {
       this.status.textContent = line;
