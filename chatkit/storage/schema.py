@@ -188,7 +188,7 @@ attachments = Table(
     Index("ix_attachments_uploader", "uploader_id", "created_at"),
 )
 
-# A visitor's satisfaction rating (CSAT, 0009) of a conversation an agent resolved: one row per
+# A visitor's satisfaction rating (CSAT, 0008) of a conversation an agent resolved: one row per
 # conversation (a second rating replaces the first), with its agent and team copied in so that
 # reports per agent, team and date range read this table alone. Each rating is also in the
 # event log (csat.rated).

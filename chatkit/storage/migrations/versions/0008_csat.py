@@ -1,7 +1,7 @@
 """CSAT: a visitor's satisfaction rating of a conversation an agent resolved, one per
 conversation, with its agent and team for reports.
 
-Revision ID: 0009
+Revision ID: 0008
 Revises: 0007
 Create Date: 2026-11-29
 """
@@ -9,7 +9,7 @@ Create Date: 2026-11-29
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0009"
+revision = "0008"
 down_revision = "0007"
 branch_labels = None
 depends_on = None
