@@ -280,10 +280,10 @@ class Identify(Payload):
 
 
 AttributeKey = Annotated[str, Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_.-]+$")]
-# A float must be finite: JSON has no NaN or infinity, and the database's JSON neither.
+# Numbers a browser holds exactly (within 2**53) and finite (JSON has no NaN or infinity).
 AttributeValue = (Annotated[Text, Field(max_length=1000)] | bool
                   | Annotated[int, Field(ge=-(2**53), le=2**53)]
-                  | Annotated[float, Field(allow_inf_nan=False)] | None)
+                  | Annotated[float, Field(allow_inf_nan=False, ge=-(2**53), le=2**53)] | None)
 
 
 class SetAttributes(Payload):
