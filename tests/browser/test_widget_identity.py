@@ -30,7 +30,8 @@ async def identified_page(aiohttp_server: Callable[..., Awaitable[TestServer]],
     signed = {**USER, "hash": identity_hash(IDENTITY_SECRET, USER["id"])}
     calls = (f"ChatKit('identify', {json.dumps(signed)});\n"
              "    ChatKit('setAttributes', {plan: 'pro', seats: 12, trial: false});\n")
-    html = (HOSTILE_HOST_PAGE.replace("window.__events = [];", "window.__events = [];\n    " + calls)
+    stub = "window.__events = [];"
+    html = (HOSTILE_HOST_PAGE.replace(stub, f"{stub}\n    {calls}")
             .replace("__WIDGET__", f"{chat.mount}/widget.js"))
 
     async def index(request: web.Request) -> web.Response:
