@@ -157,6 +157,7 @@ class VisitorNamespace(Namespace):
             conn.contact_id = contact.id
             conn.conversation = None  # resume (or the next event) looks it up afresh
             await self._attach(sid, contact.id)
+            await self.conversations.conversations_moved(contact.id)
         return {"token": self._token(contact.id), "contact_id": contact.id,
                 "verified": contact.verified, "changed": contact.id != contact_id}
 

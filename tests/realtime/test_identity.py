@@ -118,14 +118,26 @@ async def test_a_verified_contact_keeps_its_history_across_devices(
 async def test_the_conversation_open_on_a_device_follows_the_login(
         start_server: StartServer) -> None:
     server = await start(start_server)
-    visitor = Visitor(server)
-    await visitor.start()
+    visitor, agent = Visitor(server), AgentClient(server)
+    await agent.login(AGENT_EMAIL, AGENT_PASSWORD)
+    before = await visitor.start()
     sent = await visitor.say("I have a question before logging in", "v-1")
+    assert (await agent.next("conversation"))["contact_id"] == before["contact_id"]
+    # Another device of the same user verified first: its contact exists already.
+    other = Visitor(server)
+    await other.start()
+    verified = await other.ok("identify", {"id": "user-7", "hash": sign("user-7")})
     got = await visitor.ok("identify", {"id": "user-7", "hash": sign("user-7")})
+    assert got["contact_id"] == verified["contact_id"] != before["contact_id"]
     resumed = await visitor.ok("resume", {})
     assert resumed["contact_id"] == got["contact_id"]
     assert resumed["conversation"]["id"] == sent["conversation_id"]
-    await visitor.close()
+    # The agents learn whose it is now; so does the user's other device.
+    moved = await agent.next("conversation")
+    assert (moved["id"], moved["contact_id"]) == (sent["conversation_id"], got["contact_id"])
+    assert (await other.next("conversation"))["id"] == sent["conversation_id"]
+    for client in (visitor, other, agent):
+        await client.close()
 
 
 async def test_require_verified_identity(start_server: StartServer) -> None:
