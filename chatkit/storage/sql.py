@@ -841,12 +841,30 @@ async def _move_conversations(conn: AsyncConnection, from_id: str, to_id: str) -
     if await conn.scalar(select(c.id).where(c.contact_id == to_id,
                                             c.status != str(ConversationStatus.RESOLVED))):
         moving = moving & (c.status == str(ConversationStatus.RESOLVED))
-    result = await conn.execute(update(t.conversations).where(moving).values(contact_id=to_id))
-    # Waiting-room rows follow the conversation (routing's abandonment tracking).
-    await conn.execute(update(t.visitor_connections)
-                       .where(t.visitor_connections.c.contact_id == from_id)
-                       .values(contact_id=to_id))
-    return int(result.rowcount)
+    rows = (await conn.execute(select(c.id, c.status).where(moving))).all()
+    moved = [row.id for row in rows]
+    if not moved:
+        return 0
+    await conn.execute(update(t.conversations).where(c.id.in_(moved)).values(contact_id=to_id))
+    # Their visitor messages become the verified contact's too, so that a resend (same
+    # client id) of one whose ack was lost across the identify is still found, not stored
+    # twice; and files uploaded and not yet sent can still be sent.
+    m = t.messages.c
+    await conn.execute(update(t.messages)
+                       .where(m.conversation_id.in_(moved), m.author_id == from_id,
+                              m.sender == str(SenderKind.VISITOR))
+                       .values(author_id=to_id))
+    a = t.attachments.c
+    await conn.execute(update(t.attachments)
+                       .where(a.uploader_id == from_id, a.conversation_id.is_(None),
+                              a.uploader_kind == str(SenderKind.VISITOR))
+                       .values(uploader_id=to_id))
+    if any(row.status != str(ConversationStatus.RESOLVED) for row in rows):
+        # Waiting-room rows follow the open conversation (routing's abandonment tracking).
+        await conn.execute(update(t.visitor_connections)
+                           .where(t.visitor_connections.c.contact_id == from_id)
+                           .values(contact_id=to_id))
+    return len(moved)
 
 
 async def _refuse_if_open(conn: AsyncConnection, contact_id: str) -> None:

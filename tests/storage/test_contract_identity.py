@@ -7,7 +7,7 @@ import asyncio
 import pytest
 
 from chatkit.errors import Forbidden, InvalidPayload, NotFound
-from chatkit.models import OPEN_STATUSES, ConversationStatus
+from chatkit.models import OPEN_STATUSES, ConversationStatus, NewMessage, SenderKind
 from chatkit.storage import SqlStore
 
 S = ConversationStatus
@@ -125,3 +125,15 @@ async def test_contacts_lists_carry_the_identity(store: SqlStore) -> None:
     verified = await store.verify_contact(contact.id, external_id="u-9", name="Ada", email=None)
     assert (await store.get_contacts([contact.id]))[contact.id] == verified
     assert verified.attributes == {"plan": "pro"}
+
+
+async def test_a_resend_across_the_identify_is_still_stored_once(store: SqlStore) -> None:
+    device = await store.create_contact()
+    conversation = await store.create_conversation(device.id)
+    [first] = await store.append_messages([NewMessage(
+        conversation.id, SenderKind.VISITOR, "hello", "c-1", device.id)])
+    verified = await store.verify_contact(device.id, external_id="u-1", name=None, email=None)
+    # The ack was lost: the widget resends the same client id, now as the verified contact.
+    [again] = await store.append_messages([NewMessage(
+        conversation.id, SenderKind.VISITOR, "hello", "c-1", verified.id)])
+    assert again.duplicate and again.message.seq == first.message.seq
