@@ -28,6 +28,7 @@ from chatkit.bot import Answerer, AnswererChain, Bot, KBAnswerer, load_bot_confi
 from chatkit.conversations import ConversationService
 from chatkit.errors import Conflict
 from chatkit.helpcentre import add_helpcentre
+from chatkit.identity import IdentityService
 from chatkit.kb import KnowledgeBase
 from chatkit.kb.source import KBSource
 from chatkit.keys import KB_PROVIDER, KIT
@@ -96,6 +97,10 @@ class ChatKit:
         self.routing.listeners.append(self.agent_namespace.routing_changed)
         self.attachments.agent_sees = self.routing.can_see
         self.visitors.routing = self.routing
+        #: Identity verification (the host site signs its users' ids) and custom attributes.
+        self.identity = self.visitors.identity = IdentityService(
+            self.store, secret=self.settings.identity_secret,
+            required=self.settings.require_verified_identity)
         self.routing.waits.watchers = self.visitors
         if not answerers:
             raise ValueError("answerers: give at least one (\"kb\" is the built-in one)")

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any
 
@@ -115,6 +115,12 @@ class Contact:
     name: str | None
     email: str | None
     created_at: int
+    # The host site's id for its user (ChatKit('identify')); `verified` when the host site
+    # signed it (chatkit/identity.py). An unverified one is only what the page claimed.
+    external_id: str | None = None
+    verified: bool = False
+    # The host site's custom attributes (ChatKit('setAttributes')): flat, JSON scalars.
+    attributes: dict[str, str | int | float | bool | None] = field(default_factory=dict)
 
 
 @dataclass(slots=True, frozen=True)

@@ -47,6 +47,13 @@ class Settings(BaseSettings):
         None, min_length=32,
         description="signs visitor and agent tokens; none: generated once, kept in the store",
     )
+    identity_secret: str | None = Field(
+        None, min_length=16,
+        description="the secret the host site signs its users' ids with "
+                    "(hex HMAC-SHA256 of the id, ChatKit('identify', {id, hash})); "
+                    "none: identities cannot be verified")
+    require_verified_identity: bool = Field(
+        False, description="only visitors with a verified identity may send messages")
     log_level: LogLevel = Field("info", description="debug, info, warning or error")
     demo: bool = Field(False, description="serve the demo host page and create the demo agent")
     allowed_origins: list[str] = Field(

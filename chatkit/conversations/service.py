@@ -582,6 +582,14 @@ class ConversationService:
             raise Forbidden("the conversation belongs to another team's queue; "
                             "it is not for you to see")
 
+    async def conversations_moved(self, contact_id: str) -> None:
+        """The contact's open conversation may have just become theirs (a verified identify
+        moved it from the device's contact): its agents, and the contact's other tabs, hear
+        of it with its new contact_id."""
+        conversation = await self.store.open_conversation_for(contact_id)
+        if conversation is not None:
+            await self.notifier.conversation_changed(conversation)
+
     async def contacts_of(self, conversations: Collection[Conversation]) -> dict[str, Contact]:
         """The contacts of these conversations, by id: who they are in an agent's list (the
         email a visitor left with the offline form, say)."""

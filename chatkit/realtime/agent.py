@@ -14,7 +14,7 @@ from chatkit.agents import AgentService
 from chatkit.attachments import AttachmentService
 from chatkit.conversations import ConversationService
 from chatkit.errors import ChatKitError, Conflict, Forbidden, InvalidToken
-from chatkit.models import Agent, AgentRole, Conversation, ConversationStatus, Presence
+from chatkit.models import Agent, AgentRole, Contact, Conversation, ConversationStatus, Presence
 from chatkit.realtime import schemas as s
 from chatkit.realtime.dispatch import EventTable, Namespace, connection, refuse, validate
 from chatkit.routing.config import Routing
@@ -114,8 +114,9 @@ class AgentNamespace(Namespace):
                 "contacts": await self._contacts(found)}
 
     async def _contacts(self, conversations: list[Conversation]) -> dict[str, Any]:
-        """Who the visitors of a list are: name and email, when known (docs/protocol.md)."""
-        return {contact.id: {"name": contact.name, "email": contact.email}
+        """Who the visitors of a list are: name and email, when known, and the host site's
+        identity and attributes (docs/protocol.md)."""
+        return {contact.id: _contact_wire(contact)
                 for contact in (await self.conversations.contacts_of(conversations)).values()}
 
     async def join(self, sid: str, payload: s.Join) -> dict[str, Any]:
@@ -214,8 +215,7 @@ class AgentNamespace(Namespace):
         connection(self.connections, sid)
         found = await self.conversations.find_contacts(payload.query, limit=payload.limit)
         return {"contacts": [
-            {"id": contact.id, "name": contact.name, "email": contact.email,
-             "created_at": contact.created_at,
+            {"id": contact.id, **_contact_wire(contact), "created_at": contact.created_at,
              "open_conversation": None if open_ is None else open_.to_wire()}
             for contact, open_ in found]}
 
@@ -266,3 +266,10 @@ class AgentNamespace(Namespace):
                     del conn.joined[conversation.id]
                     self._forget(sid, conversation.id)
                     self._leave(sid, conversation_room(conversation.id))
+
+
+def _contact_wire(contact: Contact) -> dict[str, Any]:
+    """A contact as agents see it: `verified` says whether the host site signed its
+    external_id (an unverified one is only what the page claimed)."""
+    return {"name": contact.name, "email": contact.email, "external_id": contact.external_id,
+            "verified": contact.verified, "attributes": contact.attributes}

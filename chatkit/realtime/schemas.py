@@ -7,6 +7,8 @@ from typing import Annotated, Any, Literal
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, model_validator
 
+from chatkit.identity import MAX_ATTRIBUTES
+
 MAX_BODY = 4000
 OpenStatus = Literal["bot", "queued", "assigned"]
 
@@ -269,3 +271,36 @@ class StartConversation(Payload):
 
 class VisitorStatusQuery(Payload):
     """GET {prefix}/api/widget/visitor takes no parameters (the token is a header)."""
+
+
+# The host site's user id (ChatKit('identify')): printable, no spaces at either end.
+ExternalId = Annotated[Text, Field(min_length=1, max_length=200,
+                                   pattern=r"^[^\x00-\x1f\x7f\s](?:[^\x00-\x1f\x7f]*[^\x00-\x1f\x7f\s])?$")]
+# Hex HMAC-SHA256, as the host site computes it (chatkit/identity.py).
+IdentityHash = Annotated[str, Field(pattern=r"^[0-9A-Fa-f]{64}$")]
+ContactName = Annotated[Text, Field(min_length=1, max_length=200), AfterValidator(_not_blank)]
+
+
+class Identify(Payload):
+    """The host site's logged-in user (docs/protocol.md): verified when `hash` is the host
+    server's signature of `id`."""
+
+    id: ExternalId
+    name: ContactName | None = None
+    email: Email | None = None
+    hash: IdentityHash | None = None
+
+
+AttributeKey = Annotated[str, Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_.-]+$")]
+# Numbers a browser holds exactly (within 2**53) and finite (JSON has no NaN or infinity).
+AttributeValue = (Annotated[Text, Field(max_length=1000)] | bool
+                  | Annotated[int, Field(ge=-(2**53), le=2**53)]
+                  | Annotated[float, Field(allow_inf_nan=False, ge=-(2**53), le=2**53)] | None)
+
+
+class SetAttributes(Payload):
+    """The host site's custom attributes for this visitor: flat, JSON scalars; null removes
+    one."""
+
+    attributes: Annotated[dict[AttributeKey, AttributeValue],
+                          Field(min_length=1, max_length=MAX_ATTRIBUTES)]

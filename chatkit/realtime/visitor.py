@@ -9,6 +9,7 @@ from typing import Any, ClassVar
 from chatkit.attachments import AttachmentService
 from chatkit.conversations import ConversationService, Opening, ReplyTo
 from chatkit.errors import ChatKitError, Conflict, InvalidToken, NotFound
+from chatkit.identity import Identity, IdentityService
 from chatkit.models import Conversation
 from chatkit.realtime import schemas as s
 from chatkit.realtime.dispatch import EventTable, Namespace, connection, refuse, validate
@@ -32,6 +33,9 @@ class VisitorConnection:
     conversation: Conversation | None = None
     # The widget's language (from `resume`): a conversation started here is held in it.
     locale: str | None = None
+    # Whether the contact is verified, once known (None: not looked up). A verified contact
+    # stays verified, so this never goes stale.
+    verified: bool | None = None
 
 
 class VisitorNamespace(Namespace):
@@ -45,9 +49,13 @@ class VisitorNamespace(Namespace):
         "read": (s.VisitorRead, "read"),
         "leave": (s.Leave, "leave"),
         "rate": (s.Rate, "rate"),
+        "identify": (s.Identify, "identify"),
+        "attributes": (s.SetAttributes, "set_attributes"),
     }
     #: Queues and the visitor's wait (set by ChatKit); None: no positions, no leaving.
     routing: RoutingService | None = None
+    #: Identity verification (set by ChatKit); None: identify is refused.
+    identity: IdentityService | None = None
 
     def __init__(self, conversations: ConversationService,
                  attachments: AttachmentService) -> None:
@@ -77,10 +85,13 @@ class VisitorNamespace(Namespace):
             self.routing.visitor_disconnected(sid)
         conn = self.connections.pop(sid, None)
         if conn is not None and conn.contact_id is not None:
-            sids = self._by_contact.get(conn.contact_id, set())
-            sids.discard(sid)
-            if not sids:
-                self._by_contact.pop(conn.contact_id, None)
+            self._forget(sid, conn.contact_id)
+
+    def _forget(self, sid: str, contact_id: str) -> None:
+        sids = self._by_contact.get(contact_id, set())
+        sids.discard(sid)
+        if not sids:
+            self._by_contact.pop(contact_id, None)
 
     def connections_of(self, contact_id: str) -> Collection[str]:
         """The contact's connections to this process (routing/wait.py's Watchers)."""
@@ -131,8 +142,41 @@ class VisitorNamespace(Namespace):
             return None
         return await self.routing.watch(sid, contact_id, conversation)
 
+    async def _may_send(self, conn: VisitorConnection, contact_id: str) -> None:
+        """With require_verified_identity, only a verified visitor sends (IdentityRequired)."""
+        if self.identity is not None and self.identity.required:
+            conn.verified = await self.identity.check_may_send(contact_id, conn.verified)
+
+    async def identify(self, sid: str, payload: s.Identify) -> dict[str, Any]:
+        """The host site's user (ChatKit('identify')). A verified identity may name another
+        contact than the token did: this connection then becomes that contact's, and the
+        reply's token names it (the widget resumes with it)."""
+        if self.identity is None:
+            raise Conflict("this server does not take identities")
+        conn, contact_id = await self._contact(sid)
+        contact = await self.identity.identify(
+            contact_id, Identity(payload.id, payload.name, payload.email, payload.hash))
+        conn.verified = contact.verified
+        if contact.id != contact_id:
+            await self.leave_room(sid, contact_room(contact_id))
+            self._forget(sid, contact_id)
+            conn.contact_id = contact.id
+            conn.conversation = None  # resume (or the next event) looks it up afresh
+            await self._attach(sid, contact.id)
+            await self.conversations.conversations_moved(contact.id)
+        return {"token": self._token(contact.id), "contact_id": contact.id,
+                "verified": contact.verified, "changed": contact.id != contact_id}
+
+    async def set_attributes(self, sid: str, payload: s.SetAttributes) -> dict[str, Any]:
+        if self.identity is None:
+            raise Conflict("this server does not take attributes")
+        _, contact_id = await self._contact(sid)
+        contact = await self.identity.set_attributes(contact_id, dict(payload.attributes))
+        return {"attributes": contact.attributes}
+
     async def message(self, sid: str, payload: s.VisitorMessage) -> dict[str, Any]:
         conn, contact_id = await self._contact(sid)
+        await self._may_send(conn, contact_id)
         reply_to = payload.reply_to
         message, conn.conversation = await self.conversations.visitor_message(
             contact_id, client_id=payload.client_id, body=payload.body,
@@ -194,6 +238,7 @@ class VisitorNamespace(Namespace):
 
     async def leave_message(self, sid: str, payload: s.LeaveMessage) -> dict[str, Any]:
         conn, contact_id = await self._contact(sid)
+        await self._may_send(conn, contact_id)
         message, conn.conversation = await self.conversations.leave_message(
             contact_id, client_id=payload.client_id, email=payload.email, body=payload.body,
             locale=conn.locale, origin=sid)

@@ -58,6 +58,29 @@ class Store(RoutingStore, Protocol):
     async def set_contact_email(self, contact_id: str, email: str) -> Contact | None:
         """Record the email the contact gave (the offline form); None: no such contact."""
 
+    async def identify_contact(self, contact_id: str, *, external_id: str, name: str | None,
+                               email: str | None) -> Contact:
+        """Record an identity the host page claimed without a valid signature: external_id
+        (and name and email when given) on this contact, which stays unverified, and a
+        `contact.identified` event. chatkit.errors.NotFound when there is no such contact,
+        chatkit.errors.Forbidden when it is verified (an unsigned claim never changes it)."""
+
+    async def verify_contact(self, contact_id: str, *, external_id: str, name: str | None,
+                             email: str | None) -> Contact:
+        """A signed identity: the verified contact with this external_id (created on first
+        use; one per external id, whichever process asks), with name and email updated when
+        given, and a `contact.verified` event. When `contact_id` (the device's contact) is
+        another, unverified contact, its conversations move to the verified contact, except
+        an open one when the verified contact has an open one already (a contact has at most
+        one). A verified `contact_id` of another external id keeps its conversations."""
+
+    async def set_contact_attributes(
+            self, contact_id: str, attributes: dict[str, str | int | float | bool | None], *,
+            max_keys: int) -> Contact:
+        """Merge `attributes` into the contact's (a None value removes the key) and log a
+        `contact.attributes` event. chatkit.errors.NotFound when there is no such contact;
+        chatkit.errors.InvalidPayload, changing nothing, when the merge has over max_keys."""
+
     # agents
     async def create_agent(self, *, email: str, name: str, role: AgentRole,
                            password_hash: str) -> Agent:

@@ -35,6 +35,14 @@ contacts = Table(
     Column("name", String(200)),
     Column("email", String(320)),
     Column("created_at", BigInteger, nullable=False),
+    # Identity (0009): the host site's user id, whether the host site signed it, and its
+    # custom attributes. A verified external id names one contact, whoever claims it
+    # unverified (those never merge with it).
+    Column("external_id", String(200)),
+    Column("verified", Boolean, nullable=False, server_default="0"),
+    Column("attributes", JSON(none_as_null=True)),
+    Index("uq_contacts_verified_external_id", "external_id", unique=True,
+          sqlite_where=text("verified"), postgresql_where=text("verified")),
 )
 
 agents = Table(

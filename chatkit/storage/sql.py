@@ -40,7 +40,7 @@ from sqlalchemy.engine import URL, make_url
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 
-from chatkit.errors import Conflict, NotFound, Unavailable
+from chatkit.errors import Conflict, Forbidden, InvalidPayload, NotFound, Unavailable
 from chatkit.models import (
     ARTICLE_VOTE,
     CSAT_RATED,
@@ -205,7 +205,7 @@ class SqlStore(RoutingSql):
         async with self._read() as conn:
             row = (await conn.execute(
                 select(t.contacts).where(t.contacts.c.id == contact_id))).first()
-        return None if row is None else Contact(row.id, row.name, row.email, row.created_at)
+        return None if row is None else _contact(row)
 
     async def find_contacts(self, query: str, *, limit: int = 20) -> list[Contact]:
         k = t.contacts.c
@@ -219,7 +219,7 @@ class SqlStore(RoutingSql):
             rows = (await conn.execute(
                 select(t.contacts).where(by_id | by_email | by_name)
                 .order_by(rank, k.created_at.desc(), k.id).limit(limit))).all()
-        return [Contact(row.id, row.name, row.email, row.created_at) for row in rows]
+        return [_contact(row) for row in rows]
 
     async def get_contacts(self, contact_ids: Collection[str]) -> dict[str, Contact]:
         if not contact_ids:
@@ -227,7 +227,7 @@ class SqlStore(RoutingSql):
         async with self._read() as conn:
             rows = (await conn.execute(
                 select(t.contacts).where(t.contacts.c.id.in_(list(contact_ids))))).all()
-        return {row.id: Contact(row.id, row.name, row.email, row.created_at) for row in rows}
+        return {row.id: _contact(row) for row in rows}
 
     async def set_contact_email(self, contact_id: str, email: str) -> Contact | None:
         async with self._write() as conn:
@@ -235,7 +235,100 @@ class SqlStore(RoutingSql):
                                .values(email=email))
             row = (await conn.execute(
                 select(t.contacts).where(t.contacts.c.id == contact_id))).first()
-        return None if row is None else Contact(row.id, row.name, row.email, row.created_at)
+        return None if row is None else _contact(row)
+
+    async def identify_contact(self, contact_id: str, *, external_id: str, name: str | None,
+                               email: str | None) -> Contact:
+        changes = _given(external_id=external_id, name=name, email=email)
+        async with self._write() as conn:
+            row = await _contact_row(conn, t.contacts.c.id == contact_id)
+            if row is None:
+                raise NotFound("no such contact")
+            if row.verified:
+                raise Forbidden("this contact is verified: only a signed identify changes it")
+            await conn.execute(update(t.contacts).where(t.contacts.c.id == contact_id)
+                               .values(**changes))
+            await _record(conn, "contact.identified", conversation_id=None,
+                          actor_kind="visitor", actor_id=contact_id,
+                          data={"external_id": external_id, "verified": False}, at=now_ms())
+            row = await _contact_row(conn, t.contacts.c.id == contact_id)
+        assert row is not None
+        return _contact(row)
+
+    async def verify_contact(self, contact_id: str, *, external_id: str, name: str | None,
+                             email: str | None) -> Contact:
+        # Two processes may create the verified contact at once (PostgreSQL): the unique
+        # index lets one win and the other's retry finds it. Likewise a conversation the
+        # verified contact opened meanwhile stops an open one moving (then retried).
+        for attempt in range(3):
+            try:
+                return await self._verify_contact(contact_id, external_id=external_id,
+                                                  name=name, email=email)
+            except IntegrityError:
+                if attempt == 2:
+                    raise
+        raise AssertionError("unreachable")
+
+    async def _verify_contact(self, contact_id: str, *, external_id: str, name: str | None,
+                              email: str | None) -> Contact:
+        k = t.contacts.c
+        now = now_ms()
+        async with self._write() as conn:
+            device = await _contact_row(conn, k.id == contact_id)
+            if device is None:
+                raise NotFound("no such contact")
+            row = await _contact_row(conn, (k.external_id == external_id) & k.verified)
+            if row is None and not device.verified:
+                # The device's own anonymous contact becomes the verified one: nothing moves.
+                await conn.execute(update(t.contacts).where(k.id == contact_id).values(
+                    external_id=external_id, verified=True, **_given(name=name, email=email)))
+                verified_id = contact_id
+            elif row is None:
+                verified_id = _new_id()
+                await conn.execute(insert(t.contacts).values(
+                    id=verified_id, name=name, email=email, created_at=now,
+                    external_id=external_id, verified=True))
+            else:
+                verified_id = row.id
+                if changes := _given(name=name, email=email):
+                    await conn.execute(update(t.contacts).where(k.id == verified_id)
+                                       .values(**changes))
+            moved = 0
+            if verified_id != contact_id and not device.verified:
+                moved = await _move_conversations(conn, contact_id, verified_id)
+            await _record(conn, "contact.verified", conversation_id=None, actor_kind="visitor",
+                          actor_id=verified_id,
+                          data={"external_id": external_id, "device_contact": contact_id,
+                                "conversations_moved": moved}, at=now)
+            row = await _contact_row(conn, k.id == verified_id)
+        assert row is not None
+        return _contact(row)
+
+    async def set_contact_attributes(
+            self, contact_id: str, attributes: dict[str, str | int | float | bool | None], *,
+            max_keys: int) -> Contact:
+        k = t.contacts.c
+        async with self._write() as conn:
+            # The write transaction holds the row (SQLite's one writer; FOR UPDATE on
+            # PostgreSQL), so two merges at once both land.
+            row = (await conn.execute(
+                select(t.contacts).where(k.id == contact_id).with_for_update())).first()
+            if row is None:
+                raise NotFound("no such contact")
+            merged = dict(row.attributes or {})
+            for key, value in attributes.items():
+                if value is None:
+                    merged.pop(key, None)
+                else:
+                    merged[key] = value
+            if len(merged) > max_keys:
+                raise InvalidPayload(f"a contact has at most {max_keys} attributes")
+            await conn.execute(update(t.contacts).where(k.id == contact_id)
+                               .values(attributes=merged or None))
+            await _record(conn, "contact.attributes", conversation_id=None,
+                          actor_kind="visitor", actor_id=contact_id,
+                          data={"keys": sorted(attributes)}, at=now_ms())
+        return replace(_contact(row), attributes=merged)
 
     # agents
 
@@ -803,6 +896,54 @@ _CONVERSATION_SELECT: Select[Any] = (
     .select_from(t.conversations.outerjoin(t.agents,
                                            t.agents.c.id == t.conversations.c.agent_id))
 )
+
+
+def _contact(row: Row[Any]) -> Contact:
+    return Contact(row.id, row.name, row.email, row.created_at, external_id=row.external_id,
+                   verified=bool(row.verified), attributes=dict(row.attributes or {}))
+
+
+async def _contact_row(conn: AsyncConnection, condition: Any) -> Row[Any] | None:
+    return (await conn.execute(select(t.contacts).where(condition))).first()
+
+
+def _given(**values: str | None) -> dict[str, str]:
+    """The values that were given (None: leave the column as it is)."""
+    return {name: value for name, value in values.items() if value is not None}
+
+
+async def _move_conversations(conn: AsyncConnection, from_id: str, to_id: str) -> int:
+    """Give `from_id`'s conversations to `to_id`: all of them, or only the resolved ones
+    when `to_id` has an open conversation (which stays the open one)."""
+    c = t.conversations.c
+    moving = c.contact_id == from_id
+    if await conn.scalar(select(c.id).where(c.contact_id == to_id,
+                                            c.status != str(ConversationStatus.RESOLVED))):
+        moving = moving & (c.status == str(ConversationStatus.RESOLVED))
+    rows = (await conn.execute(select(c.id, c.status).where(moving))).all()
+    moved = [row.id for row in rows]
+    if not moved:
+        return 0
+    await conn.execute(update(t.conversations).where(c.id.in_(moved)).values(contact_id=to_id))
+    # Their visitor messages become the verified contact's too, so that a resend (same
+    # client id) of one whose ack was lost across the identify is still found, not stored
+    # twice; and files uploaded and not yet sent can still be sent.
+    m = t.messages.c
+    await conn.execute(update(t.messages)
+                       .where(m.conversation_id.in_(moved), m.author_id == from_id,
+                              m.sender == str(SenderKind.VISITOR))
+                       .values(author_id=to_id))
+    a = t.attachments.c
+    await conn.execute(update(t.attachments)
+                       .where(a.uploader_id == from_id, a.conversation_id.is_(None),
+                              a.uploader_kind == str(SenderKind.VISITOR))
+                       .values(uploader_id=to_id))
+    if any(row.status != str(ConversationStatus.RESOLVED) for row in rows):
+        # Waiting-room rows follow the open conversation (routing's abandonment tracking).
+        await conn.execute(update(t.visitor_connections)
+                           .where(t.visitor_connections.c.contact_id == from_id)
+                           .values(contact_id=to_id))
+    return len(moved)
 
 
 async def _refuse_if_open(conn: AsyncConnection, contact_id: str) -> None:

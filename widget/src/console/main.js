@@ -41,7 +41,7 @@ const state = {
   auth: null, // {token, agent}
   socket: null,
   conversations: new Map(),
-  contacts: new Map(), // contact id -> {name, email}, from the list
+  contacts: new Map(), // contact id -> {name, email, external_id, verified, attributes}, from the list
   unread: new Set(),
   current: null, // the open conversation's id
   seen: new Set(), // seqs shown for the open conversation
@@ -82,8 +82,11 @@ async function login(email, password) {
 function visitorLabel(conversation) {
   // The email a visitor left (the offline form) says who to reply to, right in the list.
   const contact = state.contacts.get(conversation.contact_id);
-  if (contact && (contact.name || contact.email)) return contact.name || contact.email;
-  return `Visitor ${String(conversation.contact_id || conversation.id).slice(0, 6)}`;
+  const name = contact && (contact.name || contact.email || contact.external_id);
+  const label = name || `Visitor ${String(conversation.contact_id || conversation.id).slice(0, 6)}`;
+  // Whether the host site signed who they are (identify): an unverified id is only a claim.
+  if (contact && contact.external_id) return `${label} (${contact.verified ? 'verified' : 'unverified'})`;
+  return label;
 }
 
 function senderName(message) {

@@ -2,7 +2,7 @@
 // loader over postMessage, and to chatkit over Socket.IO, but opens no socket until the
 // visitor opens the panel or may have a conversation going.
 import { LIMITS, MAX_FILES, precheck, readLimits, uploadFile } from '../shared/attachments.js';
-import { TO_FRAME, bridgeMessage, readBridgeMessage } from '../shared/bridge.js';
+import { TO_FRAME, bridgeMessage, cleanAttributes, cleanIdentity, readBridgeMessage } from '../shared/bridge.js';
 import { hexColor, inkOf, textOn } from '../shared/colors.js';
 import { clientIdFactory } from '../shared/ids.js';
 import { connectNamespace, mountFromScript } from '../shared/socket.js';
@@ -148,6 +148,15 @@ function main() {
       reportRead();
     } else if (message.type === 'close') {
       panelOpen = false;
+    } else if (message.type === 'identify') {
+      // The loader passes on what the page gave: its shape is checked here.
+      const identity = message.identity == null ? null : cleanIdentity(message.identity);
+      const attributes = message.attributes == null ? null : cleanAttributes(message.attributes);
+      if ((message.identity != null && !identity) || (message.attributes != null && !attributes)) {
+        console.warn("chatkit: ChatKit('identify') wants {id, name, email, hash} (strings), ChatKit('setAttributes') a flat object of strings, numbers, booleans and nulls");
+      } else {
+        session.setIdentity(identity, attributes);
+      }
     } else if (message.type === 'reset') {
       session.reset();
       view.clear();

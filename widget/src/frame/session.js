@@ -46,6 +46,20 @@ export class VisitorSession extends Emitter {
     this.retryTimer = 0;
     /** The proactive trigger whose message the visitor sees: their first message answers it. */
     this.trigger = null;
+    /** The host site's user ({id, name, email, hash}) and custom attributes, or null: sent
+     * on every (re)connect, before resuming, and when they change. */
+    this.identity = null;
+    this.attributes = null;
+  }
+
+  /** The host page called ChatKit('identify') or ChatKit('setAttributes'). */
+  setIdentity(identity, attributes) {
+    const changed = JSON.stringify([identity, attributes]) !== JSON.stringify([this.identity, this.attributes]);
+    this.identity = identity;
+    this.attributes = attributes;
+    // A verified identity may name another contact (its history on another device): resume
+    // as that contact. Offline, the next connect sends it anyway.
+    if (changed && this.status === 'online') this.#identify().then((moved) => moved && this.#resume());
   }
 
   /** Connects now only if the visitor may have a conversation going; else waits for open(). */
@@ -80,6 +94,8 @@ export class VisitorSession extends Emitter {
     this.readSeq = 0;
     this.conversation = null;
     this.trigger = null;
+    this.identity = null;
+    this.attributes = null;
     this.#setStatus('idle');
     this.emit('conversation', null);
   }
@@ -262,8 +278,30 @@ export class VisitorSession extends Emitter {
     return request(this.socket, 'rate', payload);
   }
 
+  /** Tells the server who the visitor is; true when the token now names another contact. */
+  async #identify() {
+    const socket = this.socket;
+    let moved = false;
+    try {
+      if (this.identity) {
+        const data = await request(socket, 'identify', this.identity);
+        if (typeof data.token === 'string') this.storage.token = data.token;
+        moved = data.changed === true;
+      }
+      if (this.attributes) await request(socket, 'attributes', { attributes: this.attributes });
+    } catch (error) {
+      // A bad identity or attribute (the page's mistake) must not stop the chat.
+      console.warn('chatkit: identify failed', error);
+    }
+    return moved;
+  }
+
   async #resume() {
     this.#setStatus('connecting');
+    if (await this.#identify()) {
+      // Another contact: what this tab knew of the previous one's conversation is stale.
+      this.lastSeq = 0;
+    }
     try {
       let since = this.lastSeq;
       let currentId = this.conversation && this.conversation.id;

@@ -19,22 +19,23 @@ const SERVER = typeof __CHATKIT_CONFIG__ === 'object' ? __CHATKIT_CONFIG__ : {};
 const EVENTS = ['ready', 'open', 'close', 'message'];
 // Shadow host styles: inline !important beats any host-page rule, and `all: initial` stops
 // the page's inherited properties (fonts, colours, line height) from leaking in.
-const HOST_STYLE = {
-  all: 'initial',
-  display: 'block',
-  position: 'fixed',
-  right: '0',
-  bottom: '0',
-  width: '0',
-  height: '0',
-  'z-index': '2147483647',
+const HOST_STYLE = 'all:initial;display:block;position:fixed;right:0;bottom:0;width:0;height:0;z-index:2147483647'.replace(/;|$/g, '!important;');
+
+// Calls fn(...args); what it throws is reported (as an uncaught error would be) without
+// stopping the caller.
+const safely = (fn, args) => {
+  try {
+    fn(...args);
+  } catch (error) {
+    reportError(error);
+  }
 };
 
 function start(script) {
   const src = new URL(script.src, location.href);
   const mount = src.href.replace(/\/widget\.js(?:[?#].*)?$/, '');
   const frameOrigin = src.origin;
-  const queued = (window.ChatKit && window.ChatKit.q) || [];
+  const queued = window.ChatKit?.q || [];
   const settings = (window.ChatKitSettings && typeof window.ChatKitSettings === 'object') ? window.ChatKitSettings : {};
   const locale = typeof settings.locale === 'string' ? settings.locale : navigator.language;
   const t = translator(LOADER, locale);
@@ -47,15 +48,16 @@ function start(script) {
   let isReady = false;
 
   const host = document.createElement('chatkit-widget');
-  for (const [name, value] of Object.entries(HOST_STYLE)) host.style.setProperty(name, value, 'important');
+  host.style.cssText = HOST_STYLE;
   const shadow = host.attachShadow({ mode: 'open' });
   const { root, frame, launcher, badge } = createLauncher(t('title'), typeof text === 'string' ? text.slice(0, 40) : '');
   root.style.setProperty('--a', color);
   root.style.setProperty('--t', textOn(color));
   root.classList.toggle('left', pick('position') === 'left');
   shadow.append(root);
-  if (shadow.adoptedStyleSheets && typeof CSSStyleSheet === 'function' && 'replaceSync' in CSSStyleSheet.prototype) {
-    // Constructed sheets are not subject to the host page's CSP style-src.
+  if (shadow.adoptedStyleSheets) {
+    // Constructed sheets are not subject to the host page's CSP style-src (every browser
+    // with adoptedStyleSheets has replaceSync).
     const sheet = new CSSStyleSheet();
     sheet.replaceSync(css);
     shadow.adoptedStyleSheets = [sheet];
@@ -66,27 +68,27 @@ function start(script) {
   }
 
   const fire = (name, arg) => {
-    for (const fn of handlers[name]) {
-      try {
-        fn(arg);
-      } catch (error) {
-        setTimeout(() => { throw error; });
-      }
-    }
+    for (const fn of handlers[name]) safely(fn, [arg]);
   };
   const toFrame = (type, fields) => {
     if (isReady) frame.contentWindow.postMessage(bridgeMessage(type, fields), frameOrigin);
   };
+  // The host site's user and attributes, kept until the frame is ready: the frame checks
+  // their shape (bridge.js) and sends them to the server when it connects. Copies, so that
+  // the page changing its object later changes nothing.
+  let identity = null;
+  let attributes = null;
+  const sendIdentity = () => (identity || attributes) && toFrame('identify', { identity, attributes });
   const setUnread = (count) => {
     badge.hidden = !count;
-    badge.textContent = count > 99 ? '99+' : String(count);
+    badge.textContent = count > 99 ? '99+' : count;
     launcher.setAttribute('aria-label', t(isOpen ? 'close' : count ? 'unread' : 'open', { n: count }));
   };
   const setOpen = (open) => {
     if (open === isOpen) return;
     isOpen = open;
     root.classList.toggle('open', open);
-    launcher.setAttribute('aria-expanded', String(open));
+    launcher.setAttribute('aria-expanded', open);
     setUnread(0);
     if (open) frame.contentWindow.focus();
     else if (shadow.activeElement === frame) launcher.focus();
@@ -98,10 +100,21 @@ function start(script) {
     open: () => setOpen(true),
     close: () => setOpen(false),
     toggle: () => setOpen(!isOpen),
-    // The host site's user logged out: forget this browser's visitor and conversation.
+    // The host site's user logged out: forget this browser's visitor, conversation and
+    // identity.
     reset: () => {
+      identity = attributes = null;
       setUnread(0);
       toFrame('reset');
+    },
+    // {id, name, email, hash}: hash is the host server's hex HMAC-SHA256 of id (README).
+    identify: (user) => {
+      identity = { ...user };
+      sendIdentity();
+    },
+    setAttributes: (values) => {
+      attributes = { ...attributes, ...values };
+      sendIdentity();
     },
     on(name, fn) {
       if (!handlers[name] || typeof fn !== 'function') throw new TypeError(`ChatKit('on'): unknown event ${name}`);
@@ -110,7 +123,7 @@ function start(script) {
     },
   };
   const ChatKit = function (command, ...args) {
-    if (!Object.prototype.hasOwnProperty.call(api, command)) throw new TypeError(`ChatKit: unknown command ${command}`);
+    if (!Object.hasOwn(api, command)) throw new TypeError(`ChatKit: unknown command ${command}`);
     return api[command](...args);
   };
   ChatKit.loaded = true;
@@ -122,6 +135,7 @@ function start(script) {
     if (!message) return;
     if (message.type === 'ready') {
       isReady = true;
+      sendIdentity();
       toFrame(isOpen ? 'open' : 'close');
       fire('ready');
     } else if (message.type === 'close' || message.type === 'open') {
@@ -142,17 +156,11 @@ function start(script) {
   frame.src = `${mount}/widget/#${new URLSearchParams({ origin: location.origin, locale, color, ...(SERVER.triggers && { page: location.href }) })}`;
   (document.body || document.documentElement).appendChild(host);
 
-  for (const args of queued) {
-    try {
-      ChatKit(...args);
-    } catch (error) {
-      setTimeout(() => { throw error; });
-    }
-  }
+  for (const args of queued) safely(ChatKit, args);
 }
 
 (() => {
-  if (window.ChatKit && window.ChatKit.loaded) return; // the script was included twice
+  if (window.ChatKit?.loaded) return; // the script was included twice
   const script = document.currentScript || document.querySelector('script[src$="/widget.js"]');
   if (!script) return;
   // Queue calls made between now and start(), as the page's own stub would.

@@ -1,0 +1,99 @@
+"""Identity verification in Chromium: the host page identifies its logged-in user (signed by
+its server) before the widget's script has loaded, and the agent sees a verified contact."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import AsyncIterator, Awaitable, Callable
+from typing import Any
+
+import pytest
+from aiohttp import web
+from aiohttp.test_utils import TestServer
+
+from chatkit.identity import identity_hash
+from tests.browser.agent import Agent
+from tests.browser.conftest import AGENT_EMAIL, AGENT_PASSWORD, HOSTILE_HOST_PAGE, Chat
+
+pytestmark = pytest.mark.browser
+
+IDENTITY_SECRET = "the host site's shared secret"
+USER = {"id": "customer-1001", "name": "Hedy Lamarr", "email": "hedy@example.com"}
+
+
+@pytest.fixture
+async def identified_page(aiohttp_server: Callable[..., Awaitable[TestServer]],
+                          chat: Chat) -> str:
+    """A host page whose server signed its user's id, and which identifies them (and sets
+    attributes) through the queue stub, before widget.js has loaded."""
+    # The host site's server side: it signs the id with the shared secret.
+    signed = {**USER, "hash": identity_hash(IDENTITY_SECRET, USER["id"])}
+    calls = (f"ChatKit('identify', {json.dumps(signed)});\n"
+             "    ChatKit('setAttributes', {plan: 'pro', seats: 12, trial: false});\n")
+    stub = "window.__events = [];"
+    html = (HOSTILE_HOST_PAGE.replace(stub, f"{stub}\n    {calls}")
+            .replace("__WIDGET__", f"{chat.mount}/widget.js"))
+
+    async def index(request: web.Request) -> web.Response:
+        return web.Response(text=html, content_type="text/html")
+
+    app = web.Application()
+    app.router.add_get("/", index)
+    server = await aiohttp_server(app, host="127.0.0.1")
+    return f"http://{server.host}:{server.port}/"
+
+
+@pytest.fixture
+async def agent(chat: Chat) -> AsyncIterator[Agent]:
+    agent = Agent(chat)
+    await agent.login(AGENT_EMAIL, AGENT_PASSWORD)
+    yield agent
+    await agent.close()
+
+
+async def test_a_page_identifies_before_the_script_loads_and_the_agent_sees_it_verified(
+        page: Any, identified_page: str, chat: Chat, agent: Agent, screenshot: Any) -> None:
+    from playwright.async_api import expect
+
+    chat.kit.identity.secret = IDENTITY_SECRET
+    # Only verified visitors may write: the message below proves identify came first.
+    chat.kit.identity.required = True
+    await page.goto(identified_page)
+    await page.evaluate("ChatKit('open')")
+    frame = page.frame_locator("chatkit-widget iframe")
+    await frame.locator("#ck-input").fill("Is my order on its way?")
+    await frame.locator("#ck-input").press("Enter")
+    sent = frame.locator("li.ck-msg--visitor").first
+    await expect(sent).to_contain_text("Is my order")
+    await expect(sent).to_have_attribute("data-state", "sent")
+
+    found = (await agent.ok("contacts", {"query": USER["email"]}))["contacts"]
+    assert len(found) == 1
+    contact = found[0]
+    assert contact["verified"] is True and contact["external_id"] == USER["id"]
+    assert (contact["name"], contact["email"]) == (USER["name"], USER["email"])
+    assert contact["attributes"] == {"plan": "pro", "seats": 12, "trial": False}
+    assert contact["open_conversation"] is not None
+    await screenshot(page, "identified")
+
+    # ChatKit('reset') (the host site's logout) forgets the identity too: the next visitor
+    # is anonymous, so (verified identities required) their message is refused and waits,
+    # unsent, in the outbox...
+    await page.evaluate("ChatKit('reset')")
+    await page.evaluate("ChatKit('open')")
+    await frame.locator("#ck-input").fill("Logged in again")
+    await frame.locator("#ck-input").press("Enter")
+    again = frame.locator("li.ck-msg--visitor", has_text="Logged in again")
+    await expect(again).to_have_attribute("data-state", "sending")
+    await page.wait_for_timeout(1000)
+    await expect(again).to_have_attribute("data-state", "sending")
+    await screenshot(page, "after-reset")
+    # ...until the page identifies the user again (after the script loaded, this time):
+    # the message goes to the verified contact's conversation, which this tab now shows.
+    signed = {**USER, "hash": identity_hash(IDENTITY_SECRET, USER["id"])}
+    await page.evaluate("(user) => ChatKit('identify', user)", signed)
+    await expect(again).to_have_attribute("data-state", "sent", timeout=10_000)
+    conversation = contact["open_conversation"]["id"]
+    history = (await agent.ok("join", {"conversation_id": conversation}))["messages"]
+    assert [m["body"] for m in history if m["sender"] == "visitor"] == [
+        "Is my order on its way?", "Logged in again"]
