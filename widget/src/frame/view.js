@@ -284,6 +284,8 @@ export class ChatView {
     const wait = this.wait;
     const conversation = this.conversation;
     if (!wait || !conversation || conversation.status !== 'queued' || wait.conversation_id !== conversation.id) return null;
+    // A message left for the next shift is answered later (by email): no place in line.
+    if (conversation.handoff_reason === 'offline') return null;
     const n = wait.position;
     if (typeof wait.estimated_wait !== 'number') return this.t('queue_unknown', { n });
     return this.t('queue_position', { n, m: Math.max(1, Math.ceil(wait.estimated_wait / 60)) });
