@@ -12,7 +12,7 @@ import os
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pytest
 from aiohttp import web
@@ -53,6 +53,9 @@ HOSTILE_HOST_PAGE = """<!doctype html>
   <script src="__WIDGET__" async></script>
 </body></html>
 """
+
+if TYPE_CHECKING:
+    from tests.browser.agent import Agent
 
 
 @dataclass
@@ -108,18 +111,36 @@ async def on_duty(chat: Chat) -> AsyncIterator[None]:
     await agent.close()
 
 
-@pytest.fixture
-async def host_page(aiohttp_server: Callable[..., Awaitable[TestServer]], chat: Chat) -> str:
-    """URL of the hostile host page, on another origin (another port) than chatkit."""
-    html = HOSTILE_HOST_PAGE.replace("__WIDGET__", f"{chat.mount}/widget.js")
+async def serve_page(aiohttp_server: Callable[..., Awaitable[TestServer]], html: str, *,
+                     every_path: bool = False) -> str:
+    """A host site on another origin (another port) than chatkit, serving `html` at / (or at
+    every path); returns its URL."""
 
-    async def index(request: web.Request) -> web.Response:
+    async def page(request: web.Request) -> web.Response:
         return web.Response(text=html, content_type="text/html")
 
     app = web.Application()
-    app.router.add_get("/", index)
+    app.router.add_get("/{tail:.*}" if every_path else "/", page)
     server = await aiohttp_server(app, host="127.0.0.1")
     return f"http://{server.host}:{server.port}/"
+
+
+@pytest.fixture
+async def host_page(aiohttp_server: Callable[..., Awaitable[TestServer]], chat: Chat) -> str:
+    """URL of the hostile host page, on another origin (another port) than chatkit."""
+    return await serve_page(aiohttp_server,
+                            HOSTILE_HOST_PAGE.replace("__WIDGET__", f"{chat.mount}/widget.js"))
+
+
+@pytest.fixture
+async def agent(chat: Chat) -> AsyncIterator[Agent]:
+    """An agent's client, logged in as the test agent."""
+    from tests.browser.agent import Agent
+
+    agent = Agent(chat)
+    await agent.login(AGENT_EMAIL, AGENT_PASSWORD)
+    yield agent
+    await agent.close()
 
 
 @pytest.fixture

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import AsyncIterator
 from typing import Any
 
 import aiohttp
@@ -20,13 +19,6 @@ pytestmark = pytest.mark.browser
 PICTURE = samples.png(40, 30, (30, 140, 60))
 REPLY_PICTURE = samples.png(64, 48, (200, 60, 20))
 
-
-@pytest.fixture
-async def agent(chat: Chat) -> AsyncIterator[Agent]:
-    agent = Agent(chat)
-    await agent.login(AGENT_EMAIL, AGENT_PASSWORD)
-    yield agent
-    await agent.close()
 
 
 async def loaded_width(img: Any) -> int:

@@ -4,23 +4,15 @@ an answer with its article card and "Did this help?", and the way to a person.""
 from __future__ import annotations
 
 import re
-from collections.abc import AsyncIterator
 from typing import Any
 
 import pytest
 
 from tests.browser.agent import Agent
-from tests.browser.conftest import AGENT_EMAIL, AGENT_PASSWORD, Chat
+from tests.browser.conftest import Chat
 
 pytestmark = pytest.mark.browser
 
-
-@pytest.fixture
-async def agent(chat: Chat) -> AsyncIterator[Agent]:
-    agent = Agent(chat)
-    await agent.login(AGENT_EMAIL, AGENT_PASSWORD)
-    yield agent
-    await agent.close()
 
 
 async def test_menu_answer_and_quick_replies(page: Any, host_page: str, chat: Chat,

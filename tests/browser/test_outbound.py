@@ -4,12 +4,11 @@ which becomes the conversation's first."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
 import pytest
-from aiohttp import web
 from aiohttp.test_utils import TestServer
 
 from chatkit import AgentRole, ChatKit, Settings
@@ -21,6 +20,7 @@ from tests.browser.conftest import (
     HOSTILE_HOST_PAGE,
     PREFIX,
     Chat,
+    serve_page,
 )
 
 pytestmark = pytest.mark.browser
@@ -59,22 +59,8 @@ async def chat(aiohttp_server: Callable[..., Awaitable[TestServer]], tmp_path: P
 async def site(aiohttp_server: Callable[..., Awaitable[TestServer]], chat: Chat) -> str:
     """The host site, on another origin: every path serves the page with the widget."""
     html = HOSTILE_HOST_PAGE.replace("__WIDGET__", f"{chat.mount}/widget.js")
+    return (await serve_page(aiohttp_server, html, every_path=True)).rstrip("/")
 
-    async def any_page(request: web.Request) -> web.Response:
-        return web.Response(text=html, content_type="text/html")
-
-    app = web.Application()
-    app.router.add_get("/{tail:.*}", any_page)
-    server = await aiohttp_server(app, host="127.0.0.1")
-    return f"http://{server.host}:{server.port}"
-
-
-@pytest.fixture
-async def agent(chat: Chat) -> AsyncIterator[Agent]:
-    agent = Agent(chat)
-    await agent.login(AGENT_EMAIL, AGENT_PASSWORD)
-    yield agent
-    await agent.close()
 
 
 def chat_frame(page: Any, chat: Chat) -> Any:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import re
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 import pytest
@@ -17,13 +17,6 @@ pytestmark = pytest.mark.browser
 
 XSS = "<img src=x onerror=window.__xss=1>"
 
-
-@pytest.fixture
-async def agent(chat: Chat) -> AsyncIterator[Agent]:
-    agent = Agent(chat)
-    await agent.login(AGENT_EMAIL, AGENT_PASSWORD)
-    yield agent
-    await agent.close()
 
 
 async def socket_requests(page: Any) -> list[str]:

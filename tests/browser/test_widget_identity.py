@@ -4,16 +4,15 @@ its server) before the widget's script has loaded, and the agent sees a verified
 from __future__ import annotations
 
 import json
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 import pytest
-from aiohttp import web
 from aiohttp.test_utils import TestServer
 
 from chatkit.identity import identity_hash
 from tests.browser.agent import Agent
-from tests.browser.conftest import AGENT_EMAIL, AGENT_PASSWORD, HOSTILE_HOST_PAGE, Chat
+from tests.browser.conftest import HOSTILE_HOST_PAGE, Chat, serve_page
 
 pytestmark = pytest.mark.browser
 
@@ -34,21 +33,8 @@ async def identified_page(aiohttp_server: Callable[..., Awaitable[TestServer]],
     html = (HOSTILE_HOST_PAGE.replace(stub, f"{stub}\n    {calls}")
             .replace("__WIDGET__", f"{chat.mount}/widget.js"))
 
-    async def index(request: web.Request) -> web.Response:
-        return web.Response(text=html, content_type="text/html")
+    return await serve_page(aiohttp_server, html)
 
-    app = web.Application()
-    app.router.add_get("/", index)
-    server = await aiohttp_server(app, host="127.0.0.1")
-    return f"http://{server.host}:{server.port}/"
-
-
-@pytest.fixture
-async def agent(chat: Chat) -> AsyncIterator[Agent]:
-    agent = Agent(chat)
-    await agent.login(AGENT_EMAIL, AGENT_PASSWORD)
-    yield agent
-    await agent.close()
 
 
 async def test_a_page_identifies_before_the_script_loads_and_the_agent_sees_it_verified(
