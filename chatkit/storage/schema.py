@@ -170,6 +170,8 @@ events = Table(
     Column("created_at", BigInteger, nullable=False),
     Index("ix_events_conversation", "conversation_id", "id"),
     Index("ix_events_created", "created_at"),
+    # One kind of event over time (0010): an article's votes, a report's resolutions.
+    Index("ix_events_kind_created", "kind", "created_at"),
 )
 
 attachments = Table(
