@@ -74,7 +74,8 @@ async def test_menu_answer_and_quick_replies(page: Any, host_page: str, chat: Ch
     person = fallback.locator("button.ck-choice")
     await expect(person).to_have_text("Talk to a person")
     await person.click()
-    await expect(frame.locator("#ck-status")).to_have_text(re.compile("Waiting for a person"))
+    await expect(frame.locator("#ck-status")).to_have_text(
+        re.compile("Waiting for a person|You're number 1 in line"))
     await expect(frame.locator("li.ck-msg--bot").nth(5).locator(".ck-body")).to_have_text(
         re.compile("Connecting you with a person"))
     await expect(frame.locator("#ck-handoff")).to_be_hidden()
@@ -110,4 +111,6 @@ async def test_the_greeting_speaks_the_visitors_language(page: Any, host_page: s
     await expect(frame.locator("li.ck-msg--visitor .ck-body")).to_have_text("Facturación")
     await expect(frame.locator("li.ck-msg--bot").nth(1).locator(".ck-body")).to_have_text(
         re.compile("equipo de Facturación"))
-    await expect(frame.locator("#ck-status")).to_have_text(re.compile("Esperando"))
+    # Waiting, in Spanish: "Esperando…" until the place in line arrives, then the line.
+    await expect(frame.locator("#ck-status")).to_have_text(
+        re.compile("Esperando|Eres el número 1 en la fila"))
