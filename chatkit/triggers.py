@@ -42,26 +42,20 @@ from pydantic import (
 
 from chatkit.bot.config import pick
 from chatkit.configfile import load_config_file
-from chatkit.kb.entries import normalise_locale
+from chatkit.locales import Locale, locale_keys, one_for_all, resolve_locale
 
-Locale = Annotated[str, AfterValidator(normalise_locale)]
 Text = Annotated[str, Field(min_length=1, max_length=1000)]
 
 
-def _one_for_all(value: Any) -> Any:
-    # `message: Hello` is the same message in every locale.
-    return {"*": value} if isinstance(value, str) else value
-
-
-def _locale_keys(value: dict[str, str]) -> dict[str, str]:
+def _not_blank(value: dict[str, str]) -> dict[str, str]:
     for text in value.values():
         if not text.strip():
             raise ValueError("a message must not be only whitespace")
-    return {key if key == "*" else normalise_locale(key): text for key, text in value.items()}
+    return value
 
 
-Localized = Annotated[dict[str, Text], BeforeValidator(_one_for_all),
-                      AfterValidator(_locale_keys), Field(min_length=1)]
+Localized = Annotated[dict[str, Text], BeforeValidator(one_for_all),
+                      AfterValidator(_not_blank), AfterValidator(locale_keys), Field(min_length=1)]
 
 # Python's re syntax that JavaScript's RegExp (where the widget runs the pattern) lacks or
 # reads differently.
@@ -161,12 +155,7 @@ class TriggersConfig(_Strict):
                 or next(iter(trigger.message.values())))
 
     def resolve_locale(self, requested: str | None) -> str:
-        if requested:
-            try:
-                return normalise_locale(requested)
-            except ValueError:
-                pass
-        return self.locale
+        return resolve_locale(requested, self.locale)
 
     def for_widget(self, locale: str | None) -> list[dict[str, Any]]:
         chosen = self.resolve_locale(locale)

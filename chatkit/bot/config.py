@@ -40,29 +40,19 @@ from pydantic import (
 
 from chatkit.bot.texts import PLACEHOLDERS, TEXTS
 from chatkit.configfile import load_config_file
-from chatkit.kb.entries import normalise_locale
+from chatkit.locales import Locale, locale_keys, one_for_all, resolve_locale
 
 DEFAULT_FLOW = Path(__file__).resolve().parent.parent / "demo" / "bot.yaml"
 
 _PLACEHOLDER = re.compile(r"\{(\w*)\}")
 
-Locale = Annotated[str, AfterValidator(normalise_locale)]
 Team = Annotated[str, Field(min_length=1, max_length=100)]
 Label = Annotated[str, Field(min_length=1, max_length=100)]
 
 
-def _one_for_all(value: Any) -> Any:
-    # `label: Billing` is the same label in every locale.
-    return {"*": value} if isinstance(value, str) else value
-
-
-def _locale_keys(value: dict[str, str]) -> dict[str, str]:
-    return {key if key == "*" else normalise_locale(key): text for key, text in value.items()}
-
-
 #: A text per locale; "*" (a plain string in the YAML) serves every locale.
-Localized = Annotated[dict[str, Label], BeforeValidator(_one_for_all),
-                      AfterValidator(_locale_keys), Field(min_length=1)]
+Localized = Annotated[dict[str, Label], BeforeValidator(one_for_all),
+                      AfterValidator(locale_keys), Field(min_length=1)]
 
 
 def pick(texts: dict[str, str], locale: str, default: str) -> str | None:
@@ -172,12 +162,7 @@ class BotConfig(_Strict):
     def resolve_locale(self, requested: str | None) -> str:
         """The locale a conversation is held in: the visitor's, if it is valid, else the
         default. (Texts and the knowledge base each fall back from it on their own.)"""
-        if requested:
-            try:
-                return normalise_locale(requested)
-            except ValueError:
-                pass
-        return self.locale
+        return resolve_locale(requested, self.locale)
 
 
 def load_bot_config(path: Path | None = None) -> BotConfig:
