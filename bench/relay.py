@@ -120,6 +120,10 @@ class Server:
                 "CHATKIT_BOT_ENABLED": "false",
                 # One API agent answers every pair: far more chats than a person's capacity.
                 "CHATKIT_AGENT_CAPACITY": "10000",
+                # Each simulated visitor and the agent send far faster than a person: the
+                # per-socket event limits would measure themselves, not the relay.
+                "CHATKIT_VISITOR_EVENT_RATE": "0",
+                "CHATKIT_AGENT_EVENT_RATE": "0",
                 "CHATKIT_DEMO": "false",
                 "CHATKIT_SECRET_KEY": self.args.secret,
                 "CHATKIT_LOG_LEVEL": os.environ.get("CHATKIT_LOG_LEVEL", "warning"),

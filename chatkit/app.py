@@ -33,6 +33,7 @@ from chatkit.kb import KnowledgeBase
 from chatkit.kb.source import KBSource
 from chatkit.keys import KB_PROVIDER, KIT
 from chatkit.models import AgentRole
+from chatkit.realtime.ratelimit import RateLimit
 from chatkit.realtime.server import (
     RedisPing,
     SocketNotifier,
@@ -82,6 +83,10 @@ class ChatKit:
         self.conversations = ConversationService(self.store, notifier, bot=None)
         self.visitors, self.agent_namespace = register_namespaces(
             self.sio, notifier, self.conversations, self.agents, self.attachments)
+        self.visitors.rate_limit = _rate_limit(self.settings.visitor_event_rate,
+                                               self.settings.visitor_event_burst)
+        self.agent_namespace.rate_limit = _rate_limit(self.settings.agent_event_rate,
+                                                      self.settings.agent_event_burst)
         #: Queues, assignment, presence and transfer (the ACD); its configuration is kept in
         #: the store (seeded from routing.yaml at start-up, editable by admins).
         #: `kit.routing.priority_hook` may rank queued chats (e.g. VIPs from the CRM).
@@ -236,3 +241,8 @@ class ChatKit:
         html = await asyncio.to_thread(DEMO_PAGE.read_text, encoding="utf-8")
         return web.Response(text=html.replace("__CHATKIT_PREFIX__", self.settings.prefix),
                             content_type="text/html")
+
+
+def _rate_limit(rate: float, burst: int) -> RateLimit | None:
+    """A socket's event limit from the settings; a rate of 0 means none."""
+    return RateLimit(rate=rate, burst=burst) if rate > 0 else None

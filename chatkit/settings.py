@@ -100,6 +100,19 @@ class Settings(BaseSettings):
         1.0, gt=0, le=60,
         description="seconds between each process's look for expired offers and absent "
                     "agents (kept in the store)")
+    visitor_event_rate: float = Field(
+        5, ge=0, le=10_000,
+        description="events a second one visitor socket may send after its first burst "
+                    "(messages, typing, reads, ...); more are refused with rate_limited and "
+                    "resent by the widget; 0: no limit")
+    visitor_event_burst: int = Field(
+        30, ge=1, le=100_000, description="events one visitor socket may send at once")
+    agent_event_rate: float = Field(
+        20, ge=0, le=10_000,
+        description="events a second one agent socket may send after its first burst; "
+                    "0: no limit")
+    agent_event_burst: int = Field(
+        100, ge=1, le=100_000, description="events one agent socket may send at once")
     widget_color: str = Field("#2563eb", pattern=r"^#[0-9A-Fa-f]{6}$",
                               description="the widget's accent colour, #rrggbb")
     widget_position: Literal["right", "left"] = Field(

@@ -131,7 +131,9 @@ async def test_kill_9_mid_stream_loses_no_acked_message_and_resends_store_once(
     restart, every acknowledged message is there exactly as acknowledged; the client resends
     all it has no ack for (some of which were committed before the kill), and each is stored
     once."""
-    async with Served(tmp_path, "--no-demo") as first:
+    # The stream sends as fast as it can, far beyond a person's rate limit.
+    unlimited = {"CHATKIT_VISITOR_EVENT_RATE": "0"}
+    async with Served(tmp_path, "--no-demo", env=unlimited) as first:
         visitor = Visitor(Address(first))  # type: ignore[arg-type]
         token = (await visitor.start())["token"]
         stop, fifty_acked = asyncio.Event(), asyncio.Event()

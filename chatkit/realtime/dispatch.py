@@ -10,6 +10,7 @@ import socketio
 from pydantic import BaseModel, ValidationError
 
 from chatkit.errors import ChatKitError, InvalidPayload, Unavailable
+from chatkit.realtime.ratelimit import RateLimit
 
 log = logging.getLogger(__name__)
 
@@ -50,6 +51,8 @@ class Namespace(socketio.AsyncNamespace):  # type: ignore[misc]
     """A namespace whose events are declared in `events`: name -> (schema, handler method)."""
 
     events: ClassVar[EventTable] = {}
+    #: How fast one socket may send events (set by ChatKit from the settings); None: no limit.
+    rate_limit: RateLimit | None = None
 
     async def trigger_event(self, event: str, *args: Any) -> Any:
         if event == "connect":
@@ -57,8 +60,16 @@ class Namespace(socketio.AsyncNamespace):  # type: ignore[misc]
             auth = args[2] if len(args) > 2 else None
             return await self.on_connect(sid, environ, auth)
         if event == "disconnect":
+            if self.rate_limit is not None:
+                self.rate_limit.forget(args[0])
             return await self.on_disconnect(args[0])
         sid = args[0]
+        if self.rate_limit is not None:
+            wait = self.rate_limit.take(sid)
+            if wait is not None:
+                # Before anything is read or stored: the client resends it later.
+                return error_ack("rate_limited", "too many events: slow down",
+                                 {"retry_after_ms": max(1, round(wait * 1000))})
         spec = self.events.get(event)
         if event == UNREADABLE:
             return error_ack("invalid_payload", "the event is not valid JSON")
