@@ -26,6 +26,7 @@ from chatkit.attachments import AttachmentService
 from chatkit.attachments.http import add_attachment_routes
 from chatkit.bot import Answerer, AnswererChain, Bot, KBAnswerer, load_bot_config
 from chatkit.conversations import ConversationService
+from chatkit.crm import ContactsCRM, ContextService, CRMAdapter, HttpCRMAdapter
 from chatkit.errors import Conflict
 from chatkit.helpcentre import add_helpcentre
 from chatkit.identity import IdentityService
@@ -58,15 +59,17 @@ DEMO_AGENT_EMAIL = "demo@chatkit.local"
 class ChatKit:
     """The whole of chatkit, configured by one Settings object.
 
-    `store` and `answerers` are ports: pass your own implementation to replace the default
-    (the SQL store for `settings.database_url`; the knowledge-base answerer). `answerers` are
-    asked in order, the first that answers wins; "kb" stands for the built-in one:
+    `store`, `answerers` and `crm` are ports: pass your own implementation to replace the
+    default (the SQL store for `settings.database_url`; the knowledge-base answerer; chatkit's
+    own contacts, or the HTTP adapter for `settings.crm_url`). `answerers` are asked in
+    order, the first that answers wins; "kb" stands for the built-in one:
 
-        ChatKit(settings, answerers=[MyLLM(), "kb"])
+        ChatKit(settings, answerers=[MyLLM(), "kb"], crm=MyCRM())
     """
 
     def __init__(self, settings: Settings | None = None, *, store: Store | None = None,
-                 answerers: Sequence[Answerer | Literal["kb"]] = ("kb",)) -> None:
+                 answerers: Sequence[Answerer | Literal["kb"]] = ("kb",),
+                 crm: CRMAdapter | None = None) -> None:
         self.settings = settings or Settings()
         self.store: Store = store or SqlStore(
             self.settings.database_url, pool_size=self.settings.database_pool_size)
@@ -107,6 +110,14 @@ class ChatKit:
             self.store, secret=self.settings.identity_secret,
             required=self.settings.require_verified_identity)
         self.routing.waits.watchers = self.visitors
+        if crm is not None and not isinstance(crm, CRMAdapter):
+            raise TypeError(f"crm: {crm!r} lacks find_contact, fetch_context or write_outcome")
+        #: The CRM port, and the context service that fills the agents' CRM panel at handoff
+        #: and writes outcomes back (chatkit/crm/).
+        self.crm: CRMAdapter = crm or self._default_crm()
+        self.context = ContextService(self.store, self.crm)
+        self.conversations.handoff_listeners.append(self.context.handed_over)
+        notifier.crm = self.visitors.crm = self.agent_namespace.crm = self.context
         if not answerers:
             raise ValueError("answerers: give at least one (\"kb\" is the built-in one)")
         for answerer in answerers:
@@ -122,6 +133,13 @@ class ChatKit:
         self._loader: bytes | None = None
         #: Credentials of the demo agent, once the demo has started.
         self.demo_credentials: tuple[str, str] | None = None
+
+    def _default_crm(self) -> CRMAdapter:
+        settings = self.settings
+        if settings.crm_url is None:
+            return ContactsCRM(self.store)
+        return HttpCRMAdapter(settings.crm_url, api_key=settings.crm_api_key,
+                              timeout=settings.crm_timeout, cache_ttl=settings.crm_cache_ttl)
 
     def setup(self, app: web.Application, prefix: str | None = None) -> web.Application:
         """Mount chatkit on `app` under `prefix` (default: settings.prefix) as a sub-app.
@@ -196,6 +214,11 @@ class ChatKit:
             # Every message already received gets committed before the store closes.
             await self.conversations.close()
             await self.routing.close()
+            # Outcomes still being written back get a moment, then the CRM's connections go.
+            await self.context.close()
+            close_crm = getattr(self.crm, "close", None)
+            if close_crm is not None:
+                await close_crm()
             await self.store.close()
             if self.redis_ping is not None:
                 await self.redis_ping.close()

@@ -113,6 +113,16 @@ class Settings(BaseSettings):
                     "0: no limit")
     agent_event_burst: int = Field(
         100, ge=1, le=100_000, description="events one agent socket may send at once")
+    crm_url: str | None = Field(
+        None, description="base URL of a CRM that speaks chatkit's CRM contract "
+                          "(docs/architecture.md); none: chatkit's own contacts")
+    crm_api_key: str | None = Field(
+        None, min_length=1, description="sent to crm_url as `Authorization: Bearer <key>`")
+    crm_timeout: float = Field(2.0, gt=0, le=30,
+                               description="seconds each call to crm_url may take")
+    crm_cache_ttl: float = Field(
+        60.0, ge=0, le=24 * 3600,
+        description="seconds a CRM lookup is reused (0: never cached)")
     widget_color: str = Field("#2563eb", pattern=r"^#[0-9A-Fa-f]{6}$",
                               description="the widget's accent colour, #rrggbb")
     widget_position: Literal["right", "left"] = Field(
@@ -136,6 +146,13 @@ class Settings(BaseSettings):
         if scheme not in {"sqlite", "sqlite+aiosqlite", "postgresql", "postgres",
                           "postgresql+asyncpg"} or "://" not in value:
             raise ValueError("database_url must be sqlite:///FILE or postgresql://...")
+        return value
+
+    @field_validator("crm_url")
+    @classmethod
+    def _check_crm_url(cls, value: str | None) -> str | None:
+        if value is not None and not value.startswith(("http://", "https://")):
+            raise ValueError(f"{value!r} is not an http(s) URL like https://crm.example.com")
         return value
 
     @field_validator("allowed_origins")

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Collection, Sequence
+from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
 
@@ -142,6 +142,9 @@ class ConversationService:
         #: Queues and assignment; None: agents take chats by joining them.
         self.router: Router | None = None
         self.committer = GroupCommitter(store)
+        #: Told of each conversation handed over to the agents' queue, once it is queued
+        #: (the CRM panel is assembled then: chatkit/crm/context.py). Must not block.
+        self.handoff_listeners: list[Callable[[Conversation], None]] = []
         self._bot_turns: set[asyncio.Task[None]] = set()
         # conversation id -> its latest bot turn here: the next waits for it, so the bot
         # answers one conversation's messages in order.
@@ -458,6 +461,8 @@ class ConversationService:
             if current is None:
                 raise NotFound("no such conversation")
             return current
+        for listener in self.handoff_listeners:
+            listener(queued)
         await self.notifier.conversation_changed(queued)
         if router is not None:
             await router.queued(queued)

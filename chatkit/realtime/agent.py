@@ -13,7 +13,8 @@ from typing import Any, ClassVar
 from chatkit.agents import AgentService
 from chatkit.attachments import AttachmentService
 from chatkit.conversations import ConversationService
-from chatkit.errors import ChatKitError, Conflict, Forbidden, InvalidToken
+from chatkit.crm import ContextService
+from chatkit.errors import ChatKitError, Conflict, Forbidden, InvalidToken, NotFound
 from chatkit.models import Agent, AgentRole, Contact, Conversation, ConversationStatus, Presence
 from chatkit.realtime import schemas as s
 from chatkit.realtime.dispatch import EventTable, Namespace, connection, refuse, validate
@@ -61,9 +62,12 @@ class AgentNamespace(Namespace):
         "queue": (s.ListQueue, "queue"),
         "contacts": (s.FindContacts, "contacts"),
         "start": (s.StartConversation, "start"),
+        "context": (s.Context, "context"),
     }
     #: Queues and assignment (set by ChatKit); None: no routing events.
     routing: RoutingService | None = None
+    #: The CRM panel's data (set by ChatKit); None: `context` is refused.
+    crm: ContextService | None = None
 
     def __init__(self, conversations: ConversationService, agents: AgentService,
                  attachments: AttachmentService) -> None:
@@ -230,6 +234,19 @@ class AgentNamespace(Namespace):
         await self.enter_room(sid, conversation_room(conversation.id))
         return {"conversation": conversation.to_wire(),
                 "messages": [self.attachments.wire(message)], "has_more": False}
+
+    async def context(self, sid: str, payload: s.Context) -> dict[str, Any]:
+        """The CRM panel of a conversation the agent may see (Routing.sees, as for join)."""
+        conn = connection(self.connections, sid)
+        if self.crm is None:
+            raise Conflict("this server has no CRM context")
+        conversation = await self.conversations.store.get_conversation(payload.conversation_id)
+        if conversation is None:
+            raise NotFound("no such conversation")
+        if self.routing is not None and not self.routing.can_see(conn.agent, conversation):
+            raise Forbidden("the conversation belongs to another team's queue; "
+                            "it is not for you to see")
+        return await self.crm.panel(conversation, refresh=payload.refresh)
 
     def conversation_changed(self, conversation: Conversation) -> None:
         """Forget joined conversations that were resolved or went to someone else; a socket

@@ -67,10 +67,16 @@ class AgentAuth(Payload):
     token: str = Field(max_length=1000)
 
 
+# The host page the widget is on (the loader gives it to the frame): shown to agents in the
+# CRM panel. http(s) only, no control characters, bounded.
+PageUrl = Annotated[Text, Field(max_length=2000, pattern=r"^https?://[^\s\x00-\x1f\x7f]+$")]
+
+
 class Resume(Payload):
     since_seq: int = Field(0, ge=0)
     limit: Limit = 50
     locale: Locale | None = None
+    page: PageUrl | None = None
 
 
 class ReplyTo(Payload):
@@ -261,6 +267,14 @@ class FindContacts(Payload):
     #: An id, an email address (or its start) or a part of a name.
     query: Annotated[Text, Field(min_length=1, max_length=320), AfterValidator(_not_blank)]
     limit: int = Field(20, ge=1, le=50)
+
+
+class Context(Payload):
+    """The CRM panel of a conversation the agent may see; `refresh` assembles it afresh (the
+    CRM asked again, past its cache)."""
+
+    conversation_id: ConversationId
+    refresh: bool = False
 
 
 class StartConversation(Payload):

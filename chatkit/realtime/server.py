@@ -13,7 +13,15 @@ import socketio
 from chatkit.agents import AgentService
 from chatkit.attachments import AttachmentService
 from chatkit.conversations import ConversationService
-from chatkit.models import AgentPresence, Conversation, CsatRating, Message, SenderKind
+from chatkit.crm import ContextService
+from chatkit.models import (
+    AgentPresence,
+    Conversation,
+    ConversationStatus,
+    CsatRating,
+    Message,
+    SenderKind,
+)
 from chatkit.realtime.agent import (
     AGENT,
     SUPERVISORS_ROOM,
@@ -237,6 +245,10 @@ class SocketNotifier:
         self.attachments = attachments
         self.visitors: VisitorNamespace | None = None
         self.agents: AgentNamespace | None = None
+        #: The CRM context service (set by ChatKit): outcomes are written back when a
+        #: conversation is resolved or rated. Every resolve, the agent's or an abandonment's,
+        #: passes here once, in the process that made it.
+        self.crm: ContextService | None = None
 
     async def message_stored(self, conversation: Conversation, message: Message,
                              origin: str | None) -> None:
@@ -272,6 +284,8 @@ class SocketNotifier:
 
     async def conversation_changed(self, conversation: Conversation, *,
                                    previous_agent_id: str | None = None) -> None:
+        if self.crm is not None and conversation.status is ConversationStatus.RESOLVED:
+            self.crm.resolved(conversation)  # in the background
         if self.visitors is not None:
             self.visitors.conversation_changed(conversation)
         if self.agents is not None:
@@ -290,6 +304,8 @@ class SocketNotifier:
         await self.sio.emit("conversation", wire, to=rooms, namespace=AGENT)
 
     async def csat_rated(self, conversation: Conversation, rating: CsatRating) -> None:
+        if self.crm is not None:
+            self.crm.rated(conversation, rating)  # in the background
         # The visitor's other tabs stop asking; the agent rated, their team and the
         # supervisors see it (and whoever still has the conversation open).
         await self.sio.emit("csat", {"conversation_id": conversation.id,

@@ -8,6 +8,7 @@ from typing import Any, ClassVar
 
 from chatkit.attachments import AttachmentService
 from chatkit.conversations import ConversationService, Opening, ReplyTo
+from chatkit.crm import ContextService
 from chatkit.errors import ChatKitError, Conflict, InvalidToken, NotFound
 from chatkit.identity import Identity, IdentityService
 from chatkit.models import Conversation
@@ -36,6 +37,11 @@ class VisitorConnection:
     # Whether the contact is verified, once known (None: not looked up). A verified contact
     # stays verified, so this never goes stale.
     verified: bool | None = None
+    # The browser, from the connection's User-Agent header (bounded), for the CRM panel.
+    user_agent: str | None = None
+    # The page and browser last recorded for this connection's contact: not again unless
+    # they change.
+    recorded: tuple[str, str | None, str | None] | None = None
 
 
 class VisitorNamespace(Namespace):
@@ -56,6 +62,8 @@ class VisitorNamespace(Namespace):
     routing: RoutingService | None = None
     #: Identity verification (set by ChatKit); None: identify is refused.
     identity: IdentityService | None = None
+    #: The CRM context (set by ChatKit): where the widget is open is recorded for the panel.
+    crm: ContextService | None = None
 
     def __init__(self, conversations: ConversationService,
                  attachments: AttachmentService) -> None:
@@ -76,7 +84,8 @@ class VisitorNamespace(Namespace):
             contact_id = None if token is None else self.signer.verify(VISITOR_TOKEN, token)
         except ChatKitError as exc:
             raise refuse(InvalidToken(exc.message)) from None
-        self.connections[sid] = VisitorConnection(contact_id)
+        self.connections[sid] = VisitorConnection(contact_id,
+                                                  user_agent=_user_agent(environ))
         if contact_id is not None:
             await self._attach(sid, contact_id)
 
@@ -117,6 +126,7 @@ class VisitorNamespace(Namespace):
         conn, contact_id = await self._contact(sid)
         if payload.locale is not None:
             conn.locale = payload.locale
+        await self._seen(conn, contact_id, payload.page)
         conversation, page = await self.conversations.resume(
             contact_id, since_seq=payload.since_seq, limit=payload.limit)
         conn.conversation = conversation
@@ -133,6 +143,15 @@ class VisitorNamespace(Namespace):
             "csat": None if pending is None else {"conversation_id": pending.id,
                                                   "agent_name": pending.agent_name},
         }
+
+    async def _seen(self, conn: VisitorConnection, contact_id: str, url: str | None) -> None:
+        """Record the page and browser the contact's widget is open in (the CRM panel), once
+        per connection unless they change."""
+        seen = (contact_id, url, conn.user_agent)
+        if self.crm is None or conn.recorded == seen or (url is None and conn.user_agent is None):
+            return
+        await self.crm.visitor_seen(contact_id, url=url, user_agent=conn.user_agent)
+        conn.recorded = seen
 
     async def _watch(self, sid: str, contact_id: str,
                      conversation: Conversation | None) -> Wait | None:
@@ -256,3 +275,18 @@ class VisitorNamespace(Namespace):
         """Keep this process's view of the contact's open conversation current."""
         for sid in self._by_contact.get(conversation.contact_id, ()):
             self.connections[sid].conversation = conversation if conversation.is_open else None
+
+
+#: The longest User-Agent kept (real ones are a few hundred characters).
+MAX_USER_AGENT = 500
+
+
+def _user_agent(environ: dict[str, Any]) -> str | None:
+    """The connection's User-Agent header, as printable text of bounded length, or None."""
+    raw = environ.get("HTTP_USER_AGENT")
+    if not isinstance(raw, str):
+        return None
+    # Printable characters only, and valid Unicode (the database stores it as text).
+    text = "".join(ch for ch in raw if ch.isprintable()).encode(errors="ignore").decode()
+    text = text.strip()[:MAX_USER_AGENT]
+    return text or None

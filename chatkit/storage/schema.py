@@ -217,6 +217,26 @@ csat_ratings = Table(
     Index("ix_csat_ratings_resolved", "resolved_at"),
 )
 
+# Where each contact's widget was last opened (0011): the host page's URL and the browser's
+# user agent, recorded when a widget tab resumes, so the CRM panel shows them whichever
+# process the visitor's socket is on. One row per contact: only the latest is kept.
+contact_pages = Table(
+    "contact_pages", metadata,
+    Column("contact_id", String(32), ForeignKey("contacts.id"), primary_key=True),
+    Column("url", String(2000)),
+    Column("user_agent", String(500)),
+    Column("seen_at", BigInteger, nullable=False),
+)
+
+# The CRM panel of a conversation (0011), computed at handoff and kept, so agents get it at
+# once, from any process, after restarts; its CRM part is refreshed on demand.
+conversation_contexts = Table(
+    "conversation_contexts", metadata,
+    Column("conversation_id", String(32), ForeignKey("conversations.id"), primary_key=True),
+    Column("data", JSON(none_as_null=True), nullable=False),
+    Column("computed_at", BigInteger, nullable=False),
+)
+
 # The routing configuration (teams, agents) as admins last saved it, one row per version
 # (0006): every process reads the newest and rebuilds its routing when the version moves. The
 # version is the primary key, so of two saves from the same version one fails (no lost

@@ -64,6 +64,7 @@ from chatkit.models import (
     now_ms,
 )
 from chatkit.storage import schema as t
+from chatkit.storage.sql_crm import CrmSql
 from chatkit.storage.sql_routing import RoutingSql
 
 log = logging.getLogger(__name__)
@@ -105,7 +106,7 @@ def database_url(url: str) -> URL:
     raise ValueError(f"unsupported database URL {url!r}")
 
 
-class SqlStore(RoutingSql):
+class SqlStore(RoutingSql, CrmSql):
     """The storage port on SQLite or PostgreSQL.
 
     >>> store = SqlStore("sqlite:///chatkit.db")   # doctest: +SKIP

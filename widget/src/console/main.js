@@ -8,6 +8,7 @@ import { renderMarkdown } from '../shared/markdown.js';
 import { typingDisplay, typingSignal } from '../shared/typing.js';
 import { connectNamespace, mountFromScript } from '../shared/socket.js';
 import { createAdmin } from './admin.js';
+import { createCrmPanel } from './crm.js';
 
 const mount = mountFromScript(document.currentScript, '/static/console/console.js');
 const SESSION_KEY = 'chatkit.console';
@@ -49,6 +50,8 @@ const state = {
   outbox: [], // [{conversation_id, client_id, body, attachment_ids?, el}] replies not yet acknowledged
   limits: LIMITS, // what may be attached (the widget config's)
 };
+// The CRM panel beside the open conversation (crm.js).
+const crm = createCrmPanel({ appView: ui.appView, socket: () => state.socket });
 
 function loadAuth() {
   try {
@@ -253,6 +256,7 @@ async function openConversation(id) {
   state.unread.delete(id);
   ui.messages.replaceChildren();
   renderList();
+  crm.show(id);
   await joinCurrent();
   ui.reply.focus();
 }
@@ -413,6 +417,7 @@ async function setPresence(status) {
 }
 
 function signOut(reason = '') {
+  crm.clear();
   if (state.socket) state.socket.disconnect();
   Object.assign(state, { auth: null, socket: null, current: null, outbox: [], conversations: new Map(), contacts: new Map() });
   saveAuth(null);

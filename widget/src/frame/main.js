@@ -96,11 +96,12 @@ function main() {
     document.documentElement.style.setProperty('--ck-accent-ink', inkOf(accent));
   }
   const storage = new VisitorStorage();
-  // Given by the loader only when the server has proactive triggers: then this page view
-  // counts as a visit and the config is fetched at once to arm them.
+  // The host page's URL (shown to agents). When the server has proactive triggers, this page
+  // view counts as a visit and the config is fetched at once to arm them.
   const page = hash.get('page');
+  const triggered = Boolean(page) && hash.get('triggers') === '1';
   const loadedAt = Date.now();
-  const visits = page ? storage.countVisit(loadedAt) : 0;
+  const visits = triggered ? storage.countVisit(loadedAt) : 0;
   // The trigger whose message is shown on this page view, if one fired.
   let proactive = null;
 
@@ -109,6 +110,7 @@ function main() {
     storage,
     nextClientId: clientIdFactory(),
     locale,
+    page,
     upload: (file, token, onProgress) => uploadFile(mount, token, file, onProgress),
   });
 
@@ -271,7 +273,7 @@ function main() {
     })
     : Promise.resolve();
 
-  if (page) {
+  if (triggered) {
     Promise.all([loadConfig(), checked]).then(([loaded]) => {
       if (!loaded) return;
       armTriggers(loaded.triggers, { page, visits, loadedAt }, {

@@ -21,13 +21,18 @@ const RETRY_MS = 3000;
 const LOCALE = /^[A-Za-z]{2,3}(?:[-_][A-Za-z0-9]{1,8})*$/;
 
 /** The locale to send, or undefined when the browser's is not a BCP 47 tag. */
+// The host page's URL as the server accepts it (docs/protocol.md, resume): http(s), bounded.
+const PAGE = /^https?:\/\/[^\s\x00-\x1f\x7f]+$/;
+
 export function protocolLocale(locale) {
   return typeof locale === 'string' && locale.length <= 35 && LOCALE.test(locale) ? locale : undefined;
 }
 
 export class VisitorSession extends Emitter {
-  constructor({ socketFactory, storage, nextClientId, locale, upload }) {
+  constructor({ socketFactory, storage, nextClientId, locale, page, upload }) {
     super();
+    /** The host page (agents see it in the CRM panel), when the server would accept it. */
+    this.page = typeof page === 'string' && page.length <= 2000 && PAGE.test(page) ? page : undefined;
     /** upload(file, token, onProgress) → the server's {id, name, content_type, size, url}. */
     this.upload = upload;
     this.locale = protocolLocale(locale);
@@ -306,7 +311,7 @@ export class VisitorSession extends Emitter {
       let since = this.lastSeq;
       let currentId = this.conversation && this.conversation.id;
       for (;;) {
-        const data = await request(this.socket, 'resume', { since_seq: since, limit: RESUME_PAGE, locale: this.locale });
+        const data = await request(this.socket, 'resume', { since_seq: since, limit: RESUME_PAGE, locale: this.locale, page: this.page });
         if (typeof data.token === 'string') this.storage.token = data.token;
         const conversation = data.conversation || null;
         if (conversation && conversation.id !== currentId && since > 0) {

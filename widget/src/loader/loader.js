@@ -151,9 +151,11 @@ function start(script) {
   setUnread(0);
 
   // The hash carries the host page's origin, the only origin the frame will talk to.
-  // The locale goes along so that the chat speaks the page's language; when the server has
-  // proactive triggers, the page's URL too (a hash is never sent to a server).
-  frame.src = `${mount}/widget/#${new URLSearchParams({ origin: location.origin, locale, color, ...(SERVER.triggers && { page: location.href }) })}`;
+  // The locale goes along so that the chat speaks the page's language, and the page's URL
+  // (without its fragment), which agents see in the CRM panel and proactive triggers match;
+  // `triggers` says the server has some. A hash is never sent to a server.
+  const page = location.href.split('#')[0];
+  frame.src = `${mount}/widget/#${new URLSearchParams({ origin: location.origin, locale, color, page, ...(SERVER.triggers && { triggers: '1' }) })}`;
   (document.body || document.documentElement).appendChild(host);
 
   for (const args of queued) safely(ChatKit, args);
