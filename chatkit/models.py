@@ -308,6 +308,18 @@ CSAT_WINDOW_MS = 7 * 24 * 3600 * 1000
 
 
 @dataclass(slots=True, frozen=True)
+class Unread:
+    """A conversation's visitor messages that no agent has read: how many, and when the
+    oldest of them was sent (the visitor has waited for an answer since)."""
+
+    count: int
+    since: int
+
+    def to_wire(self) -> dict[str, Any]:
+        return {"count": self.count, "since": self.since}
+
+
+@dataclass(slots=True, frozen=True)
 class CsatRating:
     """A visitor's satisfaction rating of a conversation an agent resolved, stored against the
     conversation, its agent and its team (the queue team that had it)."""

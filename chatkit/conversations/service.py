@@ -31,6 +31,7 @@ from chatkit.models import (
     Message,
     NewMessage,
     SenderKind,
+    Unread,
     now_ms,
 )
 from chatkit.storage import Store
@@ -594,6 +595,10 @@ class ConversationService:
         conversation = await self.store.open_conversation_for(contact_id)
         if conversation is not None:
             await self.notifier.conversation_changed(conversation)
+
+    async def unread(self, conversations: Collection[Conversation]) -> dict[str, Unread]:
+        """Per conversation with any: the visitor's messages no agent has read yet."""
+        return await self.store.unread([c.id for c in conversations])
 
     async def contacts_of(self, conversations: Collection[Conversation]) -> dict[str, Contact]:
         """The contacts of these conversations, by id: who they are in an agent's list (the

@@ -115,13 +115,19 @@ class AgentNamespace(Namespace):
             conn.agent, [ConversationStatus(status) for status in payload.status],
             payload.limit)
         return {"conversations": [c.to_wire() for c in found],
-                "contacts": await self._contacts(found)}
+                "contacts": await self._contacts(found),
+                "unread": await self._unread(found)}
 
     async def _contacts(self, conversations: list[Conversation]) -> dict[str, Any]:
         """Who the visitors of a list are: name and email, when known, and the host site's
         identity and attributes (docs/protocol.md)."""
         return {contact.id: _contact_wire(contact)
                 for contact in (await self.conversations.contacts_of(conversations)).values()}
+
+    async def _unread(self, conversations: list[Conversation]) -> dict[str, Any]:
+        """The inbox's unread counts and how long each visitor has waited for an answer."""
+        found = await self.conversations.unread(conversations)
+        return {conversation_id: unread.to_wire() for conversation_id, unread in found.items()}
 
     async def join(self, sid: str, payload: s.Join) -> dict[str, Any]:
         conn = connection(self.connections, sid)
@@ -213,7 +219,8 @@ class AgentNamespace(Namespace):
         waiting = [c for team in teams
                    for c in await routing.store.queue(team, limit=payload.limit)]
         return {"teams": teams, "conversations": [c.to_wire() for c in waiting],
-                "contacts": await self._contacts(waiting)}
+                "contacts": await self._contacts(waiting),
+                "unread": await self._unread(waiting)}
 
     async def contacts(self, sid: str, payload: s.FindContacts) -> dict[str, Any]:
         connection(self.connections, sid)

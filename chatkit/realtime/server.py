@@ -237,6 +237,10 @@ async def close_socket_server(sio: socketio.AsyncServer) -> None:
             await connection.aclose()
 
 
+# A visitor's message in these waits on a person (with the bot, the bot answers it).
+_WAITING_ON_AGENTS = (ConversationStatus.QUEUED, ConversationStatus.ASSIGNED)
+
+
 class SocketNotifier:
     """The conversation service's Notifier, over Socket.IO rooms."""
 
@@ -259,6 +263,18 @@ class SocketNotifier:
                                 namespace=VISITOR, skip_sid=origin)
         await self.sio.emit("message", wire, room=conversation_room(conversation.id),
                             namespace=AGENT, skip_sid=origin)
+        if message.sender is SenderKind.VISITOR and conversation.status in _WAITING_ON_AGENTS:
+            # The inbox's unread counts, for the agents who have it listed but not open:
+            # its agent (or its queue's team) and the supervisors, each socket once.
+            rooms = [SUPERVISORS_ROOM]
+            if conversation.status is ConversationStatus.ASSIGNED and conversation.agent_id:
+                rooms.append(agent_room(conversation.agent_id))
+            elif conversation.queue_team is not None:
+                rooms.append(team_room(conversation.queue_team))
+            await self.sio.emit("activity", {"conversation_id": conversation.id,
+                                             "seq": message.seq,
+                                             "created_at": message.created_at},
+                                to=rooms, namespace=AGENT)
 
     async def typing(self, conversation: Conversation, sender: SenderKind,
                      author_name: str | None, typing: bool, origin: str | None) -> None:

@@ -23,6 +23,7 @@ from chatkit.models import (
     Message,
     NewMessage,
     SenderKind,
+    Unread,
 )
 from chatkit.storage.crm import CrmStore
 from chatkit.storage.routing import RoutingStore
@@ -128,6 +129,11 @@ class Store(RoutingStore, CrmStore, Protocol):
         """Oldest first. With `queue_teams`, only what an agent of these teams may see: those
         whose queue team is one of them (queued, or assigned from that queue), those in no
         queue (when `unqueued`), and those assigned to `agent_id` (when given)."""
+
+    async def unread(self, conversation_ids: Collection[str]) -> dict[str, Unread]:
+        """What visitors wrote that agents have not read yet (after `agent_read_seq`), per
+        conversation with any: how many messages, and when the oldest was sent (how long the
+        visitor has been waiting for an answer)."""
 
     async def transition(
         self,

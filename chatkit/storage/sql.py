@@ -61,6 +61,7 @@ from chatkit.models import (
     Message,
     NewMessage,
     SenderKind,
+    Unread,
     now_ms,
 )
 from chatkit.storage import schema as t
@@ -465,6 +466,21 @@ class SqlStore(RoutingSql, CrmSql):
         async with self._read() as conn:
             rows = (await conn.execute(query)).all()
         return [_to_conversation(row) for row in rows]
+
+    async def unread(self, conversation_ids: Collection[str]) -> dict[str, Unread]:
+        if not conversation_ids:
+            return {}
+        c, m = t.conversations.c, t.messages.c
+        # By the messages' primary key (conversation_id, seq): a range per conversation.
+        query = (select(m.conversation_id, func.count().label("n"),
+                        func.min(m.created_at).label("since"))
+                 .select_from(t.messages.join(t.conversations, c.id == m.conversation_id))
+                 .where(m.conversation_id.in_(list(conversation_ids)),
+                        m.seq > c.agent_read_seq, m.sender == str(SenderKind.VISITOR))
+                 .group_by(m.conversation_id))
+        async with self._read() as conn:
+            rows = (await conn.execute(query)).all()
+        return {row.conversation_id: Unread(int(row.n), int(row.since)) for row in rows}
 
     async def transition(
         self,

@@ -15,6 +15,7 @@ from chatkit.models import (
     ConversationStatus,
     NewMessage,
     SenderKind,
+    Unread,
 )
 from chatkit.storage import SqlStore
 
@@ -255,6 +256,27 @@ async def test_read_marks_only_move_forward_up_to_the_last_message(store: SqlSto
                 else conversation.visitor_read_seq)
         assert (mark, did_move) == (expected, moved)
     assert await store.mark_read("missing", SenderKind.AGENT, 1) is None
+
+
+async def test_unread_counts_the_visitors_messages_after_the_agents_read_mark(
+        store: SqlStore) -> None:
+    contact_id, conversation_id = await new_conversation(store)
+    _, quiet = await new_conversation(store)
+    said = await store.append_messages(
+        [visitor_says(conversation_id, contact_id, f"m{n}", f"c{n}") for n in range(3)])
+    await store.append_messages([NewMessage(conversation_id, SenderKind.AGENT, "hi", "a1",
+                                            "agent-1")])
+    stored = [r.message for r in said if r is not None]
+    first = stored[0]
+    assert await store.unread([conversation_id, quiet]) == {
+        conversation_id: Unread(3, first.created_at)}  # the agent's own reply is not unread
+    await store.mark_read(conversation_id, SenderKind.AGENT, 2)
+    third = stored[2]
+    assert await store.unread([conversation_id]) == {
+        conversation_id: Unread(1, third.created_at)}
+    await store.mark_read(conversation_id, SenderKind.AGENT, 4)
+    assert await store.unread([conversation_id]) == {}
+    assert await store.unread([]) == {}
 
 
 async def test_events_are_recorded_in_order(store: SqlStore) -> None:

@@ -9,11 +9,11 @@ import { typingDisplay, typingSignal } from '../shared/typing.js';
 import { connectNamespace, mountFromScript } from '../shared/socket.js';
 import { createAdmin } from './admin.js';
 import { createCrmPanel } from './crm.js';
+import { STATUS_LABEL, countUnread, createAlerts, createInbox } from './inbox.js';
 
 const mount = mountFromScript(document.currentScript, '/static/console/console.js');
 const SESSION_KEY = 'chatkit.console';
 const LISTED = ['bot', 'queued', 'assigned'];
-const STATUS_LABEL = { bot: 'with bot', queued: 'waiting', assigned: 'assigned', resolved: 'resolved' };
 const nextClientId = clientIdFactory();
 
 const ui = {
@@ -43,7 +43,7 @@ const state = {
   socket: null,
   conversations: new Map(),
   contacts: new Map(), // contact id -> {name, email, external_id, verified, attributes}, from the list
-  unread: new Set(),
+  unread: new Map(), // conversation id -> {count, since}: visitor messages no agent has read
   current: null, // the open conversation's id
   seen: new Set(), // seqs shown for the open conversation
   lastSeq: 0,
@@ -102,29 +102,19 @@ function senderName(message) {
 
 // ---- conversation list ----
 
+const inbox = createInbox({
+  tabs: byId('inbox-tabs'),
+  list: ui.list,
+  empty: ui.listEmpty,
+  me: () => state.auth && state.auth.agent.id,
+  state,
+  label: visitorLabel,
+  onOpen: (id) => openConversation(id),
+});
+const alerts = createAlerts(byId('notify-enable'));
+
 function renderList() {
-  const conversations = [...state.conversations.values()].sort((a, b) => a.created_at - b.created_at);
-  ui.list.replaceChildren(
-    ...conversations.map((conversation) => {
-      const button = h(
-        'button',
-        { type: 'button', 'aria-current': String(conversation.id === state.current), 'data-id': conversation.id },
-        h('span', { class: 'who', text: visitorLabel(conversation) }),
-        h(
-          'span',
-          { class: 'meta' },
-          h('span', { class: `status status-${conversation.status}`, text: STATUS_LABEL[conversation.status] || conversation.status }),
-          // Left with the offline form: the visitor waits for a reply by email.
-          conversation.handoff_reason === 'offline' ? ' · left a message ·' : '',
-          conversation.agent_name ? ` ${conversation.agent_name} · ` : ' ',
-          timeElement(conversation.created_at),
-        ),
-      );
-      button.addEventListener('click', () => openConversation(conversation.id));
-      return h('li', { class: state.unread.has(conversation.id) ? 'unread' : null }, button);
-    }),
-  );
-  ui.listEmpty.hidden = conversations.length > 0;
+  inbox.render();
 }
 
 function upsertConversation(conversation) {
@@ -143,6 +133,7 @@ async function refreshList() {
   const data = await request(state.socket, 'conversations', { status: LISTED });
   state.conversations = new Map(data.conversations.map((c) => [c.id, c]));
   state.contacts = new Map(Object.entries(data.contacts || {}));
+  state.unread = new Map(Object.entries(data.unread || {}));
   renderList();
 }
 
@@ -373,8 +364,13 @@ function connect() {
   });
   // A conversation offered to this agent: it appears in the list; opening it accepts it.
   socket.on('assignment', async ({ conversation }) => {
-    if (conversation) upsertConversation(conversation);
+    if (!conversation) return;
+    upsertConversation(conversation);
+    inbox.show(conversation.id);
+    // Its unread count and waiting time, as the server knows them.
+    refreshList().catch(() => {});
     ui.conn.textContent = 'New conversation assigned to you';
+    alerts.assigned(conversation.id, 'New chat assigned to you', visitorLabel(conversation), () => openConversation(conversation.id));
   });
   socket.on('disconnect', (reason) => {
     ui.conn.textContent = 'Reconnecting…';
@@ -398,10 +394,17 @@ function connect() {
       addMessage(message);
       if (message.sender === 'visitor') reportRead();
     }
-    else if (state.conversations.has(message.conversation_id)) {
-      state.unread.add(message.conversation_id);
-      renderList();
-    }
+  });
+  // A visitor wrote in a chat this agent has listed (theirs, their team's queue, or any for
+  // supervisors): one more unread, unless it is the one open here.
+  socket.on('activity', (activity) => {
+    if (activity.conversation_id === state.current || !state.conversations.has(activity.conversation_id)) return;
+    countUnread(state.unread, activity);
+    renderList();
+  });
+  // Read in another tab: nothing unread left there.
+  socket.on('read', (event) => {
+    if (event.reader === 'agent' && state.unread.delete(event.conversation_id)) renderList();
   });
   socket.connect();
 }
