@@ -25,9 +25,10 @@ from chatkit.models import (
     SenderKind,
 )
 from chatkit.storage.routing import RoutingStore
+from chatkit.storage.sessions import SessionStore
 
 
-class Store(RoutingStore, Protocol):
+class Store(RoutingStore, SessionStore, Protocol):
     """Durable state. Methods are atomic: each commits before it returns, or changes nothing."""
 
     async def open(self) -> None:
