@@ -12,6 +12,8 @@ from typing import Any, ClassVar
 
 from chatkit.agents import AgentService
 from chatkit.attachments import AttachmentService
+from chatkit.console.auth import from_console, session_cookie_of
+from chatkit.console.sessions import Sessions
 from chatkit.conversations import ConversationService
 from chatkit.errors import ChatKitError, Conflict, Forbidden, InvalidToken
 from chatkit.models import Agent, AgentRole, Contact, Conversation, ConversationStatus, Presence
@@ -32,6 +34,11 @@ def conversation_room(conversation_id: str) -> str:
 def agent_room(agent_id: str) -> str:
     """Every socket of one agent, in any process."""
     return f"agent:{agent_id}"
+
+
+def session_room(token_hash: str) -> str:
+    """The sockets opened with one console session: told when it ends."""
+    return f"session:{token_hash}"
 
 
 def team_room(team: str) -> str:
@@ -64,6 +71,8 @@ class AgentNamespace(Namespace):
     }
     #: Queues and assignment (set by ChatKit); None: no routing events.
     routing: RoutingService | None = None
+    #: The console's sessions (set by ChatKit); None: tokens only.
+    sessions: Sessions | None = None
 
     def __init__(self, conversations: ConversationService, agents: AgentService,
                  attachments: AttachmentService) -> None:
@@ -76,12 +85,19 @@ class AgentNamespace(Namespace):
         self._joined_by: dict[str, set[str]] = {}
 
     async def on_connect(self, sid: str, environ: dict[str, Any], auth: Any) -> None:
-        try:
-            token = validate(s.AgentAuth, auth).token
-            agent = await self.agents.agent_for_token(token)
-        except ChatKitError as exc:
-            raise refuse(InvalidToken(exc.message)) from None
+        """`auth.token` (a bearer token), or, with no auth, the console's session cookie."""
+        session: str | None = None
+        if auth is None or auth == {}:
+            agent, session = await self._signed_in(environ)
+        else:
+            try:
+                token = validate(s.AgentAuth, auth).token
+                agent = await self.agents.agent_for_token(token)
+            except ChatKitError as exc:
+                raise refuse(InvalidToken(exc.message)) from None
         self.connections[sid] = AgentConnection(agent)
+        if session is not None:
+            await self.enter_room(sid, session_room(session))
         await self.enter_room(sid, agent_room(agent.id))
         if agent.role is not AgentRole.AGENT:
             await self.enter_room(sid, SUPERVISORS_ROOM)
@@ -89,6 +105,28 @@ class AgentNamespace(Namespace):
             for team in self.routing.teams_of(agent):
                 await self.enter_room(sid, team_room(team))
             await self.routing.connected(agent, sid)
+
+    async def _signed_in(self, environ: dict[str, Any]) -> tuple[Agent, str]:
+        """The agent of the handshake's session cookie, and the session's token hash. A
+        browser sends the cookie whichever page opens the socket, so only the console's own
+        origin may (cross-site WebSocket hijacking), even where engine.io lets the widget's
+        sites open sockets."""
+        cookie = session_cookie_of(environ)
+        if cookie is None or self.sessions is None:
+            raise refuse(InvalidToken("sign in to the console, or send auth.token"))
+        if not from_console(environ):
+            raise refuse(Forbidden("the console's session works only from the console's "
+                                   "own pages (Origin)"))
+        found = await self.sessions.find(cookie)
+        if found is None:
+            raise refuse(InvalidToken("your session has ended (signed out or expired): "
+                                      "sign in again"))
+        return found.agent, found.session.token_hash
+
+    async def session_ended(self, token_hash: str) -> None:
+        """A console session ended (signed out): its sockets, in any process, are told, so
+        that every tab of it goes back to the sign-in form. (Reconnecting is refused.)"""
+        await self.emit("signed_out", {}, room=session_room(token_hash))
 
     async def on_disconnect(self, sid: str) -> None:
         conn = self.connections.pop(sid, None)
