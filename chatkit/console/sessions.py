@@ -86,9 +86,12 @@ class Sessions:
         (never was, signed out, expired)."""
         if not token or len(token) > MAX_TOKEN_LENGTH:
             return None
+        return await self.find_by_hash(token_hash(token))
+
+    async def find_by_hash(self, hashed: str) -> SignedIn | None:
+        """As find, by the token's hash (what a socket opened with the session keeps)."""
         now = self.clock()
-        found = await self._store.agent_session(token_hash(token), now=now,
-                                                idle_ms=self.idle_ms)
+        found = await self._store.agent_session(hashed, now=now, idle_ms=self.idle_ms)
         if found is None:
             return None
         session, agent = found

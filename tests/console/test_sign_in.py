@@ -410,6 +410,36 @@ async def test_the_console_connects_with_its_cookie_and_hears_its_sign_out(
         await client.disconnect()
 
 
+async def test_a_socket_whose_session_ended_is_cut_off(browser: Browser, clock: Clock,
+                                                      server: TestServer) -> None:
+    await browser.sign_in("sue@example.com")
+    token = browser.cookie(SESSION_COOKIE)
+    assert token is not None
+    client, refused = await connect(browser, browser.origin)
+    assert refused is None
+    try:
+        # A socket in use keeps its session from going idle.
+        for _ in range(3):
+            clock.advance(3000)  # the idle timeout is 3600 s
+            ack = await client.call("conversations", {}, namespace="/agent", timeout=5)
+            assert ack["ok"], ack
+        assert (await browser.console())[0].status == 200
+        # The session ends (in the store: another process's sign-out, say); the socket is
+        # refused at its next check and disconnected.
+        kit = server.kit  # type: ignore[attr-defined]
+        await kit.sessions.close(token)
+        clock.advance(61)
+        ack = await client.call("conversations", {}, namespace="/agent", timeout=5)
+        assert ack["error"]["code"] == "invalid_token"
+        for _ in range(50):
+            if not client.connected:
+                break
+            await asyncio.sleep(0.1)
+        assert not client.connected
+    finally:
+        await client.disconnect()
+
+
 async def test_a_foreign_origin_cannot_use_the_cookie(start_server: StartServer) -> None:
     # Any site may open sockets here (for the widget), but only the console's own pages may
     # open one with the console's cookie.
