@@ -100,8 +100,16 @@ def safe_next(request: web.Request, value: str | None) -> str:
     return value
 
 
+def is_https(request: web.Request) -> bool:
+    """Whether the browser reached chatkit over https: directly, or through a proxy that
+    ended TLS and says so (X-Forwarded-Proto). Trusting that header costs nothing: it only
+    adds Secure to a cookie, and a page cannot make a browser send it."""
+    forwarded = request.headers.get("X-Forwarded-Proto", "").split(",")[0].strip().lower()
+    return request.secure or forwarded == "https"
+
+
 def _cookie_options(request: web.Request, path: str) -> dict[str, Any]:
-    return {"path": path, "httponly": True, "samesite": "Lax", "secure": request.secure}
+    return {"path": path, "httponly": True, "samesite": "Lax", "secure": is_https(request)}
 
 
 def _login_page(request: web.Request, *, status: int = 200, error: str = "", email: str = "",

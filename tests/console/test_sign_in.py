@@ -139,6 +139,16 @@ async def test_signing_in_opens_a_session_and_shows_the_console(
     assert hashes == [hashlib.sha256(token.encode()).hexdigest()]
 
 
+async def test_the_cookie_is_secure_over_https_behind_a_proxy(browser: Browser) -> None:
+    fields = await browser.login_form()
+    async with browser.http.post(f"{browser.base}/console/login", allow_redirects=False,
+                                 headers={"X-Forwarded-Proto": "https"}, data={
+                                     **fields, "email": "ada@example.com",
+                                     "password": PASSWORD}) as response:
+        assert response.status == 303
+        assert response.cookies[SESSION_COOKIE]["secure"]
+
+
 async def test_the_console_page_escapes_the_agents_name(browser: Browser,
                                                         server: TestServer) -> None:
     kit = server.kit  # type: ignore[attr-defined]
