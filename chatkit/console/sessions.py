@@ -9,6 +9,7 @@ before sign-in (session fixation) never becomes a signed-in one."""
 from __future__ import annotations
 
 import hashlib
+import re
 import secrets
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -26,6 +27,7 @@ TOUCH_EVERY_MS = 60_000
 LOGIN_FORM = "login-form"
 #: How long a sign-in form may be left open before it is sent (s).
 LOGIN_FORM_TTL = 2 * 3600
+_NONCE = re.compile(r"[A-Za-z0-9_-]{22,64}")
 
 
 def token_hash(token: str) -> str:
@@ -53,13 +55,15 @@ class Sessions:
     def use_signer(self, signer: TokenSigner) -> None:
         self._signer = signer
 
-    def login_form_tokens(self) -> tuple[str, str]:
+    def login_form_tokens(self, cookie: str | None = None) -> tuple[str, str]:
         """The sign-in form's CSRF protection, before any session exists (a signed double
         submit): a random value for a cookie, and for the form a signed token naming it. A
-        cross-site page can neither read the cookie nor sign a token for a value it planted."""
+        cross-site page can neither read the cookie nor sign a token for a value it planted.
+        The browser's `cookie`, when it has one, is kept, so that two forms open in two tabs
+        both work."""
         if self._signer is None:
             raise RuntimeError("chatkit has not started: no signing key yet")
-        nonce = secrets.token_urlsafe(16)
+        nonce = cookie if cookie and _NONCE.fullmatch(cookie) else secrets.token_urlsafe(16)
         return nonce, self._signer.sign(LOGIN_FORM, nonce, ttl=LOGIN_FORM_TTL)
 
     def login_form_valid(self, cookie: str | None, form_token: str | None) -> bool:

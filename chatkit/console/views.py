@@ -117,7 +117,7 @@ def _login_page(request: web.Request, *, status: int = 200, error: str = "", ema
                 headers: dict[str, str] | None = None) -> web.Response:
     """The sign-in form, with a fresh pair of CSRF tokens (cookie and form)."""
     kit = request.config_dict[KIT]
-    nonce, form_token = kit.sessions.login_form_tokens()
+    nonce, form_token = kit.sessions.login_form_tokens(request.cookies.get(LOGIN_FORM_COOKIE))
     response = _render(request, "login.html", status=status, headers=headers, error=error,
                        email=email, csrf_token=form_token,
                        next=safe_next(request, next_url),

@@ -185,6 +185,12 @@ async def test_the_form_needs_its_csrf_token_and_cookie(browser: Browser) -> Non
     assert (await browser.sign_in("ada@example.com", fields=fields)).status == 403
 
 
+async def test_a_form_still_works_after_another_tab_opened_one(browser: Browser) -> None:
+    first = await browser.login_form()
+    await browser.login_form()  # another tab: the first form's cookie stays as it was
+    assert (await browser.sign_in("ada@example.com", fields=first)).status == 303
+
+
 @pytest.mark.parametrize(("next_url", "expected"), [
     ("/chat/console/?tab=queue", "/chat/console/?tab=queue"),
     ("https://evil.example/", "/chat/console/"),
