@@ -25,6 +25,7 @@ from chatkit.agents import AgentService
 from chatkit.attachments import AttachmentService
 from chatkit.attachments.http import add_attachment_routes
 from chatkit.bot import Answerer, AnswererChain, Bot, KBAnswerer, load_bot_config
+from chatkit.console import LoginGuard, Sessions, add_console
 from chatkit.conversations import ConversationService
 from chatkit.crm import ContactsCRM, ContextService, CRMAdapter, HttpCRMAdapter
 from chatkit.errors import Conflict
@@ -74,6 +75,13 @@ class ChatKit:
         self.store: Store = store or SqlStore(
             self.settings.database_url, pool_size=self.settings.database_pool_size)
         self.agents = AgentService(self.store, token_ttl=self.settings.agent_token_ttl)
+        #: The console's server-side sessions, and sign-in with a lockout (chatkit.console).
+        self.sessions = Sessions(self.store, idle_timeout=self.settings.session_idle_timeout,
+                                 lifetime=self.settings.session_lifetime)
+        self.logins = LoginGuard(self.store, self.agents,
+                                 max_failures=self.settings.login_max_failures,
+                                 window=self.settings.login_failure_window,
+                                 lockout=self.settings.login_lockout)
         self.attachments = AttachmentService(
             self.store, max_bytes=self.settings.attachment_max_bytes,
             url_ttl=self.settings.attachment_url_ttl, prefix=self.settings.prefix)
@@ -102,6 +110,7 @@ class ChatKit:
             sweep_interval=self.settings.routing_sweep_interval,
             default_capacity=self.settings.agent_capacity)
         self.conversations.router = self.agent_namespace.routing = self.routing
+        self.agent_namespace.sessions = self.sessions
         self.routing.listeners.append(self.agent_namespace.routing_changed)
         self.attachments.agent_sees = self.routing.can_see
         self.visitors.routing = self.routing
@@ -153,6 +162,7 @@ class ChatKit:
         provider: Callable[[], KnowledgeBase] = self.kb
         sub[KB_PROVIDER] = provider
         add_routes(sub)
+        add_console(sub)
         add_helpcentre(sub)
         add_attachment_routes(sub)
         # engine.io registers its route on the app it is given: attach before mounting.
@@ -180,6 +190,7 @@ class ChatKit:
             "secret_key", lambda: secrets.token_urlsafe(48))
         signer = TokenSigner(secret)
         self.agents.use_signer(signer)
+        self.sessions.use_signer(signer)
         self.attachments.use_signer(signer)
         self.visitors.signer = signer
         await self.kb.load()
@@ -198,6 +209,7 @@ class ChatKit:
         log.info("chatkit ready (store: %s)", self.settings.database_url.split("@")[-1])
         watcher = asyncio.create_task(self.kb.watch(), name="chatkit-kb-watch")
         sweeper = asyncio.create_task(self._sweep_attachments(), name="chatkit-attachments")
+        sign_ins = asyncio.create_task(self._sweep_sign_ins(), name="chatkit-sign-ins")
         # Every process sweeps the routing timers kept in the store (routing/service.py).
         router = asyncio.create_task(self.routing.run(), name="chatkit-routing")
         # Every process tells its own waiting visitors where they stand (routing/wait.py).
@@ -207,7 +219,7 @@ class ChatKit:
             yield
         finally:
             self.ready = False
-            for task in (watcher, sweeper, router, waits):
+            for task in (watcher, sweeper, sign_ins, router, waits):
                 task.cancel()
                 with contextlib.suppress(asyncio.CancelledError):
                     await task
@@ -234,6 +246,22 @@ class ChatKit:
             except Exception:
                 log.exception("deleting abandoned attachment uploads failed; trying later")
             await asyncio.sleep(3600)
+
+    async def _sweep_sign_ins(self) -> None:
+        """Delete ended console sessions and old failed sign-in counts, now and every hour
+        (they are refused anyway; this only keeps the tables small)."""
+        while True:
+            try:
+                await self.sessions.sweep()
+                await self.logins.sweep()
+            except Exception:
+                log.exception("deleting ended console sessions failed; trying later")
+            await asyncio.sleep(3600)
+
+    @property
+    def prefix(self) -> str:
+        """The path chatkit is mounted at (e.g. /chat): its cookies' Path."""
+        return self._prefix
 
     def _article_url(self, entry_id: str) -> str:
         """Where the help centre shows a knowledge-base entry (the cards under answers)."""

@@ -51,6 +51,19 @@ class InvalidCredentials(ChatKitError):
     code = "invalid_credentials"
 
 
+class TooManyAttempts(ChatKitError):
+    """Sign-ins for this email failed too often: it is locked out for `retry_after` seconds,
+    whatever the password."""
+
+    code = "too_many_attempts"
+
+    def __init__(self, retry_after: int) -> None:
+        minutes = max(1, -(-retry_after // 60))
+        super().__init__(f"too many attempts, try again in {minutes} minute"
+                         f"{'' if minutes == 1 else 's'}", details={"retry_after": retry_after})
+        self.retry_after = retry_after
+
+
 class Unavailable(ChatKitError):
     code = "unavailable"
 

@@ -1,4 +1,5 @@
-"""The HTTP side of the sub-app: the widget's files, the console page, the REST API."""
+"""The HTTP side of the sub-app: the widget's files, the REST API. (The console's pages are
+chatkit.console's.)"""
 
 from __future__ import annotations
 
@@ -12,10 +13,11 @@ from aiohttp import web
 from pydantic import BaseModel, ValidationError
 
 from chatkit.attachments.files import FILE_TYPES
-from chatkit.errors import ChatKitError, Conflict
+from chatkit.console.auth import bearer_token, require_role
+from chatkit.errors import ChatKitError, Conflict, TooManyAttempts
 from chatkit.kb import KBLoadError
 from chatkit.keys import KIT
-from chatkit.models import Agent, AgentRole
+from chatkit.models import AgentRole
 from chatkit.realtime.dispatch import describe
 from chatkit.realtime.schemas import Login, RoutingUpdate, VisitorStatusQuery, WidgetConfigQuery
 from chatkit.realtime.visitor import VISITOR_TOKEN
@@ -68,14 +70,6 @@ async def widget_frame(request: web.Request) -> web.StreamResponse:
         # Only the configured sites may embed the chat (and chatkit's own demo page).
         headers["Content-Security-Policy"] = f"frame-ancestors 'self' {' '.join(origins)}"
     return web.FileResponse(STATIC / "widget" / "frame.html", headers=headers)
-
-
-@routes.get("/console/")
-async def console(request: web.Request) -> web.StreamResponse:
-    # No site may frame the console (clickjacking); the widget's frame is another matter.
-    return web.FileResponse(STATIC / "console" / "index.html", headers={
-        "Cache-Control": "no-cache", "X-Frame-Options": "DENY",
-        "Content-Security-Policy": "frame-ancestors 'none'"})
 
 
 @routes.get("/widget")
@@ -188,13 +182,20 @@ async def widget_visitor(request: web.Request) -> web.Response:
 
 @routes.post("/api/agents/login")
 async def login(request: web.Request) -> web.Response:
+    """A bearer token for programs (the console signs in with its form instead). Failed
+    attempts count towards the same lockout as the form's: 429 with Retry-After."""
     kit = request.config_dict[KIT]
     credentials = await json_body(request, Login)
     try:
-        agent = await kit.agents.authenticate(credentials.email, credentials.password)
+        agent = await kit.logins.authenticate(credentials.email, credentials.password)
+    except TooManyAttempts as exc:
+        response = error_response(429, exc.code, exc.message)
+        response.headers["Retry-After"] = str(exc.retry_after)
+        return response
     except ChatKitError as exc:
         return error_response(401, exc.code, exc.message)
-    return web.json_response({"token": kit.agents.issue_token(agent), "agent": agent.to_wire()})
+    return web.json_response({"token": kit.agents.issue_token(agent), "agent": agent.to_wire()},
+                             headers={"Cache-Control": "no-store"})
 
 
 async def json_body(request: web.Request, model: type[M]) -> M:
@@ -216,34 +217,6 @@ def _bad_request(message: str) -> web.HTTPBadRequest:
                               content_type="application/json")
 
 
-def bearer_token(request: web.Request) -> str | None:
-    """The token of an `Authorization: Bearer ...` header, if there is one."""
-    scheme, _, token = request.headers.get("Authorization", "").partition(" ")
-    token = token.strip()
-    return token if scheme.lower() == "bearer" and token else None
-
-
-async def require_agent(request: web.Request, *roles: AgentRole) -> Agent:
-    """The agent whose token is in `Authorization: Bearer ...`, with one of `roles` (any role
-    when none is given); raises a JSON 401 or 403 otherwise."""
-    token = bearer_token(request)
-    if token is None:
-        raise web.HTTPUnauthorized(
-            text=_error_text("unauthorized", "send an agent token: Authorization: Bearer ..."),
-            content_type="application/json", headers={"WWW-Authenticate": "Bearer"})
-    try:
-        agent = await request.config_dict[KIT].agents.agent_for_token(token)
-    except ChatKitError as exc:
-        raise web.HTTPUnauthorized(text=_error_text(exc.code, exc.message),
-                                   content_type="application/json",
-                                   headers={"WWW-Authenticate": "Bearer"}) from exc
-    if roles and agent.role not in roles:
-        raise web.HTTPForbidden(
-            text=_error_text("forbidden", f"this needs the role {' or '.join(roles)}"),
-            content_type="application/json")
-    return agent
-
-
 def _error_text(code: str, message: str) -> str:
     return json.dumps({"error": {"code": code, "message": message}})
 
@@ -251,7 +224,7 @@ def _error_text(code: str, message: str) -> str:
 @routes.post("/api/kb/reload")
 async def reload_kb(request: web.Request) -> web.Response:
     """The admin action: read the knowledge base's files again, now."""
-    await require_agent(request, AgentRole.ADMIN)
+    await require_role(request, AgentRole.ADMIN)
     source = request.config_dict[KIT].kb
     try:
         kb = await source.reload()
@@ -267,7 +240,7 @@ async def reload_kb(request: web.Request) -> web.Response:
 async def get_routing(request: web.Request) -> web.Response:
     """The admin's view of routing: the configuration in use (teams, agents) with its
     version, and the agents that exist (to configure by email)."""
-    await require_agent(request, AgentRole.ADMIN)
+    await require_role(request, AgentRole.ADMIN)
     kit = request.config_dict[KIT]
     return web.json_response(await _routing_wire(kit, await kit.routing.current_config()),
                              headers={"Cache-Control": "no-store"})
@@ -279,7 +252,7 @@ async def put_routing(request: web.Request) -> web.Response:
     n is the version it was made from. 422 with each field's problem when it does not
     validate; 409 when someone saved another version meanwhile. Every process uses the new
     one within a routing sweep; chats already assigned keep their agent."""
-    admin = await require_agent(request, AgentRole.ADMIN)
+    admin = await require_role(request, AgentRole.ADMIN)
     update = await json_body(request, RoutingUpdate)
     kit = request.config_dict[KIT]
     try:
@@ -311,7 +284,7 @@ async def chatkit_middleware(request: web.Request, handler: Handler) -> web.Stre
     is to be MIME-sniffed. (permessage-deflate is declined by the socket itself.)"""
     try:
         response = await handler(request)
-    except web.HTTPException as exc:  # a JSON error raised by json_body, require_agent...
+    except web.HTTPException as exc:  # a JSON error raised by json_body, require_role...
         exc.headers.setdefault("X-Content-Type-Options", "nosniff")
         raise
     if not response.prepared:  # a websocket has sent its headers already

@@ -62,6 +62,23 @@ class Settings(BaseSettings):
                     "none: any site may embed it, only chatkit's own pages may connect",
     )
     agent_token_ttl: int = Field(12 * 3600, ge=60, description="agent token lifetime, seconds")
+    session_idle_timeout: int = Field(
+        8 * 3600, ge=60, le=30 * 24 * 3600,
+        description="a console sign-in ends after this long without a request, seconds "
+                    "(a working day's pauses, not a night)")
+    session_lifetime: int = Field(
+        24 * 3600, ge=60, le=90 * 24 * 3600,
+        description="a console sign-in ends this long after it began however busy, seconds: "
+                    "agents sign in again once a day")
+    login_max_failures: int = Field(
+        5, ge=1, le=1000,
+        description="failed sign-ins for one email (known or not) that lock it out")
+    login_failure_window: int = Field(
+        15 * 60, ge=1, le=24 * 3600,
+        description="seconds within which failed sign-ins add up to a lockout")
+    login_lockout: int = Field(
+        15 * 60, ge=1, le=24 * 3600,
+        description="seconds an email stays locked out, even with the right password")
     bot_enabled: bool = Field(True, description="the bot answers conversations before handoff")
     attachment_max_bytes: int = Field(
         10 * MIB, ge=1, le=100 * MIB,

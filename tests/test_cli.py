@@ -79,11 +79,20 @@ async def test_serve_runs_the_demo_out_of_the_box(tmp_path: Path) -> None:
         assert "demo agent: demo@chatkit.local / " in served.output
         password = served.output.split("demo agent: demo@chatkit.local / ")[1].split()[0]
         base = f"http://127.0.0.1:{served.port}"
-        async with aiohttp.ClientSession() as http:
+        async with aiohttp.ClientSession(cookie_jar=aiohttp.CookieJar(unsafe=True)) as http:
             async with http.get(f"{base}/chat/widget.js") as response:
                 assert response.status == 200
             async with http.get(f"{base}/") as response:
                 assert response.status == 200 and "/chat/widget.js" in await response.text()
+            # The printed credentials sign in to the console's form.
+            async with http.get(f"{base}/chat/console/") as response:
+                form = await response.text()
+            csrf = form.split('name="csrf_token" value="')[1].split('"')[0]
+            async with http.post(f"{base}/chat/console/login", data={
+                    "email": "demo@chatkit.local", "password": password,
+                    "csrf_token": csrf, "next": "/chat/console/"}) as response:
+                assert response.url.path == "/chat/console/"
+                assert 'content="Demo Agent"' in await response.text()
         # The demo bot answers from the demo knowledge base.
         visitor = Visitor(Address(served))  # type: ignore[arg-type]
         await visitor.start()

@@ -66,7 +66,8 @@ async function build() {
   const appCss = await bundle('frame/app.css', 'css');
   const consoleJs = await bundle('console/main.js');
   const consoleCss = await bundle('console/console.css', 'css');
-  // Relative to {mount}/widget/ and {mount}/console/, where the server serves the pages.
+  // Relative to {mount}/widget/, where the server serves the frame. (The console's pages are
+  // jinja2 templates in chatkit/console/templates/; the server versions their assets.)
   return {
     'widget/loader.js': loader,
     'widget/app.js': appJs,
@@ -77,10 +78,6 @@ async function build() {
     }),
     'console/console.js': consoleJs,
     'console/console.css': consoleCss,
-    'console/index.html': page('console/index.html', {
-      'console.js': versioned('../static/console/console.js', consoleJs),
-      'console.css': versioned('../static/console/console.css', consoleCss),
-    }),
   };
 }
 

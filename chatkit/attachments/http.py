@@ -1,15 +1,18 @@
 """The attachments' HTTP API (docs/protocol.md, "Attachments").
 
     POST {prefix}/api/attachments          multipart/form-data, one part "file"
-         Authorization: Bearer <visitor token or agent token>
+         Authorization: Bearer <visitor token or agent token>, or the console's session
+         cookie with X-CSRF-Token
          -> 201 {"id", "name", "content_type", "size", "url"}   (pending until sent)
     GET  {prefix}/api/attachments/{id}?token=...    the link a message carries
-    GET  {prefix}/api/attachments/{id}              Authorization: Bearer <token>
+    GET  {prefix}/api/attachments/{id}              Authorization: Bearer <token> (or the
+                                                    console's session cookie)
 
 Uploads are read a chunk at a time and refused as soon as they pass the size limit or their
 first bytes are not an accepted type. Nothing here can be triggered cross-site: uploads need
-an Authorization header (a cross-site page cannot send one without a CORS preflight, which
-chatkit never grants), and downloads change nothing.
+an Authorization header or, with the console's cookie, an X-CSRF-Token header (a cross-site
+page can send neither without a CORS preflight, which chatkit never grants, and cannot read
+the CSRF token), and downloads change nothing.
 """
 
 from __future__ import annotations
@@ -26,6 +29,7 @@ from chatkit.attachments.files import (
     describe_size,
 )
 from chatkit.attachments.service import Party
+from chatkit.console.auth import SESSION_COOKIE, authenticated_agent, bearer_token
 from chatkit.errors import (
     ChatKitError,
     FileTooLarge,
@@ -40,7 +44,7 @@ from chatkit.errors import (
 from chatkit.keys import KIT
 from chatkit.models import SenderKind
 from chatkit.realtime.visitor import VISITOR_TOKEN
-from chatkit.routes import bearer_token, error_response
+from chatkit.routes import error_response
 
 routes = web.RouteTableDef()
 
@@ -69,8 +73,12 @@ def _error(exc: ChatKitError) -> web.Response:
 
 
 async def _party(request: web.Request) -> Party:
-    """The visitor or agent whose token is in `Authorization: Bearer ...` (InvalidToken)."""
+    """The visitor or agent whose token is in `Authorization: Bearer ...` (InvalidToken), or
+    the agent signed in to the console (its cookie; the CSRF header unless reading)."""
     token = bearer_token(request)
+    if token is None and SESSION_COOKIE in request.cookies:
+        agent = await authenticated_agent(request)  # a JSON 401 or 403 otherwise
+        return Party(SenderKind.AGENT, agent.id, agent)
     if token is None:
         raise InvalidToken("send a visitor or agent token: Authorization: Bearer ...")
     kit = request.config_dict[KIT]

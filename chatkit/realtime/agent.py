@@ -7,17 +7,27 @@ admin changes the routing configuration."""
 
 from __future__ import annotations
 
+import asyncio
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
 from chatkit.agents import AgentService
 from chatkit.attachments import AttachmentService
+from chatkit.console.auth import from_console, session_cookie_of
+from chatkit.console.sessions import Sessions
 from chatkit.conversations import ConversationService
 from chatkit.crm import ContextService
 from chatkit.errors import ChatKitError, Conflict, Forbidden, InvalidToken, NotFound
 from chatkit.models import Agent, AgentRole, Contact, Conversation, ConversationStatus, Presence
 from chatkit.realtime import schemas as s
-from chatkit.realtime.dispatch import EventTable, Namespace, connection, refuse, validate
+from chatkit.realtime.dispatch import (
+    EventTable,
+    Namespace,
+    connection,
+    error_ack,
+    refuse,
+    validate,
+)
 from chatkit.routing.config import Routing
 from chatkit.routing.service import RoutingService
 
@@ -35,9 +45,19 @@ def agent_room(agent_id: str) -> str:
     return f"agent:{agent_id}"
 
 
+def session_room(token_hash: str) -> str:
+    """The sockets opened with one console session: told when it ends."""
+    return f"session:{token_hash}"
+
+
 def team_room(team: str) -> str:
     """The agents of a team: they hear of its queue."""
     return f"team:{team}"
+
+
+#: How often a socket opened with a console session checks, on its next event, that the
+#: session still lives (and records its use, so a busy socket keeps it from going idle), ms.
+SESSION_CHECK_MS = 60_000
 
 
 @dataclass(slots=True)
@@ -45,6 +65,10 @@ class AgentConnection:
     agent: Agent
     # Conversations this socket joined, as last seen: checked before each reply.
     joined: dict[str, Conversation] = field(default_factory=dict)
+    # The hash of the console session it was opened with (None: a bearer token), and when
+    # that session was last seen alive (ms).
+    session: str | None = None
+    session_checked_at: int = 0
 
 
 class AgentNamespace(Namespace):
@@ -68,6 +92,8 @@ class AgentNamespace(Namespace):
     routing: RoutingService | None = None
     #: The CRM panel's data (set by ChatKit); None: `context` is refused.
     crm: ContextService | None = None
+    #: The console's sessions (set by ChatKit); None: tokens only.
+    sessions: Sessions | None = None
 
     def __init__(self, conversations: ConversationService, agents: AgentService,
                  attachments: AttachmentService) -> None:
@@ -80,12 +106,21 @@ class AgentNamespace(Namespace):
         self._joined_by: dict[str, set[str]] = {}
 
     async def on_connect(self, sid: str, environ: dict[str, Any], auth: Any) -> None:
-        try:
-            token = validate(s.AgentAuth, auth).token
-            agent = await self.agents.agent_for_token(token)
-        except ChatKitError as exc:
-            raise refuse(InvalidToken(exc.message)) from None
-        self.connections[sid] = AgentConnection(agent)
+        """`auth.token` (a bearer token), or, with no auth, the console's session cookie."""
+        session: str | None = None
+        if auth is None or auth == {}:
+            agent, session = await self._signed_in(environ)
+        else:
+            try:
+                token = validate(s.AgentAuth, auth).token
+                agent = await self.agents.agent_for_token(token)
+            except ChatKitError as exc:
+                raise refuse(InvalidToken(exc.message)) from None
+        self.connections[sid] = AgentConnection(
+            agent, session=session,
+            session_checked_at=0 if self.sessions is None else self.sessions.clock())
+        if session is not None:
+            await self.enter_room(sid, session_room(session))
         await self.enter_room(sid, agent_room(agent.id))
         if agent.role is not AgentRole.AGENT:
             await self.enter_room(sid, SUPERVISORS_ROOM)
@@ -93,6 +128,62 @@ class AgentNamespace(Namespace):
             for team in self.routing.teams_of(agent):
                 await self.enter_room(sid, team_room(team))
             await self.routing.connected(agent, sid)
+
+    async def _signed_in(self, environ: dict[str, Any]) -> tuple[Agent, str]:
+        """The agent of the handshake's session cookie, and the session's token hash. A
+        browser sends the cookie whichever page opens the socket, so only the console's own
+        origin may (cross-site WebSocket hijacking), even where engine.io lets the widget's
+        sites open sockets."""
+        cookie = session_cookie_of(environ)
+        if cookie is None or self.sessions is None:
+            raise refuse(InvalidToken("sign in to the console, or send auth.token"))
+        if not from_console(environ):
+            raise refuse(Forbidden("the console's session works only from the console's "
+                                   "own pages (Origin)"))
+        found = await self.sessions.find(cookie)
+        if found is None:
+            raise refuse(InvalidToken("your session has ended (signed out or expired): "
+                                      "sign in again"))
+        return found.agent, found.session.token_hash
+
+    async def trigger_event(self, event: str, *args: Any) -> Any:
+        if event not in {"connect", "disconnect"} and args:
+            conn = self.connections.get(args[0])
+            if conn is not None and conn.session is not None \
+                    and not await self._session_lives(args[0], conn):
+                return error_ack("invalid_token", "your session has ended (signed out or "
+                                                  "expired): sign in again")
+        return await super().trigger_event(event, *args)
+
+    async def _session_lives(self, sid: str, conn: AgentConnection) -> bool:
+        """Whether the console session of a socket still lives, asked of the store at most
+        once a SESSION_CHECK_MS; a socket whose session ended is disconnected."""
+        if conn.session is None or self.sessions is None:
+            return True  # a bearer token: valid until it expires
+        now = self.sessions.clock()
+        if now - conn.session_checked_at < SESSION_CHECK_MS:
+            return True
+        if await self.sessions.find_by_hash(conn.session) is None:
+            # It hears nothing more from now on; it gets this event's error ack, then the
+            # disconnect (a disconnect first would leave the ack unsent).
+            for room in list(self.server.manager.get_rooms(sid, self.namespace)):
+                if room != sid:
+                    self._leave(sid, room)
+            await self.emit("signed_out", {}, to=sid)
+            self.server.start_background_task(self._disconnect_later, sid)
+            return False
+        conn.session_checked_at = now
+        return True
+
+    async def _disconnect_later(self, sid: str) -> None:
+        await asyncio.sleep(1)
+        await self.disconnect(sid)
+
+    async def session_ended(self, token_hash: str) -> None:
+        """A console session ended (signed out): its sockets, in any process, are told, so
+        that every tab of it goes back to the sign-in form. (Reconnecting is refused, and a
+        socket that stays is cut off at its next check, _session_lives.)"""
+        await self.emit("signed_out", {}, room=session_room(token_hash))
 
     async def on_disconnect(self, sid: str) -> None:
         conn = self.connections.pop(sid, None)

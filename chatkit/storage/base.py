@@ -27,9 +27,10 @@ from chatkit.models import (
 )
 from chatkit.storage.crm import CrmStore
 from chatkit.storage.routing import RoutingStore
+from chatkit.storage.sessions import SessionStore
 
 
-class Store(RoutingStore, CrmStore, Protocol):
+class Store(RoutingStore, CrmStore, SessionStore, Protocol):
     """Durable state. Methods are atomic: each commits before it returns, or changes nothing."""
 
     async def open(self) -> None:

@@ -253,3 +253,31 @@ routing_configs = Table(
     Column("changed_by", String(32)),
     Column("changed_at", BigInteger, nullable=False),
 )
+
+# Console sign-ins (0012): one row per server-side session. Only a SHA-256 of the cookie's
+# random token is kept, so whoever reads the table cannot sign in with what is in it. A
+# session ends at `expires_at` (its absolute lifetime) or after the idle timeout since
+# `last_seen_at`, whichever comes first; deleting the agent deletes their sessions.
+agent_sessions = Table(
+    "agent_sessions", metadata,
+    Column("token_hash", String(64), primary_key=True),
+    Column("agent_id", String(32), ForeignKey("agents.id", ondelete="CASCADE"),
+           nullable=False),
+    Column("csrf_token", String(64), nullable=False),
+    Column("created_at", BigInteger, nullable=False),
+    Column("last_seen_at", BigInteger, nullable=False),
+    Column("expires_at", BigInteger, nullable=False),
+    Index("ix_agent_sessions_agent", "agent_id"),
+    Index("ix_agent_sessions_expires", "expires_at"),
+)
+
+# Failed sign-ins per email (0012), known or not, so that every process counts the same
+# failures and a lockout holds on all of them. `window_start` is the first failure of the
+# current count; `locked_until` is set when the count reaches the limit.
+login_failures = Table(
+    "login_failures", metadata,
+    Column("email", String(320), primary_key=True),
+    Column("failures", Integer, nullable=False),
+    Column("window_start", BigInteger, nullable=False),
+    Column("locked_until", BigInteger),
+)

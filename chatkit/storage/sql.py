@@ -67,6 +67,7 @@ from chatkit.models import (
 from chatkit.storage import schema as t
 from chatkit.storage.sql_crm import CrmSql
 from chatkit.storage.sql_routing import RoutingSql
+from chatkit.storage.sql_sessions import SessionSql
 
 log = logging.getLogger(__name__)
 
@@ -107,7 +108,7 @@ def database_url(url: str) -> URL:
     raise ValueError(f"unsupported database URL {url!r}")
 
 
-class SqlStore(RoutingSql, CrmSql):
+class SqlStore(RoutingSql, CrmSql, SessionSql):
     """The storage port on SQLite or PostgreSQL.
 
     >>> store = SqlStore("sqlite:///chatkit.db")   # doctest: +SKIP

@@ -1,4 +1,6 @@
-"""An agent for browser tests: logs in over HTTP and speaks /agent with python-socketio."""
+"""An agent for browser tests, beside the one in the browser: a program, so it gets a bearer
+token from POST /api/agents/login (the console's form and cookie are for browsers; conftest's
+sign_in) and speaks /agent with python-socketio."""
 
 from __future__ import annotations
 

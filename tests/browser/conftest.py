@@ -174,6 +174,22 @@ async def page(browser: Any) -> AsyncIterator[Any]:
     assert not errors, f"JavaScript errors: {errors}"
 
 
+async def sign_in(page: Any, chat: Chat, email: str = AGENT_EMAIL,
+                  password: str = AGENT_PASSWORD) -> None:
+    """Sign in to the console through its form, as an agent would: the console sends an agent
+    without a session to the form, and the form back to the console."""
+    await page.goto(f"{chat.mount}/console/")
+    await page.fill("#login-email", email)
+    await page.fill("#login-password", password)
+    await page.click("#login-form button[type=submit]")
+    await page.wait_for_url(f"{chat.mount}/console/")
+
+
+async def inbox_view(page: Any, label: str) -> None:
+    """Show one of the console inbox's views: "Mine", "Queue" or "All open"."""
+    await page.locator("#inbox-tabs button", has_text=label).click()
+
+
 @pytest.fixture
 def screenshot(request: pytest.FixtureRequest) -> Callable[[Any, str], Awaitable[None]]:
     async def take(page: Any, name: str) -> None:

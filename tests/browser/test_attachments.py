@@ -12,7 +12,7 @@ import pytest
 
 from tests.attachments import samples
 from tests.browser.agent import Agent
-from tests.browser.conftest import AGENT_EMAIL, AGENT_NAME, AGENT_PASSWORD, Chat
+from tests.browser.conftest import AGENT_EMAIL, AGENT_NAME, AGENT_PASSWORD, Chat, inbox_view
 
 pytestmark = pytest.mark.browser
 
@@ -172,6 +172,7 @@ async def test_the_console_shows_files_and_attaches_one(
     await page.fill("#login-email", AGENT_EMAIL)
     await page.fill("#login-password", AGENT_PASSWORD)
     await page.click("button[type=submit]")
+    await inbox_view(page, "All open")
     await page.locator("#conversation-list button").first.click()
     theirs = page.locator("#thread-messages .from-visitor").last
     await expect(theirs.locator(".body")).to_have_text("It arrived broken")

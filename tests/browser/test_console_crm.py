@@ -11,7 +11,13 @@ from typing import Any
 import pytest
 from aiohttp.test_utils import TestServer
 
-from tests.browser.conftest import AGENT_PASSWORD, HOSTILE_HOST_PAGE, Chat, serve_page
+from tests.browser.conftest import (
+    HOSTILE_HOST_PAGE,
+    Chat,
+    inbox_view,
+    serve_page,
+    sign_in,
+)
 
 pytestmark = pytest.mark.browser
 
@@ -45,10 +51,8 @@ async def test_the_panel_shows_the_context_after_a_handoff_and_renders_markup_in
 
     console = await page.context.new_page()
     console.on("pageerror", lambda error: page.errors.append(str(error)))
-    await console.goto(f"{chat.mount}/console/")
-    await console.fill("#login-email", "duty@example.com")
-    await console.fill("#login-password", AGENT_PASSWORD)
-    await console.click("button[type=submit]")
+    await sign_in(console, chat, "duty@example.com")
+    await inbox_view(console, "Queue")
     await console.locator("#conversation-list button").first.click()
     panel = console.locator("#crm-panel")
     await expect(panel).to_be_visible()

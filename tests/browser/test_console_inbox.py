@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 
 from chatkit import AgentRole
-from tests.browser.conftest import AGENT_EMAIL, AGENT_PASSWORD, Chat
+from tests.browser.conftest import AGENT_EMAIL, AGENT_PASSWORD, Chat, sign_in
 
 pytestmark = pytest.mark.browser
 
@@ -29,16 +29,6 @@ NOTIFICATION_SPY = """
   window.Notification = Spy;
 })();
 """
-
-
-async def sign_in(page: Any, chat: Chat, email: str) -> None:
-    from playwright.async_api import expect
-
-    await page.goto(f"{chat.mount}/console/")
-    await page.fill("#login-email", email)
-    await page.fill("#login-password", AGENT_PASSWORD)
-    await page.click("button[type=submit]")
-    await expect(page.locator("#presence")).to_have_value("online")
 
 
 async def until_online(chat: Chat, email: str, page: Any) -> None:
@@ -69,6 +59,7 @@ async def test_a_new_chat_notifies_and_its_unread_count_is_the_servers(
     visitor = Visitor(chat.server)
     try:
         await sign_in(page, chat, "sam@example.com")
+        await expect(page.locator("#presence")).to_have_value("online")
         tabs = page.locator("#inbox-tabs button")
         await expect(tabs).to_have_count(3)
         await expect(tabs.nth(2)).to_contain_text("All open")
@@ -124,6 +115,7 @@ async def test_the_queue_view_shows_who_waits_and_for_how_long(page: Any, chat: 
     visitor = Visitor(chat.server)
     try:
         await sign_in(page, chat, AGENT_EMAIL)
+        await expect(page.locator("#presence")).to_have_value("online")
         tabs = page.locator("#inbox-tabs button")
         await expect(tabs.nth(0)).to_contain_text("Mine")
         await expect(tabs.nth(1)).to_contain_text("Queue")

@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 
 from tests.browser.agent import Agent
-from tests.browser.conftest import AGENT_EMAIL, AGENT_NAME, AGENT_PASSWORD, Chat
+from tests.browser.conftest import AGENT_EMAIL, AGENT_NAME, AGENT_PASSWORD, Chat, inbox_view
 
 pytestmark = pytest.mark.browser
 
@@ -130,6 +130,7 @@ async def test_the_console_shows_the_visitors_rating(
         await page.fill("#login-email", AGENT_EMAIL)
         await page.fill("#login-password", AGENT_PASSWORD)
         await page.click("button[type=submit]")
+        await inbox_view(page, "All open")
         await page.locator("#conversation-list button").first.click()
         await expect(page.locator("#thread-messages .from-visitor .body").first).to_have_text(
             "Hello")

@@ -24,7 +24,7 @@ function labelled(text, control, extra = null) {
   return h('label', { class: extra }, h('span', { text }), control);
 }
 
-export function createAdmin({ mount, token, onClose }) {
+export function createAdmin({ mount, csrf, onClose }) {
   const ui = {
     view: byId('admin-view'),
     form: byId('admin-form'),
@@ -49,7 +49,8 @@ export function createAdmin({ mount, token, onClose }) {
   async function call(method, body) {
     const response = await fetch(url(), {
       method,
-      headers: { authorization: `Bearer ${token()}`, ...(body ? { 'content-type': 'application/json' } : {}) },
+      // The session cookie goes along (same origin); a change needs the CSRF token too.
+      headers: { 'x-csrf-token': csrf, ...(body ? { 'content-type': 'application/json' } : {}) },
       body: body ? JSON.stringify(body) : undefined,
       cache: 'no-store',
     });

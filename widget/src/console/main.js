@@ -1,5 +1,6 @@
-// The agent console (served at {mount}/console/): sign in over HTTP, then the /agent namespace
-// of docs/protocol.md. Deliberately small: later work grows it into a full inbox.
+// The agent console (served at {mount}/console/ to a signed-in agent; the server's sign-in form
+// comes first): the /agent namespace of docs/protocol.md, authenticated by the session cookie.
+// Deliberately small: later work grows it into a full inbox.
 import { isRetryable, request } from '../shared/ack.js';
 import { LIMITS, MAX_FILES, attachmentsOf, formatSize, precheck, readLimits, renderAttachments, uploadFile } from '../shared/attachments.js';
 import { byId, h, nearBottom, timeElement } from '../shared/dom.js';
@@ -12,14 +13,10 @@ import { createCrmPanel } from './crm.js';
 import { STATUS_LABEL, countUnread, createAlerts, createInbox } from './inbox.js';
 
 const mount = mountFromScript(document.currentScript, '/static/console/console.js');
-const SESSION_KEY = 'chatkit.console';
 const LISTED = ['bot', 'queued', 'assigned'];
 const nextClientId = clientIdFactory();
 
 const ui = {
-  loginView: byId('login-view'),
-  loginForm: byId('login-form'),
-  loginError: byId('login-error'),
   appView: byId('app-view'),
   conn: byId('conn'),
   agentName: byId('agent-name'),
@@ -39,7 +36,7 @@ const ui = {
 };
 
 const state = {
-  auth: null, // {token, agent}
+  auth: readAuth(), // {agent: {id, name, role}, csrf}, from the page
   socket: null,
   conversations: new Map(),
   contacts: new Map(), // contact id -> {name, email, external_id, verified, attributes}, from the list
@@ -53,33 +50,17 @@ const state = {
 // The CRM panel beside the open conversation (crm.js).
 const crm = createCrmPanel({ appView: ui.appView, socket: () => state.socket });
 
-function loadAuth() {
-  try {
-    const auth = JSON.parse(sessionStorage.getItem(SESSION_KEY) || 'null');
-    return auth && typeof auth.token === 'string' ? auth : null;
-  } catch {
-    return null;
-  }
+/** The signed-in agent and the session's CSRF token, which the server put in the page. The
+ * session itself is an HttpOnly cookie: this script never sees it. */
+function readAuth() {
+  const meta = (name) => document.querySelector(`meta[name="${name}"]`)?.content || '';
+  return { agent: { id: meta('chatkit-agent-id'), name: meta('chatkit-agent-name'), role: meta('chatkit-agent-role') }, csrf: meta('csrf-token') };
 }
 
-function saveAuth(auth) {
-  try {
-    if (auth) sessionStorage.setItem(SESSION_KEY, JSON.stringify(auth));
-    else sessionStorage.removeItem(SESSION_KEY);
-  } catch {
-    // Not kept across reloads; the console still works.
-  }
-}
-
-async function login(email, password) {
-  const response = await fetch(new URL('api/agents/login', `${mount.href}/`), {
-    method: 'POST',
-    headers: { 'content-type': 'application/json' },
-    body: JSON.stringify({ email, password }),
-  });
-  const data = await response.json().catch(() => ({}));
-  if (!response.ok) throw new Error((data.error && data.error.message) || `Sign-in failed (${response.status})`);
-  return data;
+/** Back to the sign-in form (the session ended: signed out elsewhere, or expired). */
+function toSignIn() {
+  if (state.socket) state.socket.disconnect();
+  location.assign(new URL(`login?expired=1&next=${encodeURIComponent(location.pathname)}`, location.href));
 }
 
 function visitorLabel(conversation) {
@@ -304,7 +285,7 @@ async function sendFiles(files) {
   try {
     const ids = [];
     for (const file of files) {
-      const uploaded = await uploadFile(mount, state.auth.token, file, (fraction) => {
+      const uploaded = await uploadFile(mount, { 'X-CSRF-Token': state.auth.csrf }, file, (fraction) => {
         progress.textContent = `Uploading… ${Math.floor(((ids.length + fraction) / files.length) * 100)}%`;
       });
       ids.push(uploaded.id);
@@ -346,15 +327,14 @@ async function flushOutbox() {
   }
 }
 
-// ---- connection and sign-in ----
+// ---- connection and sign-out ----
 
 function connect() {
   ui.presence.value = localStorage.getItem('chatkit.console.presence') === 'away' ? 'away' : 'online';
-  ui.loginView.hidden = true;
-  ui.appView.hidden = false;
   ui.agentName.textContent = state.auth.agent.name;
   byId('admin-open').hidden = state.auth.agent.role !== 'admin';
-  const socket = connectNamespace(mount, '/agent', () => ({ token: state.auth.token }));
+  // No auth: the server reads the session cookie, which the browser sends (same origin).
+  const socket = connectNamespace(mount, '/agent', () => ({}));
   state.socket = socket;
   socket.on('connect', async () => {
     ui.conn.textContent = 'Online';
@@ -380,9 +360,10 @@ function connect() {
     }
   });
   socket.on('connect_error', (error) => {
-    if (error.data && error.data.code === 'invalid_token') signOut('Your session has expired. Please sign in again.');
+    if (error.data && error.data.code === 'invalid_token') toSignIn();
     else ui.conn.textContent = 'Reconnecting…';
   });
+  socket.on('signed_out', toSignIn); // this session was signed out, in another tab say
   socket.on('conversation', upsertConversation);
   socket.on('csat', showCsat);
   socket.on('typing', (event) => {
@@ -419,26 +400,12 @@ async function setPresence(status) {
   }
 }
 
-function signOut(reason = '') {
-  crm.clear();
-  if (state.socket) state.socket.disconnect();
-  Object.assign(state, { auth: null, socket: null, current: null, outbox: [], conversations: new Map(), contacts: new Map() });
-  saveAuth(null);
-  ui.appView.hidden = true;
-  ui.loginView.hidden = false;
-  ui.loginError.textContent = reason;
-}
-
-ui.loginForm.addEventListener('submit', async (event) => {
-  event.preventDefault();
-  ui.loginError.textContent = '';
-  try {
-    state.auth = await login(byId('login-email').value, byId('login-password').value);
-    saveAuth(state.auth);
-    connect();
-  } catch (error) {
-    ui.loginError.textContent = error.message;
-  }
+// Signing out is the page's own form (POST logout, with the CSRF token): the server ends the
+// session and answers with the sign-in form. The socket closes first, so no reconnect races it.
+byId('logout-form').addEventListener('submit', () => {
+  const socket = state.socket;
+  state.socket = null;
+  if (socket) socket.disconnect();
 });
 
 ui.replyForm.addEventListener('submit', (event) => {
@@ -479,10 +446,9 @@ ui.resolve.addEventListener('click', async () => {
     ui.status.textContent = `Could not resolve: ${error.message}`;
   }
 });
-byId('logout').addEventListener('click', () => { showAdmin(false); signOut(); });
 
 // Admins edit routing (teams, agents) in a view of its own (admin.js).
-const admin = createAdmin({ mount, token: () => state.auth && state.auth.token, onClose: () => showAdmin(false) });
+const admin = createAdmin({ mount, csrf: state.auth.csrf, onClose: () => showAdmin(false) });
 function showAdmin(open) {
   ui.appView.classList.toggle('admin-open', open);
   if (open) admin.open();
@@ -585,5 +551,4 @@ outbound.form.addEventListener('submit', async (event) => {
 });
 ui.presence.addEventListener('change', () => state.socket && setPresence(ui.presence.value));
 
-state.auth = loadAuth();
-if (state.auth) connect();
+connect();

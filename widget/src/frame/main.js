@@ -111,7 +111,7 @@ function main() {
     nextClientId: clientIdFactory(),
     locale,
     page,
-    upload: (file, token, onProgress) => uploadFile(mount, token, file, onProgress),
+    upload: (file, token, onProgress) => uploadFile(mount, { Authorization: `Bearer ${token}` }, file, onProgress),
   });
 
   // The config is fetched once the panel opens (at load when there are triggers); its

@@ -40,13 +40,15 @@ export function formatSize(bytes, locale) {
 /**
  * Uploads one file (POST {mount}/api/attachments); resolves with the server's description
  * ({id, name, content_type, size, url}) or rejects with an Error carrying `status` and `code`
- * (status 0: no answer). XHR, not fetch, for the upload's progress.
+ * (status 0: no answer). `headers` say who uploads: the widget's visitor token
+ * (`Authorization: Bearer ...`), or the console's CSRF token (`X-CSRF-Token`, beside its
+ * session cookie). XHR, not fetch, for the upload's progress.
  */
-export function uploadFile(mount, token, file, onProgress) {
+export function uploadFile(mount, headers, file, onProgress) {
   return new Promise((resolve, reject) => {
     const xhr = new XMLHttpRequest();
     xhr.open('POST', `${mount.href.replace(/\/$/, '')}/api/attachments`);
-    xhr.setRequestHeader('Authorization', `Bearer ${token}`);
+    for (const [name, value] of Object.entries(headers)) xhr.setRequestHeader(name, value);
     xhr.responseType = 'json';
     xhr.upload.onprogress = (event) => event.lengthComputable && onProgress(event.loaded / event.total);
     xhr.onload = () => {
