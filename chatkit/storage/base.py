@@ -24,10 +24,11 @@ from chatkit.models import (
     NewMessage,
     SenderKind,
 )
+from chatkit.storage.desk import DeskStore
 from chatkit.storage.routing import RoutingStore
 
 
-class Store(RoutingStore, Protocol):
+class Store(RoutingStore, DeskStore, Protocol):
     """Durable state. Methods are atomic: each commits before it returns, or changes nothing."""
 
     async def open(self) -> None:
@@ -123,10 +124,12 @@ class Store(RoutingStore, Protocol):
     async def list_conversations(self, *, statuses: Collection[ConversationStatus],
                                  limit: int, queue_teams: Collection[str] | None = None,
                                  unqueued: bool = False,
-                                 agent_id: str | None = None) -> list[Conversation]:
+                                 agent_id: str | None = None,
+                                 tag: str | None = None) -> list[Conversation]:
         """Oldest first. With `queue_teams`, only what an agent of these teams may see: those
         whose queue team is one of them (queued, or assigned from that queue), those in no
-        queue (when `unqueued`), and those assigned to `agent_id` (when given)."""
+        queue (when `unqueued`), and those assigned to `agent_id` (when given). With `tag`,
+        only those tagged with it."""
 
     async def transition(
         self,
