@@ -8,6 +8,7 @@ import { renderMarkdown } from '../shared/markdown.js';
 import { typingDisplay, typingSignal } from '../shared/typing.js';
 import { connectNamespace, mountFromScript } from '../shared/socket.js';
 import { createAdmin } from './admin.js';
+import { createDesk } from './desk.js';
 
 const mount = mountFromScript(document.currentScript, '/static/console/console.js');
 const SESSION_KEY = 'chatkit.console';
@@ -49,6 +50,10 @@ const state = {
   outbox: [], // [{conversation_id, client_id, body, attachment_ids?, el}] replies not yet acknowledged
   limits: LIMITS, // what may be attached (the widget config's)
 };
+// Notes, tags, resolve reasons, canned responses, supervision (desk.js).
+const desk = createDesk({ ui, state, request: (event, payload) => request(state.socket, event, payload),
+  addMessage: (message) => addMessage(message), nextClientId,
+  onConversation: (conversation) => (conversation ? upsertConversation(conversation) : renderList()) });
 
 function loadAuth() {
   try {
@@ -116,6 +121,7 @@ function renderList() {
           conversation.agent_name ? ` ${conversation.agent_name} · ` : ' ',
           timeElement(conversation.created_at),
         ),
+        desk.listTags(conversation.id),
       );
       button.addEventListener('click', () => openConversation(conversation.id));
       return h('li', { class: state.unread.has(conversation.id) ? 'unread' : null }, button);
@@ -140,6 +146,7 @@ async function refreshList() {
   const data = await request(state.socket, 'conversations', { status: LISTED });
   state.conversations = new Map(data.conversations.map((c) => [c.id, c]));
   state.contacts = new Map(Object.entries(data.contacts || {}));
+  desk.setListTags(data.tags);
   renderList();
 }
 
@@ -153,6 +160,7 @@ function renderHeader(conversation, readOnly = false) {
     .join(' · ');
   ui.resolve.hidden = !mine;
   ui.replyForm.hidden = !mine || readOnly;
+  desk.header(conversation, { mine });
 }
 
 function addMessage(message) {
@@ -171,6 +179,7 @@ function addMessage(message) {
   const el = messageElement(message.sender, senderName(message), message.body, message.created_at,
     attachmentsOf(message), message);
   el.dataset.seq = String(message.seq);
+  desk.decorate(el, message);
   // Keep seq order when a reconnect fills a gap.
   const later = [...ui.messages.children].find((other) => Number(other.dataset.seq) > message.seq);
   const stick = nearBottom(ui.messages);
@@ -252,6 +261,7 @@ async function openConversation(id) {
   state.lastSeq = 0;
   state.unread.delete(id);
   ui.messages.replaceChildren();
+  desk.opened();
   renderList();
   await joinCurrent();
   ui.reply.focus();
@@ -267,6 +277,7 @@ async function joinCurrent() {
       if (state.current !== id) return;
       renderHeader(data.conversation);
       upsertConversation(data.conversation);
+      desk.loaded(data);
       data.messages.forEach(addMessage);
       if (!data.has_more || !data.messages.length) break;
     }
@@ -277,9 +288,10 @@ async function joinCurrent() {
       ui.status.textContent = `Could not open: ${error.message}`;
       return;
     }
-    // Another agent has it: show it read-only.
-    const data = await request(state.socket, 'history', { conversation_id: id, limit: 200 });
+    // Another agent has it: show it read-only (supervisors watch it live).
+    const data = await desk.view(id);
     if (state.current !== id) return;
+    desk.loaded(data);
     const conversation = state.conversations.get(id);
     if (conversation) renderHeader(conversation, true);
     showCsat(data.csat);
@@ -385,6 +397,7 @@ function connect() {
   });
   socket.on('conversation', upsertConversation);
   socket.on('csat', showCsat);
+  desk.listen(socket);
   socket.on('typing', (event) => {
     if (event.conversation_id === state.current && event.sender === 'visitor') showVisitorTyping(event.typing, 'Visitor');
   });
@@ -439,7 +452,7 @@ ui.replyForm.addEventListener('submit', (event) => {
   if (!body.trim() || !state.current) return;
   ui.reply.value = '';
   typing.stop();
-  sendReply(body);
+  if (!desk.submit(body)) sendReply(body);
 });
 ui.reply.addEventListener('input', () => (ui.reply.value.trim() ? typing.input() : typing.stop()));
 ui.attach.addEventListener('click', () => ui.file.click());
@@ -466,7 +479,10 @@ ui.reply.addEventListener('keydown', (event) => {
 });
 ui.resolve.addEventListener('click', async () => {
   try {
-    upsertConversation(await request(state.socket, 'resolve', { conversation_id: state.current }));
+    const chosen = desk.resolution();
+    const resolved = await request(state.socket, 'resolve', { conversation_id: state.current, ...chosen });
+    upsertConversation(resolved);
+    desk.resolved(resolved, chosen);
   } catch (error) {
     ui.status.textContent = `Could not resolve: ${error.message}`;
   }
