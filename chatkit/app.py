@@ -28,13 +28,15 @@ from chatkit.bot import Answerer, AnswererChain, Bot, KBAnswerer, load_bot_confi
 from chatkit.console import LoginGuard, Sessions, add_console
 from chatkit.conversations import ConversationService
 from chatkit.crm import ContactsCRM, ContextService, CRMAdapter, HttpCRMAdapter
+from chatkit.desk import DeskService
+from chatkit.desk.http import add_desk_routes
 from chatkit.errors import Conflict
 from chatkit.helpcentre import add_helpcentre
 from chatkit.identity import IdentityService
 from chatkit.kb import KnowledgeBase
 from chatkit.kb.source import KBSource
 from chatkit.keys import KB_PROVIDER, KIT
-from chatkit.models import AgentRole
+from chatkit.models import AgentRole, now_ms
 from chatkit.realtime.ratelimit import RateLimit
 from chatkit.realtime.server import (
     RedisPing,
@@ -55,6 +57,16 @@ log = logging.getLogger("chatkit")
 
 DEMO_PAGE = Path(__file__).resolve().parent / "demo" / "index.html"
 DEMO_AGENT_EMAIL = "demo@chatkit.local"
+#: Shared canned responses the demo starts with (shortcut, title, body; docs/protocol.md).
+DEMO_CANNED = (
+    ("hello", "Greeting", "Hi {{contact.first_name}}, I'm {{agent.first_name}}. "
+                          "How can I help you today?"),
+    ("wait", "One moment", "Thanks for waiting, {{contact.first_name}}. I'm looking into "
+                           "it now and will be right back."),
+    ("email", "Follow up by email", "I'll send the details to {{contact.email}} shortly."),
+    ("bye", "Closing", "Is there anything else I can help you with? Have a great day, "
+                       "{{contact.first_name}}!"),
+)
 
 
 class ChatKit:
@@ -112,6 +124,8 @@ class ChatKit:
         self.conversations.router = self.agent_namespace.routing = self.routing
         self.agent_namespace.sessions = self.sessions
         self.routing.listeners.append(self.agent_namespace.routing_changed)
+        #: The agent's desk: notes, whispers, watch and barge, tags, canned responses.
+        self.desk = self.agent_namespace.desk = DeskService(self.conversations, notifier)
         self.attachments.agent_sees = self.routing.can_see
         self.visitors.routing = self.routing
         #: Identity verification (the host site signs its users' ids) and custom attributes.
@@ -165,6 +179,7 @@ class ChatKit:
         add_console(sub)
         add_helpcentre(sub)
         add_attachment_routes(sub)
+        add_desk_routes(sub)
         # engine.io registers its route on the app it is given: attach before mounting.
         self.sio.attach(sub, socketio_path="socket.io")
         sub.cleanup_ctx.append(self._lifecycle)
@@ -278,6 +293,10 @@ class ChatKit:
             await self.agents.create(email=DEMO_AGENT_EMAIL, name="Demo Agent",
                                      password=password, role=AgentRole.ADMIN)
         self.demo_credentials = (DEMO_AGENT_EMAIL, password)
+        for shortcut, title, body in DEMO_CANNED:
+            with contextlib.suppress(Conflict):  # seeded on an earlier start
+                await self.store.create_canned(owner_id=None, shortcut=shortcut, title=title,
+                                               body=body, now=now_ms())
 
     async def widget_loader(self) -> bytes:
         """The widget's loader script with this server's look in it (read once)."""

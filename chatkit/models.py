@@ -357,3 +357,44 @@ class CsatSummary:
     @property
     def average(self) -> float | None:
         return self.total / self.ratings if self.ratings else None
+
+
+class ResolutionReason(StrEnum):
+    """Why an agent resolved a conversation (docs/protocol.md `resolve`), kept in the
+    `conversation.resolved` event's data under `reason`, where abandonment in the queue
+    records `abandoned`."""
+
+    SOLVED = "solved"              # the visitor's question was answered
+    NO_RESPONSE = "no_response"    # the visitor stopped answering
+    DUPLICATE = "duplicate"        # the same question goes on in another conversation
+    SPAM = "spam"                  # not a real customer
+    OTHER = "other"
+
+
+#: The `meta.kind` of a private note (an internal message only agents see): an agent's note,
+#: or a supervisor's whisper to the conversation's agent (`meta.whisper` true).
+NOTE_KIND = "note"
+
+
+@dataclass(slots=True, frozen=True)
+class CannedResponse:
+    """A saved reply an agent inserts with `/shortcut` (the agent's script). Shared ones
+    (owner_id None) are managed by admins; personal ones by the agent who owns them. The body
+    is a template with `{{contact.name}}`-style variables (chatkit/desk/canned.py)."""
+
+    id: str
+    owner_id: str | None
+    shortcut: str
+    title: str
+    body: str
+    created_at: int
+    updated_at: int
+
+    @property
+    def shared(self) -> bool:
+        return self.owner_id is None
+
+    def to_wire(self) -> dict[str, Any]:
+        return {"id": self.id, "shortcut": self.shortcut, "title": self.title,
+                "body": self.body, "shared": self.shared, "owner_id": self.owner_id,
+                "created_at": self.created_at, "updated_at": self.updated_at}

@@ -30,6 +30,7 @@ from chatkit.models import (
     HandoffReason,
     Message,
     NewMessage,
+    ResolutionReason,
     SenderKind,
     Unread,
     now_ms,
@@ -572,16 +573,17 @@ class ConversationService:
         return conversation, message
 
     async def list_open(self, agent: Agent, statuses: Collection[ConversationStatus],
-                        limit: int) -> list[Conversation]:
+                        limit: int, *, tag: str | None = None) -> list[Conversation]:
         """The open conversations the agent may see (with routing: their teams' and their
-        own; supervisors and admins every one)."""
+        own; supervisors and admins every one); with `tag`, those tagged with it."""
         scope = None if self.router is None else self.router.visible_teams(agent)
         if scope is None:
-            return await self.store.list_conversations(statuses=statuses, limit=limit)
+            return await self.store.list_conversations(statuses=statuses, limit=limit,
+                                                       tag=tag)
         teams, unqueued = scope
         return await self.store.list_conversations(statuses=statuses, limit=limit,
                                                    queue_teams=teams, unqueued=unqueued,
-                                                   agent_id=agent.id)
+                                                   agent_id=agent.id, tag=tag)
 
     def _check_sees(self, agent: Agent, conversation: Conversation) -> None:
         if self.router is not None and not self.router.can_see(agent, conversation):
@@ -661,10 +663,14 @@ class ConversationService:
             raise Conflict("the conversation is not assigned to you")
         await self.notifier.typing(conversation, SenderKind.AGENT, agent.name, typing, origin)
 
-    async def resolve(self, agent: Agent, conversation_id: str) -> Conversation:
+    async def resolve(self, agent: Agent, conversation_id: str, *,
+                      reason: ResolutionReason | None = None) -> Conversation:
+        """The assigned agent resolves the conversation, with an optional reason, logged in
+        the `conversation.resolved` event's data as `reason` (null when none was given)."""
         conversation = await self.store.transition(
             conversation_id, S.RESOLVED, allowed_from=OPEN_STATUSES, agent_id=agent.id,
-            expected_agents={agent.id}, actor_kind="agent", actor_id=agent.id)
+            expected_agents={agent.id}, actor_kind="agent", actor_id=agent.id,
+            data={"reason": None if reason is None else str(reason)})
         if conversation is None:
             if await self.store.get_conversation(conversation_id) is None:
                 raise NotFound("no such conversation")

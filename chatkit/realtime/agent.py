@@ -17,8 +17,17 @@ from chatkit.console.auth import from_console, session_cookie_of
 from chatkit.console.sessions import Sessions
 from chatkit.conversations import ConversationService
 from chatkit.crm import ContextService
+from chatkit.desk import DeskService
 from chatkit.errors import ChatKitError, Conflict, Forbidden, InvalidToken, NotFound
-from chatkit.models import Agent, AgentRole, Contact, Conversation, ConversationStatus, Presence
+from chatkit.models import (
+    Agent,
+    AgentRole,
+    Contact,
+    Conversation,
+    ConversationStatus,
+    Presence,
+    ResolutionReason,
+)
 from chatkit.realtime import schemas as s
 from chatkit.realtime.dispatch import (
     EventTable,
@@ -69,6 +78,8 @@ class AgentConnection:
     # that session was last seen alive (ms).
     session: str | None = None
     session_checked_at: int = 0
+    # Conversations a supervisor's socket watches (hears, read-only unless barged into).
+    watching: set[str] = field(default_factory=set)
 
 
 class AgentNamespace(Namespace):
@@ -87,6 +98,15 @@ class AgentNamespace(Namespace):
         "contacts": (s.FindContacts, "contacts"),
         "start": (s.StartConversation, "start"),
         "context": (s.Context, "context"),
+        # the agent's desk (chatkit/desk)
+        "note": (s.Note, "note"),
+        "tags": (s.ChangeTags, "tags"),
+        "canned": (s.ConversationRef, "canned"),
+        "whisper": (s.Note, "whisper"),
+        "watch": (s.Watch, "watch"),
+        "unwatch": (s.ConversationRef, "unwatch"),
+        "barge": (s.ConversationRef, "barge"),
+        "reassign": (s.Reassign, "reassign"),
     }
     #: Queues and assignment (set by ChatKit); None: no routing events.
     routing: RoutingService | None = None
@@ -94,6 +114,8 @@ class AgentNamespace(Namespace):
     crm: ContextService | None = None
     #: The console's sessions (set by ChatKit); None: tokens only.
     sessions: Sessions | None = None
+    #: Notes, supervision, tags and canned responses (set by ChatKit).
+    desk: DeskService | None = None
 
     def __init__(self, conversations: ConversationService, agents: AgentService,
                  attachments: AttachmentService) -> None:
@@ -204,10 +226,11 @@ class AgentNamespace(Namespace):
         conn = connection(self.connections, sid)
         found = await self.conversations.list_open(
             conn.agent, [ConversationStatus(status) for status in payload.status],
-            payload.limit)
+            payload.limit, tag=payload.tag)
         return {"conversations": [c.to_wire() for c in found],
                 "contacts": await self._contacts(found),
-                "unread": await self._unread(found)}
+                "unread": await self._unread(found),
+                "tags": await self._desk().tags([c.id for c in found])}
 
     async def _contacts(self, conversations: list[Conversation]) -> dict[str, Any]:
         """Who the visitors of a list are: name and email, when known, and the host site's
@@ -230,7 +253,7 @@ class AgentNamespace(Namespace):
         await self.enter_room(sid, conversation_room(conversation.id))
         return {"conversation": conversation.to_wire(),
                 "messages": [self.attachments.wire(m) for m in page.messages],
-                "has_more": page.has_more}
+                "has_more": page.has_more, "tags": await self._tags_of(conversation.id)}
 
     def _joined(self, sid: str, conversation_id: str) -> tuple[AgentConnection, Conversation]:
         """This socket's connection and a conversation it has joined (else Conflict)."""
@@ -241,6 +264,14 @@ class AgentNamespace(Namespace):
         return conn, conversation
 
     async def message(self, sid: str, payload: s.AgentMessage) -> dict[str, Any]:
+        conn = connection(self.connections, sid)
+        if (payload.conversation_id not in conn.joined
+                and payload.conversation_id in conn.watching and payload.body is not None
+                and payload.attachment_ids is None):
+            # A supervisor who barged in (DeskService.barge_message checks they did).
+            return self.attachments.wire(await self._desk().barge_message(
+                conn.agent, payload.conversation_id, client_id=payload.client_id,
+                body=payload.body, origin=sid))
         conn, conversation = self._joined(sid, payload.conversation_id)
         message = await self.conversations.agent_message(
             conn.agent, conversation, client_id=payload.client_id, body=payload.body,
@@ -266,11 +297,14 @@ class AgentNamespace(Namespace):
         # A resolved conversation's rating, for the console to show with it.
         csat = await self.conversations.csat_of(conn.agent, payload.conversation_id)
         return {"messages": [self.attachments.wire(m) for m in page.messages],
-                "has_more": page.has_more, "csat": None if csat is None else csat.to_wire()}
+                "has_more": page.has_more, "csat": None if csat is None else csat.to_wire(),
+                "tags": await self._tags_of(payload.conversation_id)}
 
     async def resolve(self, sid: str, payload: s.Resolve) -> dict[str, Any]:
         conn = connection(self.connections, sid)
-        conversation = await self.conversations.resolve(conn.agent, payload.conversation_id)
+        conversation = await self.conversations.resolve(
+            conn.agent, payload.conversation_id,
+            reason=None if payload.reason is None else ResolutionReason(payload.reason))
         if conn.joined.pop(conversation.id, None) is not None:
             self._forget(sid, conversation.id)
         return conversation.to_wire()
@@ -345,6 +379,73 @@ class AgentNamespace(Namespace):
             raise Forbidden("the conversation belongs to another team's queue; "
                             "it is not for you to see")
         return await self.crm.panel(conversation, refresh=payload.refresh)
+
+    # the agent's desk
+
+    def _desk(self) -> DeskService:
+        if self.desk is None:
+            raise Conflict("the desk is not running")
+        return self.desk
+
+    async def _tags_of(self, conversation_id: str) -> list[str]:
+        return (await self._desk().tags([conversation_id])).get(conversation_id, [])
+
+    async def note(self, sid: str, payload: s.Note) -> dict[str, Any]:
+        conn = connection(self.connections, sid)
+        return (await self._desk().note(conn.agent, payload.conversation_id,
+                                        client_id=payload.client_id, body=payload.body,
+                                        origin=sid)).to_wire()
+
+    async def whisper(self, sid: str, payload: s.Note) -> dict[str, Any]:
+        conn = connection(self.connections, sid)
+        return (await self._desk().whisper(conn.agent, payload.conversation_id,
+                                           client_id=payload.client_id, body=payload.body,
+                                           origin=sid)).to_wire()
+
+    async def tags(self, sid: str, payload: s.ChangeTags) -> dict[str, Any]:
+        conn = connection(self.connections, sid)
+        tags = await self._desk().change_tags(conn.agent, payload.conversation_id,
+                                              add=payload.add, remove=payload.remove)
+        return {"conversation_id": payload.conversation_id, "tags": tags}
+
+    async def canned(self, sid: str, payload: s.ConversationRef) -> dict[str, Any]:
+        conn = connection(self.connections, sid)
+        return {"canned": await self._desk().canned_for(conn.agent, payload.conversation_id)}
+
+    async def watch(self, sid: str, payload: s.Watch) -> dict[str, Any]:
+        conn = connection(self.connections, sid)
+        conversation, page = await self._desk().watch(
+            conn.agent, payload.conversation_id, since_seq=payload.since_seq,
+            limit=payload.limit)
+        conn.watching.add(conversation.id)
+        await self.enter_room(sid, conversation_room(conversation.id))
+        return {"conversation": conversation.to_wire(),
+                "messages": [self.attachments.wire(m) for m in page.messages],
+                "has_more": page.has_more, "tags": await self._tags_of(conversation.id),
+                "barged": await self._desk().barged(conn.agent, conversation.id)}
+
+    async def unwatch(self, sid: str, payload: s.ConversationRef) -> dict[str, Any]:
+        conn = connection(self.connections, sid)
+        conn.watching.discard(payload.conversation_id)
+        if payload.conversation_id not in conn.joined:
+            self._leave(sid, conversation_room(payload.conversation_id))
+        return {}
+
+    async def barge(self, sid: str, payload: s.ConversationRef) -> dict[str, Any]:
+        conn = connection(self.connections, sid)
+        conversation, message = await self._desk().barge(conn.agent, payload.conversation_id)
+        conn.watching.add(conversation.id)
+        await self.enter_room(sid, conversation_room(conversation.id))
+        return {"conversation": conversation.to_wire(),
+                "message": None if message is None else message.to_wire()}
+
+    async def reassign(self, sid: str, payload: s.Reassign) -> dict[str, Any]:
+        conn = connection(self.connections, sid)
+        DeskService.supervise(conn.agent)
+        moved = await self._routing().transfer(
+            conn.agent, payload.conversation_id, to_agent_id=payload.to_agent_id,
+            to_team=payload.to_team, note=payload.note)
+        return moved.to_wire()
 
     def conversation_changed(self, conversation: Conversation) -> None:
         """Forget joined conversations that were resolved or went to someone else; a socket

@@ -178,10 +178,15 @@ class AgentTyping(Payload):
     typing: bool
 
 
+# A conversation's tag, and a canned response's shortcut: a short slug ("refund", "vip-2").
+Slug = Annotated[str, Field(min_length=1, max_length=32, pattern=r"^[a-z0-9](?:[a-z0-9_-]*)$")]
+
+
 class ListConversations(Payload):
     status: list[OpenStatus] = Field(
         default_factory=lambda: list[OpenStatus](["queued", "assigned"]), min_length=1)
     limit: int = Field(100, ge=1, le=500)
+    tag: Slug | None = None  # only those with this tag
 
 
 class Join(Payload):
@@ -203,8 +208,13 @@ class AgentMessage(Payload):
         return self
 
 
+# Why an agent resolved a conversation (models.ResolutionReason).
+ResolutionReasonName = Literal["solved", "no_response", "duplicate", "spam", "other"]
+
+
 class Resolve(Payload):
     conversation_id: ConversationId
+    reason: ResolutionReasonName | None = None
 
 
 class WidgetConfigQuery(Payload):
@@ -251,6 +261,11 @@ class Transfer(Payload):
         if (self.to_agent_id is None) == (self.to_team is None):
             raise ValueError("send either to_agent_id or to_team")
         return self
+
+
+class Reassign(Transfer):
+    """A supervisor moves a chat to another agent or team (a transfer by someone who need
+    not be its agent)."""
 
 
 class ListQueue(Payload):
@@ -318,3 +333,67 @@ class SetAttributes(Payload):
 
     attributes: Annotated[dict[AttributeKey, AttributeValue],
                           Field(min_length=1, max_length=MAX_ATTRIBUTES)]
+
+
+# the agent's desk: notes, supervision, tags, canned responses
+
+class Note(Payload):
+    """A private note (agents only), or a supervisor's whisper to the agent."""
+
+    conversation_id: ConversationId
+    client_id: ClientId
+    body: Body
+
+
+class Watch(Payload):
+    conversation_id: ConversationId
+    since_seq: int = Field(0, ge=0)
+    limit: Limit = 50
+
+
+class ConversationRef(Payload):
+    conversation_id: ConversationId
+
+
+MAX_TAG_CHANGES = 10
+
+
+class ChangeTags(Payload):
+    conversation_id: ConversationId
+    add: Annotated[list[Slug], Field(max_length=MAX_TAG_CHANGES)] = Field(default_factory=list)
+    remove: Annotated[list[Slug], Field(max_length=MAX_TAG_CHANGES)] = Field(
+        default_factory=list)
+
+    @model_validator(mode="after")
+    def _something(self) -> ChangeTags:
+        if not self.add and not self.remove:
+            raise ValueError("send tags to add or remove")
+        if set(self.add) & set(self.remove):
+            raise ValueError("a tag cannot be both added and removed")
+        return self
+
+
+CannedTitle = Annotated[Text, Field(min_length=1, max_length=100), AfterValidator(_not_blank)]
+
+
+class CannedCreate(Payload):
+    """POST {prefix}/api/canned: a canned response (shared: admins only)."""
+
+    shortcut: Slug
+    title: CannedTitle
+    body: Body
+    shared: bool = False
+
+
+class CannedUpdate(Payload):
+    """PATCH {prefix}/api/canned/{id}: the fields to change."""
+
+    shortcut: Slug | None = None
+    title: CannedTitle | None = None
+    body: Body | None = None
+
+    @model_validator(mode="after")
+    def _something(self) -> CannedUpdate:
+        if self.shortcut is None and self.title is None and self.body is None:
+            raise ValueError("send shortcut, title or body")
+        return self

@@ -333,6 +333,16 @@ class SocketNotifier:
             rooms.append(team_room(rating.team))
         await self.sio.emit("csat", rating.to_wire(), to=rooms, namespace=AGENT)
 
+    async def tags_changed(self, conversation: Conversation, tags: list[str]) -> None:
+        # Who hears of the conversation (as conversation_changed) and who has it open.
+        rooms = [SUPERVISORS_ROOM, conversation_room(conversation.id)]
+        if conversation.queue_team is not None:
+            rooms.append(team_room(conversation.queue_team))
+        if conversation.agent_id is not None:
+            rooms.append(agent_room(conversation.agent_id))
+        await self.sio.emit("tags", {"conversation_id": conversation.id, "tags": tags},
+                            to=rooms, namespace=AGENT)
+
     async def assigned(self, conversation: Conversation) -> None:
         if conversation.agent_id is not None:
             await self.sio.emit("assignment", {"conversation": conversation.to_wire()},

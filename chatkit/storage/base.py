@@ -26,11 +26,12 @@ from chatkit.models import (
     Unread,
 )
 from chatkit.storage.crm import CrmStore
+from chatkit.storage.desk import DeskStore
 from chatkit.storage.routing import RoutingStore
 from chatkit.storage.sessions import SessionStore
 
 
-class Store(RoutingStore, CrmStore, SessionStore, Protocol):
+class Store(RoutingStore, CrmStore, SessionStore, DeskStore, Protocol):
     """Durable state. Methods are atomic: each commits before it returns, or changes nothing."""
 
     async def open(self) -> None:
@@ -126,10 +127,12 @@ class Store(RoutingStore, CrmStore, SessionStore, Protocol):
     async def list_conversations(self, *, statuses: Collection[ConversationStatus],
                                  limit: int, queue_teams: Collection[str] | None = None,
                                  unqueued: bool = False,
-                                 agent_id: str | None = None) -> list[Conversation]:
+                                 agent_id: str | None = None,
+                                 tag: str | None = None) -> list[Conversation]:
         """Oldest first. With `queue_teams`, only what an agent of these teams may see: those
         whose queue team is one of them (queued, or assigned from that queue), those in no
-        queue (when `unqueued`), and those assigned to `agent_id` (when given)."""
+        queue (when `unqueued`), and those assigned to `agent_id` (when given). With `tag`,
+        only those tagged with it."""
 
     async def unread(self, conversation_ids: Collection[str]) -> dict[str, Unread]:
         """What visitors wrote that agents have not read yet (after `agent_read_seq`), per

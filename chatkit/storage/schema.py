@@ -281,3 +281,33 @@ login_failures = Table(
     Column("window_start", BigInteger, nullable=False),
     Column("locked_until", BigInteger),
 )
+
+# The agent's desk (0013). A conversation's tags (short slugs, a few per conversation), each
+# change also in the event log (conversation.tagged / conversation.untagged).
+conversation_tags = Table(
+    "conversation_tags", metadata,
+    Column("conversation_id", String(32), ForeignKey("conversations.id"), primary_key=True),
+    Column("tag", String(32), primary_key=True),
+    Column("created_at", BigInteger, nullable=False),
+    Column("created_by", String(32)),
+    # Listing by tag.
+    Index("ix_conversation_tags_tag", "tag", "conversation_id"),
+)
+
+# Canned responses (0013): shared ones have no owner (admins manage them), personal ones
+# belong to an agent. A shortcut is unique per owner: once among the shared, once per agent.
+canned_responses = Table(
+    "canned_responses", metadata,
+    Column("id", String(32), primary_key=True),
+    Column("owner_id", String(32), ForeignKey("agents.id")),
+    Column("shortcut", String(32), nullable=False),
+    Column("title", String(100), nullable=False),
+    Column("body", Text, nullable=False),
+    Column("created_at", BigInteger, nullable=False),
+    Column("updated_at", BigInteger, nullable=False),
+    Index("uq_canned_responses_shared_shortcut", "shortcut", unique=True,
+          sqlite_where=text("owner_id IS NULL"), postgresql_where=text("owner_id IS NULL")),
+    Index("uq_canned_responses_owner_shortcut", "owner_id", "shortcut", unique=True,
+          sqlite_where=text("owner_id IS NOT NULL"),
+          postgresql_where=text("owner_id IS NOT NULL")),
+)

@@ -66,6 +66,7 @@ from chatkit.models import (
 )
 from chatkit.storage import schema as t
 from chatkit.storage.sql_crm import CrmSql
+from chatkit.storage.sql_desk import DeskSql
 from chatkit.storage.sql_routing import RoutingSql
 from chatkit.storage.sql_sessions import SessionSql
 
@@ -108,7 +109,7 @@ def database_url(url: str) -> URL:
     raise ValueError(f"unsupported database URL {url!r}")
 
 
-class SqlStore(RoutingSql, CrmSql, SessionSql):
+class SqlStore(RoutingSql, CrmSql, SessionSql, DeskSql):
     """The storage port on SQLite or PostgreSQL.
 
     >>> store = SqlStore("sqlite:///chatkit.db")   # doctest: +SKIP
@@ -453,10 +454,14 @@ class SqlStore(RoutingSql, CrmSql, SessionSql):
     async def list_conversations(self, *, statuses: Collection[ConversationStatus],
                                  limit: int, queue_teams: Collection[str] | None = None,
                                  unqueued: bool = False,
-                                 agent_id: str | None = None) -> list[Conversation]:
+                                 agent_id: str | None = None,
+                                 tag: str | None = None) -> list[Conversation]:
         c = t.conversations.c
         query = (_CONVERSATION_SELECT.where(c.status.in_([str(s) for s in statuses]))
                  .order_by(c.created_at).limit(limit))
+        if tag is not None:
+            g = t.conversation_tags.c
+            query = query.where(c.id.in_(select(g.conversation_id).where(g.tag == tag)))
         if queue_teams is not None:
             visible: list[Any] = [c.queue_team.in_(list(queue_teams))]
             if unqueued:

@@ -45,9 +45,10 @@ function compare(unread) {
 /**
  * The list and its tabs. `state` is the console's: conversations (id -> conversation), unread
  * (id -> {count, since}), current (the open conversation's id). `label(conversation)` names
- * the visitor; `onOpen(id)` opens one.
+ * the visitor; `extra(conversation)` adds to its line in the list (its tags); `onOpen(id)`
+ * opens one.
  */
-export function createInbox({ tabs, list, empty, me, state, label, onOpen }) {
+export function createInbox({ tabs, list, empty, me, state, label, extra, onOpen }) {
   const views = VIEWS;
   let view = views.find((v) => v.id === localStorage.getItem(VIEW_KEY)) || views[0];
 
@@ -81,6 +82,7 @@ export function createInbox({ tabs, list, empty, me, state, label, onOpen }) {
           conversation.agent_name && view.id !== 'mine' ? ` · ${conversation.agent_name}` : '',
           since ? h('span', { class: 'waited', 'data-since': String(since), text: ` · waiting ${waited(since, now)}` }) : '',
         ),
+        extra(conversation),
       );
       button.addEventListener('click', () => onOpen(conversation.id));
       return h('li', { class: unread && unread.count ? 'unread' : null }, button);

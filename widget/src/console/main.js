@@ -11,6 +11,7 @@ import { connectNamespace, mountFromScript } from '../shared/socket.js';
 import { createAdmin } from './admin.js';
 import { createCrmPanel } from './crm.js';
 import { STATUS_LABEL, countUnread, createAlerts, createInbox } from './inbox.js';
+import { createDesk } from './desk.js';
 
 const mount = mountFromScript(document.currentScript, '/static/console/console.js');
 const LISTED = ['bot', 'queued', 'assigned'];
@@ -49,6 +50,10 @@ const state = {
 };
 // The CRM panel beside the open conversation (crm.js).
 const crm = createCrmPanel({ appView: ui.appView, socket: () => state.socket });
+// Notes, tags, resolve reasons, canned responses, supervision (desk.js).
+const desk = createDesk({ ui, state, request: (event, payload) => request(state.socket, event, payload),
+  addMessage: (message) => addMessage(message), nextClientId,
+  onConversation: (conversation) => (conversation ? upsertConversation(conversation) : renderList()) });
 
 /** The signed-in agent and the session's CSRF token, which the server put in the page. The
  * session itself is an HttpOnly cookie: this script never sees it. */
@@ -90,6 +95,7 @@ const inbox = createInbox({
   me: () => state.auth && state.auth.agent.id,
   state,
   label: visitorLabel,
+  extra: (conversation) => desk.listTags(conversation.id),
   onOpen: (id) => openConversation(id),
 });
 const alerts = createAlerts(byId('notify-enable'));
@@ -115,6 +121,7 @@ async function refreshList() {
   state.conversations = new Map(data.conversations.map((c) => [c.id, c]));
   state.contacts = new Map(Object.entries(data.contacts || {}));
   state.unread = new Map(Object.entries(data.unread || {}));
+  desk.setListTags(data.tags);
   renderList();
 }
 
@@ -128,6 +135,7 @@ function renderHeader(conversation, readOnly = false) {
     .join(' · ');
   ui.resolve.hidden = !mine;
   ui.replyForm.hidden = !mine || readOnly;
+  desk.header(conversation, { mine });
 }
 
 function addMessage(message) {
@@ -146,6 +154,7 @@ function addMessage(message) {
   const el = messageElement(message.sender, senderName(message), message.body, message.created_at,
     attachmentsOf(message), message);
   el.dataset.seq = String(message.seq);
+  desk.decorate(el, message);
   // Keep seq order when a reconnect fills a gap.
   const later = [...ui.messages.children].find((other) => Number(other.dataset.seq) > message.seq);
   const stick = nearBottom(ui.messages);
@@ -227,6 +236,7 @@ async function openConversation(id) {
   state.lastSeq = 0;
   state.unread.delete(id);
   ui.messages.replaceChildren();
+  desk.opened();
   renderList();
   crm.show(id);
   await joinCurrent();
@@ -243,6 +253,7 @@ async function joinCurrent() {
       if (state.current !== id) return;
       renderHeader(data.conversation);
       upsertConversation(data.conversation);
+      desk.loaded(data);
       data.messages.forEach(addMessage);
       if (!data.has_more || !data.messages.length) break;
     }
@@ -253,9 +264,10 @@ async function joinCurrent() {
       ui.status.textContent = `Could not open: ${error.message}`;
       return;
     }
-    // Another agent has it: show it read-only.
-    const data = await request(state.socket, 'history', { conversation_id: id, limit: 200 });
+    // Another agent has it: show it read-only (supervisors watch it live).
+    const data = await desk.view(id);
     if (state.current !== id) return;
+    desk.loaded(data);
     const conversation = state.conversations.get(id);
     if (conversation) renderHeader(conversation, true);
     showCsat(data.csat);
@@ -366,6 +378,7 @@ function connect() {
   socket.on('signed_out', toSignIn); // this session was signed out, in another tab say
   socket.on('conversation', upsertConversation);
   socket.on('csat', showCsat);
+  desk.listen(socket);
   socket.on('typing', (event) => {
     if (event.conversation_id === state.current && event.sender === 'visitor') showVisitorTyping(event.typing, 'Visitor');
   });
@@ -414,7 +427,7 @@ ui.replyForm.addEventListener('submit', (event) => {
   if (!body.trim() || !state.current) return;
   ui.reply.value = '';
   typing.stop();
-  sendReply(body);
+  if (!desk.submit(body)) sendReply(body);
 });
 ui.reply.addEventListener('input', () => (ui.reply.value.trim() ? typing.input() : typing.stop()));
 ui.attach.addEventListener('click', () => ui.file.click());
@@ -441,7 +454,10 @@ ui.reply.addEventListener('keydown', (event) => {
 });
 ui.resolve.addEventListener('click', async () => {
   try {
-    upsertConversation(await request(state.socket, 'resolve', { conversation_id: state.current }));
+    const chosen = desk.resolution();
+    const resolved = await request(state.socket, 'resolve', { conversation_id: state.current, ...chosen });
+    upsertConversation(resolved);
+    desk.resolved(resolved, chosen);
   } catch (error) {
     ui.status.textContent = `Could not resolve: ${error.message}`;
   }

@@ -44,8 +44,11 @@ export class VisitorSession extends Emitter {
     this.conversation = null;
     /** "conversation_id:seq" of every message shown. */
     this.seen = new Set();
-    /** Highest seq of the current conversation up to which we have every message. */
+    /** Highest seq of the current conversation up to which we have every message. Agents'
+     * notes take seqs we never receive: a resume that returns everything moves it past them. */
     this.lastSeq = 0;
+    /** Highest seq of the current conversation received (read marks go up to it). */
+    this.maxSeq = 0;
     this.outbox = storage.outbox;
     this.flushing = false;
     this.retryTimer = 0;
@@ -95,7 +98,7 @@ export class VisitorSession extends Emitter {
     this.outbox = [];
     this.#saveOutbox();
     this.seen = new Set();
-    this.lastSeq = 0;
+    this.lastSeq = this.maxSeq = 0;
     this.readSeq = 0;
     this.conversation = null;
     this.trigger = null;
@@ -194,7 +197,7 @@ export class VisitorSession extends Emitter {
 
   /** Tells the agents the visitor has seen everything so far (once per new message). */
   markRead() {
-    const seq = this.lastSeq;
+    const seq = Math.max(this.lastSeq, this.maxSeq);
     if (!this.socket || !this.socket.connected || !this.conversation || seq <= (this.readSeq || 0)) return;
     this.readSeq = seq;
     request(this.socket, 'read', { seq }).catch(() => {
@@ -305,7 +308,7 @@ export class VisitorSession extends Emitter {
     this.#setStatus('connecting');
     if (await this.#identify()) {
       // Another contact: what this tab knew of the previous one's conversation is stale.
-      this.lastSeq = 0;
+      this.lastSeq = this.maxSeq = 0;
     }
     try {
       let since = this.lastSeq;
@@ -318,7 +321,7 @@ export class VisitorSession extends Emitter {
           // A new conversation since we last looked: since_seq belonged to the old one.
           currentId = conversation.id;
           since = 0;
-          this.lastSeq = 0;
+          this.lastSeq = this.maxSeq = 0;
           continue;
         }
         this.#setConversation(conversation);
@@ -327,7 +330,14 @@ export class VisitorSession extends Emitter {
         if (data.csat && typeof data.csat.conversation_id === 'string') this.emit('csat', data.csat);
         for (const message of data.messages || []) this.#receive(message, false);
         const last = (data.messages || []).at(-1);
-        if (!data.has_more || !last) break;
+        if (!data.has_more || !last) {
+          // We have every message we may see up to its last_seq (read before the messages):
+          // the seqs missing below it are agents' notes.
+          if (conversation && conversation.id === (this.conversation && this.conversation.id)) {
+            this.lastSeq = Math.max(this.lastSeq, conversation.last_seq || 0);
+          }
+          break;
+        }
         since = last.seq;
       }
       this.#setStatus('online');
@@ -394,6 +404,7 @@ export class VisitorSession extends Emitter {
     }
     if (this.conversation && this.conversation.id === message.conversation_id) {
       while (this.seen.has(`${message.conversation_id}:${this.lastSeq + 1}`)) this.lastSeq += 1;
+      this.maxSeq = Math.max(this.maxSeq, message.seq);
     }
     if (!mine) this.emit('message', message, { live });
   }
@@ -424,7 +435,7 @@ export class VisitorSession extends Emitter {
     if (conversation && previous && conversation.id !== previous.id) {
       // A late event about an older conversation of ours: keep showing the open one.
       if (conversation.status === 'resolved' && previous.status !== 'resolved') return;
-      this.lastSeq = 0;
+      this.lastSeq = this.maxSeq = 0;
     }
     this.conversation = conversation;
     this.storage.conversationId = conversation && conversation.status !== 'resolved' ? conversation.id : null;
