@@ -1,5 +1,6 @@
 """The REST API of canned responses (docs/protocol.md, "Canned responses"), with an agent's
-token or console session (and its CSRF token on changes): every agent reads the shared ones and manages their own; admins manage the shared."""
+token or console session (and its CSRF token on changes): every agent reads the shared ones
+and manages their own; admins manage the shared."""
 
 from __future__ import annotations
 

@@ -8,7 +8,8 @@ from typing import Any
 import pytest
 
 from chatkit import AgentRole
-from tests.browser.conftest import AGENT_EMAIL, AGENT_NAME, AGENT_PASSWORD, Chat
+from tests.browser.conftest import AGENT_EMAIL, AGENT_NAME, AGENT_PASSWORD, Chat, inbox_view
+from tests.browser.conftest import sign_in as sign_in_as
 from tests.browser.test_widget import open_and_send
 
 pytestmark = pytest.mark.browser
@@ -20,11 +21,10 @@ WHISPER = "Offer the express refund"
 async def sign_in(page: Any, chat: Chat, email: str, name: str) -> None:
     from playwright.async_api import expect
 
-    await page.goto(f"{chat.mount}/console/")
-    await page.fill("#login-email", email)
-    await page.fill("#login-password", AGENT_PASSWORD)
-    await page.click("button[type=submit]")
+    await sign_in_as(page, chat, email)
     await expect(page.locator("#agent-name")).to_have_text(name)
+    # The chat is still with the bot: among all the open ones.
+    await inbox_view(page, "All open")
 
 
 async def test_canned_note_tag_whisper_and_resolve(page: Any, browser: Any, host_page: str,
