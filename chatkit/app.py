@@ -33,6 +33,7 @@ from chatkit.kb import KnowledgeBase
 from chatkit.kb.source import KBSource
 from chatkit.keys import KB_PROVIDER, KIT
 from chatkit.models import AgentRole
+from chatkit.profile import ProfileService
 from chatkit.realtime.server import (
     RedisPing,
     SocketNotifier,
@@ -101,6 +102,10 @@ class ChatKit:
         self.identity = self.visitors.identity = IdentityService(
             self.store, secret=self.settings.identity_secret,
             required=self.settings.require_verified_identity)
+        #: The verified visitor's own details and preferences, and every contact's history.
+        self.profiles = ProfileService(self.store, notifier)
+        self.profiles.router = self.routing
+        self.visitors.profiles = self.agent_namespace.profiles = self.profiles
         self.routing.waits.watchers = self.visitors
         if not answerers:
             raise ValueError("answerers: give at least one (\"kb\" is the built-in one)")

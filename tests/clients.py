@@ -28,7 +28,9 @@ class Client:
             # the visitor's wait, visitors only
             "queue_position": asyncio.Queue(),
             # a visitor's rating (CSAT), both sides
-            "csat": asyncio.Queue()}
+            "csat": asyncio.Queue(),
+            # a contact's details changed, agents only
+            "contact": asyncio.Queue()}
         self.connect_error: Any = None
         for name, queue in self.events.items():
             self.sio.on(name, queue.put_nowait, namespace=self.namespace)
