@@ -111,3 +111,34 @@ async def test_an_unverified_visitor_gets_no_details_view(
         "data-state", "sent")
     await expect(frame.locator("#ck-profile-toggle")).to_be_hidden()
     await expect(frame.locator("#ck-profile")).to_be_hidden()
+
+
+async def test_the_console_shows_the_details_a_visitor_corrected(page: Any, chat: Chat) -> None:
+    from playwright.async_api import expect
+
+    from tests.browser.conftest import AGENT_EMAIL, AGENT_NAME, AGENT_PASSWORD
+    from tests.clients import Visitor
+
+    chat.kit.identity.secret = IDENTITY_SECRET
+    await page.goto(f"{chat.mount}/console/")
+    await page.fill("#login-email", AGENT_EMAIL)
+    await page.fill("#login-password", AGENT_PASSWORD)
+    await page.click("button[type=submit]")
+    await expect(page.locator("#agent-name")).to_have_text(AGENT_NAME)
+    agent = await chat.kit.store.get_agent_by_email(AGENT_EMAIL)
+    assert agent is not None
+    for _ in range(100):  # online in the store before the visitor asks for a person
+        if str((await chat.kit.store.get_presence([agent.id]))[agent.id].presence) == "online":
+            break
+        await page.wait_for_timeout(50)
+
+    visitor = Visitor(chat.server)
+    await visitor.start()
+    await visitor.ok("identify", {**USER, "hash": identity_hash(IDENTITY_SECRET, USER["id"])})
+    await visitor.say("I need a person please", "p-1")
+    listed = page.locator("#conversation-list button .who").first
+    await expect(listed).to_be_visible()
+    # The `contact` event brings the corrected details to the list at once.
+    await visitor.ok("update_profile", {"name": "Hedy Kiesler"})
+    await expect(listed).to_have_text("Hedy Kiesler (verified)")
+    await visitor.close()

@@ -384,6 +384,14 @@ function connect() {
     else ui.conn.textContent = 'Reconnecting…';
   });
   socket.on('conversation', upsertConversation);
+  // A contact's details changed (the visitor's "Your details", another agent): fresh names.
+  socket.on('contact', ({ contact }) => {
+    if (!contact || typeof contact.id !== 'string') return;
+    state.contacts.set(contact.id, contact);
+    renderList();
+    const current = state.conversations.get(state.current);
+    if (current && current.contact_id === contact.id) ui.title.textContent = visitorLabel(current);
+  });
   socket.on('csat', showCsat);
   socket.on('typing', (event) => {
     if (event.conversation_id === state.current && event.sender === 'visitor') showVisitorTyping(event.typing, 'Visitor');
