@@ -37,6 +37,7 @@ from chatkit.kb import KnowledgeBase
 from chatkit.kb.source import KBSource
 from chatkit.keys import KB_PROVIDER, KIT
 from chatkit.models import AgentRole, now_ms
+from chatkit.profile import ProfileService
 from chatkit.realtime.ratelimit import RateLimit
 from chatkit.realtime.server import (
     RedisPing,
@@ -132,6 +133,10 @@ class ChatKit:
         self.identity = self.visitors.identity = IdentityService(
             self.store, secret=self.settings.identity_secret,
             required=self.settings.require_verified_identity)
+        #: The verified visitor's own details and preferences, and every contact's history.
+        self.profiles = ProfileService(self.store, notifier)
+        self.profiles.router = self.routing
+        self.visitors.profiles = self.agent_namespace.profiles = self.profiles
         self.routing.waits.watchers = self.visitors
         if crm is not None and not isinstance(crm, CRMAdapter):
             raise TypeError(f"crm: {crm!r} lacks find_contact, fetch_context or write_outcome")

@@ -121,6 +121,33 @@ class Contact:
     verified: bool = False
     # The host site's custom attributes (ChatKit('setAttributes')): flat, JSON scalars.
     attributes: dict[str, str | int | float | bool | None] = field(default_factory=dict)
+    # The visitor's self-service profile (chatkit/profile.py): a phone number, and the
+    # preferences they chose (language, transcript_by_email, replies_by_email), only those set.
+    phone: str | None = None
+    preferences: dict[str, str | bool | None] = field(default_factory=dict)
+
+
+@dataclass(slots=True, frozen=True)
+class ContactChange:
+    """One entry of a contact's history: `field` ("email", "preferences.language",
+    "attributes.plan", ...) went from `old` to `new`, changed by `actor_kind` (visitor, host,
+    agent) with `actor_id` (the contact, the host site's user id, the agent) through `via`
+    (profile, identify, attributes, offline_form, agent)."""
+
+    id: int
+    contact_id: str
+    field: str
+    old: Any
+    new: Any
+    actor_kind: str
+    actor_id: str | None
+    via: str
+    created_at: int
+
+    def to_wire(self) -> dict[str, Any]:
+        return {"id": self.id, "contact_id": self.contact_id, "field": self.field,
+                "old": self.old, "new": self.new, "actor_kind": self.actor_kind,
+                "actor_id": self.actor_id, "via": self.via, "created_at": self.created_at}
 
 
 @dataclass(slots=True, frozen=True)

@@ -30,7 +30,9 @@ class Client:
             # a visitor's rating (CSAT), both sides
             "csat": asyncio.Queue(),
             # a conversation's tags changed, agents only
-            "tags": asyncio.Queue()}
+            "tags": asyncio.Queue(),
+            # a contact's details changed, agents only
+            "contact": asyncio.Queue()}
         self.connect_error: Any = None
         for name, queue in self.events.items():
             self.sio.on(name, queue.put_nowait, namespace=self.namespace)

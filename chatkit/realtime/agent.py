@@ -28,6 +28,7 @@ from chatkit.models import (
     Presence,
     ResolutionReason,
 )
+from chatkit.profile import ProfileService, preferences_of
 from chatkit.realtime import schemas as s
 from chatkit.realtime.dispatch import (
     EventTable,
@@ -107,6 +108,8 @@ class AgentNamespace(Namespace):
         "unwatch": (s.ConversationRef, "unwatch"),
         "barge": (s.ConversationRef, "barge"),
         "reassign": (s.Reassign, "reassign"),
+        "contact_history": (s.ContactHistoryQuery, "contact_history"),
+        "update_contact": (s.UpdateContact, "update_contact"),
     }
     #: Queues and assignment (set by ChatKit); None: no routing events.
     routing: RoutingService | None = None
@@ -116,6 +119,8 @@ class AgentNamespace(Namespace):
     sessions: Sessions | None = None
     #: Notes, supervision, tags and canned responses (set by ChatKit).
     desk: DeskService | None = None
+    #: Contacts' details and history (set by ChatKit); None: those events are refused.
+    profiles: ProfileService | None = None
 
     def __init__(self, conversations: ConversationService, agents: AgentService,
                  attachments: AttachmentService) -> None:
@@ -235,7 +240,7 @@ class AgentNamespace(Namespace):
     async def _contacts(self, conversations: list[Conversation]) -> dict[str, Any]:
         """Who the visitors of a list are: name and email, when known, and the host site's
         identity and attributes (docs/protocol.md)."""
-        return {contact.id: _contact_wire(contact)
+        return {contact.id: contact_wire(contact)
                 for contact in (await self.conversations.contacts_of(conversations)).values()}
 
     async def _unread(self, conversations: list[Conversation]) -> dict[str, Any]:
@@ -351,7 +356,7 @@ class AgentNamespace(Namespace):
         connection(self.connections, sid)
         found = await self.conversations.find_contacts(payload.query, limit=payload.limit)
         return {"contacts": [
-            {"id": contact.id, **_contact_wire(contact), "created_at": contact.created_at,
+            {"id": contact.id, **contact_wire(contact), "created_at": contact.created_at,
              "open_conversation": None if open_ is None else open_.to_wire()}
             for contact, open_ in found]}
 
@@ -447,6 +452,27 @@ class AgentNamespace(Namespace):
             to_team=payload.to_team, note=payload.note)
         return moved.to_wire()
 
+    def _profiles(self) -> ProfileService:
+        if self.profiles is None:
+            raise Conflict("this server keeps no contact history")
+        return self.profiles
+
+    async def contact_history(self, sid: str, payload: s.ContactHistoryQuery) -> dict[str, Any]:
+        """Every change to a contact's details, newest first (docs/protocol.md)."""
+        conn = connection(self.connections, sid)
+        entries, has_more = await self._profiles().history(
+            conn.agent, payload.contact_id, before_id=payload.before_id, limit=payload.limit)
+        return {"contact_id": payload.contact_id,
+                "changes": [entry.to_wire() for entry in entries], "has_more": has_more}
+
+    async def update_contact(self, sid: str, payload: s.UpdateContact) -> dict[str, Any]:
+        """The agent corrects a contact's details (logged in its history as theirs)."""
+        conn = connection(self.connections, sid)
+        contact = await self._profiles().update_by_agent(
+            conn.agent, payload.contact_id, payload.details(), payload.preferences_given(),
+            origin=sid)
+        return {"id": contact.id, **contact_wire(contact)}
+
     def conversation_changed(self, conversation: Conversation) -> None:
         """Forget joined conversations that were resolved or went to someone else; a socket
         that may no longer see one (moved to another team) stops hearing it too."""
@@ -484,8 +510,10 @@ class AgentNamespace(Namespace):
                     self._leave(sid, conversation_room(conversation.id))
 
 
-def _contact_wire(contact: Contact) -> dict[str, Any]:
+def contact_wire(contact: Contact) -> dict[str, Any]:
     """A contact as agents see it: `verified` says whether the host site signed its
-    external_id (an unverified one is only what the page claimed)."""
+    external_id (an unverified one is only what the page claimed); the phone and
+    preferences are the visitor's own (chatkit/profile.py)."""
     return {"name": contact.name, "email": contact.email, "external_id": contact.external_id,
-            "verified": contact.verified, "attributes": contact.attributes}
+            "verified": contact.verified, "attributes": contact.attributes,
+            "phone": contact.phone, "preferences": preferences_of(contact)}

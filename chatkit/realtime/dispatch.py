@@ -36,6 +36,16 @@ def describe(exc: ValidationError) -> str:
     return "; ".join(parts)
 
 
+def field_errors(exc: ValidationError) -> dict[str, str]:
+    """{'email': 'must be an email address like name@example.com', ...}: what is wrong with
+    each field, so a form can show it beside the field (the first problem of each)."""
+    fields: dict[str, str] = {}
+    for err in exc.errors(include_url=False):
+        where = ".".join(str(p) for p in err["loc"]) or "payload"
+        fields.setdefault(where, err["msg"].removeprefix("Value error, "))
+    return fields
+
+
 def validate(schema: type[M], data: Any) -> M:
     if data is None:
         data = {}
@@ -44,7 +54,7 @@ def validate(schema: type[M], data: Any) -> M:
     try:
         return schema.model_validate(data)
     except ValidationError as exc:
-        raise InvalidPayload(describe(exc)) from None
+        raise InvalidPayload(describe(exc), details={"fields": field_errors(exc)}) from None
 
 
 class Namespace(socketio.AsyncNamespace):  # type: ignore[misc]

@@ -397,3 +397,71 @@ class CannedUpdate(Payload):
         if self.shortcut is None and self.title is None and self.body is None:
             raise ValueError("send shortcut, title or body")
         return self
+
+# the visitor's self-service profile (chatkit/profile.py)
+
+
+def _phone(value: str) -> str:
+    # As people write them: "+34 600 123 456", "(555) 010-0199"; 5 to 15 digits (E.164's most).
+    digits = sum(ch.isdigit() for ch in value)
+    if not 5 <= digits <= 15:
+        raise ValueError("must be a phone number of 5 to 15 digits, like +34 600 123 456")
+    return value
+
+
+Phone = Annotated[str, Field(min_length=5, max_length=32,
+                             pattern=r"^\+?[0-9(][0-9 ().-]*[0-9]$"), AfterValidator(_phone)]
+
+
+class Preferences(Payload):
+    """The preferences to change; one left out stays as it is, null sets it back to its
+    default (chatkit/profile.py PREFERENCE_DEFAULTS)."""
+
+    language: Locale | None = None
+    transcript_by_email: bool | None = None
+    replies_by_email: bool | None = None
+
+    def given(self) -> dict[str, str | bool | None]:
+        return {name: getattr(self, name) for name in sorted(self.model_fields_set)}
+
+
+class GetProfile(Payload):
+    """The visitor's own details and preferences (no parameters)."""
+
+
+class UpdateProfile(Payload):
+    """The details to correct: a field left out stays as it is, null removes it."""
+
+    name: ContactName | None = None
+    email: Email | None = None
+    phone: Phone | None = None
+    preferences: Preferences | None = None
+
+    @model_validator(mode="after")
+    def _something(self) -> UpdateProfile:
+        # (An agent's UpdateContact names the contact besides.)
+        if not self.model_fields_set - {"contact_id"}:
+            raise ValueError("send at least one of name, email, phone, preferences")
+        if "preferences" in self.model_fields_set and (
+                self.preferences is None or not self.preferences.model_fields_set):
+            raise ValueError("preferences: send at least one preference to change")
+        return self
+
+    def details(self) -> dict[str, str | None]:
+        return {name: getattr(self, name) for name in ("name", "email", "phone")
+                if name in self.model_fields_set}
+
+    def preferences_given(self) -> dict[str, str | bool | None]:
+        return {} if self.preferences is None else self.preferences.given()
+
+
+class UpdateContact(UpdateProfile):
+    """An agent corrects a contact's details (as the visitor would theirs)."""
+
+    contact_id: ContactId
+
+
+class ContactHistoryQuery(Payload):
+    contact_id: ContactId
+    before_id: int | None = Field(None, ge=1)  # the oldest entry already read
+    limit: Limit = 50

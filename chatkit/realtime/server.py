@@ -16,6 +16,8 @@ from chatkit.conversations import ConversationService
 from chatkit.crm import ContextService
 from chatkit.models import (
     AgentPresence,
+    Contact,
+    ContactChange,
     Conversation,
     ConversationStatus,
     CsatRating,
@@ -27,6 +29,7 @@ from chatkit.realtime.agent import (
     SUPERVISORS_ROOM,
     AgentNamespace,
     agent_room,
+    contact_wire,
     conversation_room,
     team_room,
 )
@@ -318,6 +321,24 @@ class SocketNotifier:
             assert agent_id is not None
             rooms.append(agent_room(agent_id))
         await self.sio.emit("conversation", wire, to=rooms, namespace=AGENT)
+
+    async def contact_changed(self, contact: Contact, changes: list[ContactChange],
+                              conversation: Conversation | None,
+                              origin: str | None) -> None:
+        # Those who may see the contact's open conversation (as for its changes) and whoever
+        # has it open; with none open, the supervisors. The agent who made the change has it
+        # in their ack (origin).
+        rooms = [SUPERVISORS_ROOM]
+        if conversation is not None:
+            rooms.append(conversation_room(conversation.id))
+            if conversation.queue_team is not None:
+                rooms.append(team_room(conversation.queue_team))
+            if conversation.agent_id is not None:
+                rooms.append(agent_room(conversation.agent_id))
+        await self.sio.emit("contact", {
+            "contact": {"id": contact.id, **contact_wire(contact)},
+            "changes": [change.to_wire() for change in changes]},
+            to=rooms, namespace=AGENT, skip_sid=origin)
 
     async def csat_rated(self, conversation: Conversation, rating: CsatRating) -> None:
         if self.crm is not None:

@@ -11,7 +11,8 @@ from chatkit.conversations import ConversationService, Opening, ReplyTo
 from chatkit.crm import ContextService
 from chatkit.errors import ChatKitError, Conflict, InvalidToken, NotFound
 from chatkit.identity import Identity, IdentityService
-from chatkit.models import Conversation
+from chatkit.models import Contact, Conversation
+from chatkit.profile import ProfileService, profile_wire
 from chatkit.realtime import schemas as s
 from chatkit.realtime.dispatch import EventTable, Namespace, connection, refuse, validate
 from chatkit.routing.service import RoutingService
@@ -42,6 +43,16 @@ class VisitorConnection:
     # The page and browser last recorded for this connection's contact: not again unless
     # they change.
     recorded: tuple[str, str | None, str | None] | None = None
+    # The language a verified visitor chose in their profile: it wins over the widget's.
+    preferred_locale: str | None = None
+
+    def reply_locale(self) -> str | None:
+        return self.preferred_locale or self.locale
+
+    def knows(self, contact: Contact) -> None:
+        """Remember what this connection needs of its (verified) contact."""
+        language = contact.preferences.get("language") if contact.verified else None
+        self.preferred_locale = language if isinstance(language, str) else None
 
 
 class VisitorNamespace(Namespace):
@@ -57,6 +68,8 @@ class VisitorNamespace(Namespace):
         "rate": (s.Rate, "rate"),
         "identify": (s.Identify, "identify"),
         "attributes": (s.SetAttributes, "set_attributes"),
+        "profile": (s.GetProfile, "profile"),
+        "update_profile": (s.UpdateProfile, "update_profile"),
     }
     #: Queues and the visitor's wait (set by ChatKit); None: no positions, no leaving.
     routing: RoutingService | None = None
@@ -64,6 +77,8 @@ class VisitorNamespace(Namespace):
     identity: IdentityService | None = None
     #: The CRM context (set by ChatKit): where the widget is open is recorded for the panel.
     crm: ContextService | None = None
+    #: The verified visitor's own details (set by ChatKit); None: profile is refused.
+    profiles: ProfileService | None = None
 
     def __init__(self, conversations: ConversationService,
                  attachments: AttachmentService) -> None:
@@ -176,6 +191,7 @@ class VisitorNamespace(Namespace):
         contact = await self.identity.identify(
             contact_id, Identity(payload.id, payload.name, payload.email, payload.hash))
         conn.verified = contact.verified
+        conn.knows(contact)
         if contact.id != contact_id:
             await self.leave_room(sid, contact_room(contact_id))
             self._forget(sid, contact_id)
@@ -193,6 +209,27 @@ class VisitorNamespace(Namespace):
         contact = await self.identity.set_attributes(contact_id, dict(payload.attributes))
         return {"attributes": contact.attributes}
 
+    def _profiles(self) -> ProfileService:
+        if self.profiles is None:
+            raise Conflict("this server keeps no profiles")
+        return self.profiles
+
+    async def profile(self, sid: str, payload: s.GetProfile) -> dict[str, Any]:
+        """The verified visitor's own details and preferences (forbidden when unverified)."""
+        conn, contact_id = await self._contact(sid)
+        contact = await self._profiles().profile(contact_id)
+        conn.knows(contact)
+        return profile_wire(contact)
+
+    async def update_profile(self, sid: str, payload: s.UpdateProfile) -> dict[str, Any]:
+        """The verified visitor corrects their details: all or nothing, logged in the
+        contact's history; the agents who may see their open conversation are told."""
+        conn, contact_id = await self._contact(sid)
+        contact = await self._profiles().update_own(
+            contact_id, payload.details(), payload.preferences_given(), origin=sid)
+        conn.knows(contact)
+        return profile_wire(contact)
+
     async def message(self, sid: str, payload: s.VisitorMessage) -> dict[str, Any]:
         conn, contact_id = await self._contact(sid)
         await self._may_send(conn, contact_id)
@@ -200,8 +237,9 @@ class VisitorNamespace(Namespace):
         message, conn.conversation = await self.conversations.visitor_message(
             contact_id, client_id=payload.client_id, body=payload.body,
             reply_to=None if reply_to is None else ReplyTo(reply_to.seq, reply_to.choice),
-            attachment_ids=payload.attachment_ids or (), locale=conn.locale,
-            conversation=conn.conversation, opening=self._opening(payload.trigger, conn.locale),
+            attachment_ids=payload.attachment_ids or (), locale=conn.reply_locale(),
+            conversation=conn.conversation,
+            opening=self._opening(payload.trigger, conn.reply_locale()),
             origin=sid)
         return self.attachments.wire(message)
 
@@ -260,7 +298,7 @@ class VisitorNamespace(Namespace):
         await self._may_send(conn, contact_id)
         message, conn.conversation = await self.conversations.leave_message(
             contact_id, client_id=payload.client_id, email=payload.email, body=payload.body,
-            locale=conn.locale, origin=sid)
+            locale=conn.reply_locale(), origin=sid)
         return {"message": self.attachments.wire(message),
                 "conversation": conn.conversation.to_wire()}
 

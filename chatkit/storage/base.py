@@ -27,11 +27,12 @@ from chatkit.models import (
 )
 from chatkit.storage.crm import CrmStore
 from chatkit.storage.desk import DeskStore
+from chatkit.storage.profile import ProfileStore
 from chatkit.storage.routing import RoutingStore
 from chatkit.storage.sessions import SessionStore
 
 
-class Store(RoutingStore, CrmStore, SessionStore, DeskStore, Protocol):
+class Store(RoutingStore, CrmStore, SessionStore, DeskStore, ProfileStore, Protocol):
     """Durable state. Methods are atomic: each commits before it returns, or changes nothing."""
 
     async def open(self) -> None:
@@ -60,20 +61,23 @@ class Store(RoutingStore, CrmStore, SessionStore, DeskStore, Protocol):
         """The contacts found among `contact_ids`, by id (one query for a list's worth)."""
 
     async def set_contact_email(self, contact_id: str, email: str) -> Contact | None:
-        """Record the email the contact gave (the offline form); None: no such contact."""
+        """Record the email the contact gave (the offline form), logged in the contact's
+        history; None: no such contact."""
 
     async def identify_contact(self, contact_id: str, *, external_id: str, name: str | None,
                                email: str | None) -> Contact:
         """Record an identity the host page claimed without a valid signature: external_id
         (and name and email when given) on this contact, which stays unverified, and a
-        `contact.identified` event. chatkit.errors.NotFound when there is no such contact,
+        `contact.identified` event; each field changed goes in the contact's history (by the
+        host, via identify). chatkit.errors.NotFound when there is no such contact,
         chatkit.errors.Forbidden when it is verified (an unsigned claim never changes it)."""
 
     async def verify_contact(self, contact_id: str, *, external_id: str, name: str | None,
                              email: str | None) -> Contact:
         """A signed identity: the verified contact with this external_id (created on first
         use; one per external id, whichever process asks), with name and email updated when
-        given, and a `contact.verified` event. When `contact_id` (the device's contact) is
+        given, and a `contact.verified` event; each field changed goes in the verified
+        contact's history (by the host, via identify). When `contact_id` (the device's contact) is
         another, unverified contact, its conversations move to the verified contact, except
         an open one when the verified contact has an open one already (a contact has at most
         one). A verified `contact_id` of another external id keeps its conversations."""
@@ -82,7 +86,8 @@ class Store(RoutingStore, CrmStore, SessionStore, DeskStore, Protocol):
             self, contact_id: str, attributes: dict[str, str | int | float | bool | None], *,
             max_keys: int) -> Contact:
         """Merge `attributes` into the contact's (a None value removes the key) and log a
-        `contact.attributes` event. chatkit.errors.NotFound when there is no such contact;
+        `contact.attributes` event; each attribute changed goes in the contact's history (by
+        the host, via attributes). chatkit.errors.NotFound when there is no such contact;
         chatkit.errors.InvalidPayload, changing nothing, when the merge has over max_keys."""
 
     # agents

@@ -41,8 +41,32 @@ contacts = Table(
     Column("external_id", String(200)),
     Column("verified", Boolean, nullable=False, server_default="0"),
     Column("attributes", JSON(none_as_null=True)),
+    # The visitor's self-service profile (0014): a phone number and their preferences
+    # (chatkit/profile.py: language, transcript and replies by email).
+    Column("phone", String(32)),
+    Column("preferences", JSON(none_as_null=True)),
     Index("uq_contacts_verified_external_id", "external_id", unique=True,
           sqlite_where=text("verified"), postgresql_where=text("verified")),
+)
+
+# A contact's history (0014): one row per field changed, by whom (the visitor, the host site
+# through identify or attributes, an agent), its value before and after, and when. Read a
+# contact at a time, newest first; a table of its own (docs/architecture.md says why).
+contact_changes = Table(
+    "contact_changes", metadata,
+    Column("id", BigInteger().with_variant(Integer, "sqlite"), primary_key=True,
+           autoincrement=True),
+    Column("contact_id", String(32), nullable=False),
+    Column("field", String(80), nullable=False),
+    # JSON text (orjson): a JSON column has numeric affinity on SQLite, which would turn
+    # the text "3" into the number 3 behind the JSON decoder's back.
+    Column("old_value", Text),
+    Column("new_value", Text),
+    Column("actor_kind", String(10), nullable=False),
+    Column("actor_id", String(200)),
+    Column("via", String(20), nullable=False),
+    Column("created_at", BigInteger, nullable=False),
+    Index("ix_contact_changes_contact", "contact_id", "id"),
 )
 
 agents = Table(

@@ -67,6 +67,7 @@ from chatkit.models import (
 from chatkit.storage import schema as t
 from chatkit.storage.sql_crm import CrmSql
 from chatkit.storage.sql_desk import DeskSql
+from chatkit.storage.sql_profile import NO_CONTACT, ProfileSql, contact_fields, log_changes
 from chatkit.storage.sql_routing import RoutingSql
 from chatkit.storage.sql_sessions import SessionSql
 
@@ -109,7 +110,7 @@ def database_url(url: str) -> URL:
     raise ValueError(f"unsupported database URL {url!r}")
 
 
-class SqlStore(RoutingSql, CrmSql, SessionSql, DeskSql):
+class SqlStore(RoutingSql, CrmSql, SessionSql, DeskSql, ProfileSql):
     """The storage port on SQLite or PostgreSQL.
 
     >>> store = SqlStore("sqlite:///chatkit.db")   # doctest: +SKIP
@@ -235,11 +236,17 @@ class SqlStore(RoutingSql, CrmSql, SessionSql, DeskSql):
 
     async def set_contact_email(self, contact_id: str, email: str) -> Contact | None:
         async with self._write() as conn:
+            before = await _contact_row(conn, t.contacts.c.id == contact_id)
+            if before is None:
+                return None
             await conn.execute(update(t.contacts).where(t.contacts.c.id == contact_id)
                                .values(email=email))
-            row = (await conn.execute(
-                select(t.contacts).where(t.contacts.c.id == contact_id))).first()
-        return None if row is None else _contact(row)
+            row = await _contact_row(conn, t.contacts.c.id == contact_id)
+            assert row is not None
+            await log_changes(conn, contact_id, contact_fields(before), contact_fields(row),
+                              actor_kind="visitor", actor_id=contact_id, via="offline_form",
+                              at=now_ms())
+        return _contact(row)
 
     async def identify_contact(self, contact_id: str, *, external_id: str, name: str | None,
                                email: str | None) -> Contact:
@@ -252,11 +259,15 @@ class SqlStore(RoutingSql, CrmSql, SessionSql, DeskSql):
                 raise Forbidden("this contact is verified: only a signed identify changes it")
             await conn.execute(update(t.contacts).where(t.contacts.c.id == contact_id)
                                .values(**changes))
+            now = now_ms()
             await _record(conn, "contact.identified", conversation_id=None,
                           actor_kind="visitor", actor_id=contact_id,
-                          data={"external_id": external_id, "verified": False}, at=now_ms())
-            row = await _contact_row(conn, t.contacts.c.id == contact_id)
-        assert row is not None
+                          data={"external_id": external_id, "verified": False}, at=now)
+            before, row = row, await _contact_row(conn, t.contacts.c.id == contact_id)
+            assert row is not None
+            # The page's unsigned claim: the host site's word, as far as anyone can tell.
+            await log_changes(conn, contact_id, contact_fields(before), contact_fields(row),
+                              actor_kind="host", actor_id=external_id, via="identify", at=now)
         return _contact(row)
 
     async def verify_contact(self, contact_id: str, *, external_id: str, name: str | None,
@@ -282,6 +293,9 @@ class SqlStore(RoutingSql, CrmSql, SessionSql, DeskSql):
             if device is None:
                 raise NotFound("no such contact")
             row = await _contact_row(conn, (k.external_id == external_id) & k.verified)
+            # The verified contact's details before (a new one had none), for its history.
+            before = (contact_fields(row) if row is not None
+                      else contact_fields(device) if not device.verified else NO_CONTACT)
             if row is None and not device.verified:
                 # The device's own anonymous contact becomes the verified one: nothing moves.
                 await conn.execute(update(t.contacts).where(k.id == contact_id).values(
@@ -305,7 +319,9 @@ class SqlStore(RoutingSql, CrmSql, SessionSql, DeskSql):
                           data={"external_id": external_id, "device_contact": contact_id,
                                 "conversations_moved": moved}, at=now)
             row = await _contact_row(conn, k.id == verified_id)
-        assert row is not None
+            assert row is not None
+            await log_changes(conn, verified_id, before, contact_fields(row), actor_kind="host",
+                              actor_id=external_id, via="identify", at=now)
         return _contact(row)
 
     async def set_contact_attributes(
@@ -329,10 +345,16 @@ class SqlStore(RoutingSql, CrmSql, SessionSql, DeskSql):
                 raise InvalidPayload(f"a contact has at most {max_keys} attributes")
             await conn.execute(update(t.contacts).where(k.id == contact_id)
                                .values(attributes=merged or None))
+            now = now_ms()
             await _record(conn, "contact.attributes", conversation_id=None,
                           actor_kind="visitor", actor_id=contact_id,
-                          data={"keys": sorted(attributes)}, at=now_ms())
-        return replace(_contact(row), attributes=merged)
+                          data={"keys": sorted(attributes)}, at=now)
+            contact = replace(_contact(row), attributes=merged)
+            await log_changes(conn, contact_id, contact_fields(row),
+                              {**contact_fields(row), **_attribute_fields(row, merged)},
+                              actor_kind="host", actor_id=row.external_id, via="attributes",
+                              at=now)
+        return contact
 
     # agents
 
@@ -923,7 +945,15 @@ _CONVERSATION_SELECT: Select[Any] = (
 
 def _contact(row: Row[Any]) -> Contact:
     return Contact(row.id, row.name, row.email, row.created_at, external_id=row.external_id,
-                   verified=bool(row.verified), attributes=dict(row.attributes or {}))
+                   verified=bool(row.verified), attributes=dict(row.attributes or {}),
+                   phone=row.phone, preferences=dict(row.preferences or {}))
+
+
+def _attribute_fields(row: Row[Any], merged: dict[str, Any]) -> dict[str, Any]:
+    """The history's attribute fields after a merge: each of `merged`, and None for each
+    removed (which overrides the row's own)."""
+    removed = {f"attributes.{key}": None for key in (row.attributes or {}) if key not in merged}
+    return {**removed, **{f"attributes.{key}": value for key, value in merged.items()}}
 
 
 async def _contact_row(conn: AsyncConnection, condition: Any) -> Row[Any] | None:

@@ -192,7 +192,10 @@ async def test_attributes_reach_the_agent(start_server: StartServer) -> None:
                                  else listed["conversations"][0]["contact_id"]]
     assert contact == {"name": "Grace", "email": "g@example.com", "external_id": "user-42",
                        "verified": True,
-                       "attributes": {"plan": "pro", "seats": 3, "trial": False, "mrr": 49.5}}
+                       "attributes": {"plan": "pro", "seats": 3, "trial": False, "mrr": 49.5},
+                       "phone": None, "preferences": {"language": None,
+                                                      "transcript_by_email": False,
+                                                      "replies_by_email": False}}
     kinds = [e.kind for e in await server.kit.store.list_events()]  # type: ignore[attr-defined]
     assert "contact.verified" in kinds and "contact.attributes" in kinds
     await visitor.close()

@@ -143,7 +143,9 @@ async def test_the_offline_form_stores_the_email_and_queues_the_message(
     assert [c["id"] for c in listed["conversations"]] == [conversation_id]
     assert listed["contacts"] == {offer["contact_id"]: {
         "name": None, "email": "ana@example.com", "external_id": None, "verified": False,
-        "attributes": {}}}
+        "attributes": {}, "phone": None,
+        "preferences": {"language": None, "transcript_by_email": False,
+                        "replies_by_email": False}}}
     joined = await ada.ok("join", {"conversation_id": conversation_id})
     left_message = joined["messages"][-1]
     assert left_message["meta"]["email"] == "ana@example.com"

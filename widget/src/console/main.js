@@ -377,6 +377,14 @@ function connect() {
   });
   socket.on('signed_out', toSignIn); // this session was signed out, in another tab say
   socket.on('conversation', upsertConversation);
+  // A contact's details changed (the visitor's "Your details", another agent): fresh names.
+  socket.on('contact', ({ contact }) => {
+    if (!contact || typeof contact.id !== 'string') return;
+    state.contacts.set(contact.id, contact);
+    renderList();
+    const current = state.conversations.get(state.current);
+    if (current && current.contact_id === contact.id) ui.title.textContent = visitorLabel(current);
+  });
   socket.on('csat', showCsat);
   desk.listen(socket);
   socket.on('typing', (event) => {

@@ -12,6 +12,7 @@ import { VisitorSession, protocolLocale } from './session.js';
 import { VisitorStorage } from './storage.js';
 import { HelpSearch } from './search.js';
 import { ChatView } from './view.js';
+import { ProfileView } from './profile.js';
 import { armTriggers } from './triggers.js';
 
 /**
@@ -198,7 +199,9 @@ function main() {
       session.send(label, { seq, choice });
     },
     onClose: ({ escape }) => {
-      if (escape && search.isOpen) search.close(); // Escape closes the search first
+      // Escape closes "Your details" or the search first.
+      if (escape && profile.isOpen) profile.close();
+      else if (escape && search.isOpen) search.close();
       else host.post('close');
     },
     onLeave: async () => {
@@ -220,6 +223,13 @@ function main() {
   });
 
   const search = new HelpSearch({ mount, locale: protocolLocale(locale), t });
+  const profile = new ProfileView({
+    t,
+    load: () => session.profile(),
+    save: (changes) => session.updateProfile(changes),
+    onOpen: () => search.isOpen && search.close(),
+  });
+  session.on('verified', (verified) => profile.setVerified(verified));
 
   session.on('status', (status) => view.setOnline(status !== 'offline'));
   session.on('conversation', (conversation) => view.setConversation(conversation));

@@ -11,6 +11,7 @@
 //   failed(item, error)      the server refused a message of ours for good (or its upload)
 //   wait(wait)               where our queued conversation stands ({conversation_id, position,
 //                            estimated_wait}), or null
+//   verified(verified)       whether the host site verified who the visitor is (identify)
 import { ProtocolError, isRetryable, request } from '../shared/ack.js';
 import { Emitter } from '../shared/emitter.js';
 import { isReplyTo } from './storage.js';
@@ -104,6 +105,7 @@ export class VisitorSession extends Emitter {
     this.trigger = null;
     this.identity = null;
     this.attributes = null;
+    this.emit('verified', false);
     this.#setStatus('idle');
     this.emit('conversation', null);
   }
@@ -286,6 +288,18 @@ export class VisitorSession extends Emitter {
     return request(this.socket, 'rate', payload);
   }
 
+  /** The verified visitor's own details and preferences (docs/protocol.md, profile). */
+  profile() {
+    if (!this.socket) return Promise.reject(new ProtocolError('offline', 'not connected'));
+    return request(this.socket, 'profile');
+  }
+
+  /** Corrects them: {name, email, phone, preferences}; resolves with the profile saved. */
+  updateProfile(changes) {
+    if (!this.socket) return Promise.reject(new ProtocolError('offline', 'not connected'));
+    return request(this.socket, 'update_profile', changes);
+  }
+
   /** Tells the server who the visitor is; true when the token now names another contact. */
   async #identify() {
     const socket = this.socket;
@@ -295,6 +309,7 @@ export class VisitorSession extends Emitter {
         const data = await request(socket, 'identify', this.identity);
         if (typeof data.token === 'string') this.storage.token = data.token;
         moved = data.changed === true;
+        this.emit('verified', data.verified === true);
       }
       if (this.attributes) await request(socket, 'attributes', { attributes: this.attributes });
     } catch (error) {

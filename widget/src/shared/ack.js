@@ -35,7 +35,10 @@ export function request(socket, event, payload = {}, timeoutMs = 10000) {
       else if (reply && reply.ok === true) resolve(reply.data);
       else {
         const error = (reply && reply.error) || {};
-        reject(new ProtocolError(error.code || 'bad_reply', error.message, error.conversation_id));
+        const failure = new ProtocolError(error.code || 'bad_reply', error.message, error.conversation_id);
+        // invalid_payload names each field at fault: {email: '...'} (a form shows it there).
+        failure.fields = error.fields && typeof error.fields === 'object' ? error.fields : null;
+        reject(failure);
       }
     });
   });
