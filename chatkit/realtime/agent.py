@@ -27,6 +27,7 @@ from chatkit.models import (
     ConversationStatus,
     Presence,
     ResolutionReason,
+    now_ms,
 )
 from chatkit.profile import ProfileService, preferences_of
 from chatkit.realtime import schemas as s
@@ -96,6 +97,7 @@ class AgentNamespace(Namespace):
         "pick": (s.Pick, "pick"),
         "transfer": (s.Transfer, "transfer"),
         "queue": (s.ListQueue, "queue"),
+        "directory": (s.Directory, "directory"),
         "contacts": (s.FindContacts, "contacts"),
         "start": (s.StartConversation, "start"),
         "context": (s.Context, "context"),
@@ -351,6 +353,23 @@ class AgentNamespace(Namespace):
         return {"teams": teams, "conversations": [c.to_wire() for c in waiting],
                 "contacts": await self._contacts(waiting),
                 "unread": await self._unread(waiting)}
+
+    async def directory(self, sid: str, payload: s.Directory) -> dict[str, Any]:
+        """The teams and agents a chat can be transferred (or reassigned) to, with each
+        agent's teams and presence: every agent may see who their colleagues are."""
+        connection(self.connections, sid)
+        routing = self._routing()
+        config = routing.routing
+        agents = await self.conversations.store.list_agents()
+        presence = await routing.store.get_presence([agent.id for agent in agents])
+        return {
+            "teams": [{"id": team.id, "name": team.title, "open": team.is_open(now_ms())}
+                      for team in config.teams.values()],
+            "agents": [{"id": agent.id, "name": agent.name, "role": str(agent.role),
+                        "teams": config.teams_of(agent),
+                        "presence": str(presence[agent.id].presence)
+                        if agent.id in presence else "offline"}
+                       for agent in sorted(agents, key=lambda a: (a.name.lower(), a.id))]}
 
     async def contacts(self, sid: str, payload: s.FindContacts) -> dict[str, Any]:
         connection(self.connections, sid)

@@ -273,6 +273,10 @@ class ListQueue(Payload):
     limit: int = Field(100, ge=1, le=500)
 
 
+class Directory(Payload):
+    """Who a chat can be transferred to: no fields."""
+
+
 # outbound (agents)
 
 ContactId = Annotated[Text, Field(min_length=1, max_length=32)]

@@ -74,7 +74,7 @@ export function createDesk({ ui, state, request, addMessage, nextClientId, onCon
   const canned = createCanned({ textarea: ui.reply, form: ui.replyForm, request: call, current: () => state.current });
   const supervise = createSupervise({
     header: ui.title.parentElement, request: call, agent: () => state.auth && state.auth.agent,
-    conversations: () => state.conversations.values(), onChange: onConversation,
+    onChange: onConversation,
   });
 
   return {

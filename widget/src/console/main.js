@@ -41,6 +41,7 @@ const state = {
   socket: null,
   conversations: new Map(),
   contacts: new Map(), // contact id -> {name, email, external_id, verified, attributes}, from the list
+  teams: null, // the agent's teams, once the server said (presence)
   unread: new Map(), // conversation id -> {count, since}: visitor messages no agent has read
   current: null, // the open conversation's id
   seen: new Set(), // seqs shown for the open conversation
@@ -104,13 +105,21 @@ function renderList() {
   inbox.render();
 }
 
+/** Whether this agent still sees the conversation: an agent sees their teams' and their own
+ * (transferred to another team, it leaves them); supervisors and admins every one. */
+function mayList(conversation) {
+  const me = state.auth && state.auth.agent;
+  if (!me || me.role !== 'agent' || !state.teams || conversation.agent_id === me.id) return true;
+  return !conversation.queue_team || state.teams.includes(conversation.queue_team);
+}
+
 function upsertConversation(conversation) {
   // A message left with the offline form: the list learns the visitor's email.
   if (conversation.handoff_reason === 'offline' && !state.contacts.has(conversation.contact_id)) {
     state.contacts.set(conversation.contact_id, {});
     refreshList().catch(() => {});
   }
-  if (LISTED.includes(conversation.status)) state.conversations.set(conversation.id, conversation);
+  if (LISTED.includes(conversation.status) && mayList(conversation)) state.conversations.set(conversation.id, conversation);
   else state.conversations.delete(conversation.id);
   if (conversation.id === state.current) renderHeader(conversation);
   renderList();
@@ -415,7 +424,8 @@ function connect() {
 async function setPresence(status) {
   localStorage.setItem('chatkit.console.presence', status);
   try {
-    await request(state.socket, 'presence', { status });
+    // The answer names the teams this agent works in: what the inbox may list.
+    state.teams = (await request(state.socket, 'presence', { status })).teams;
   } catch (error) {
     ui.conn.textContent = `Could not set your status: ${error.message}`;
   }

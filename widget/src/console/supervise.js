@@ -1,34 +1,39 @@
 // Supervision, for supervisors and admins: watch a chat that is not theirs (live, read-only),
 // barge in (then they may reply; its agent stays assigned), whisper to its agent (a note only
-// agents see), and reassign it to another agent or team.
+// agents see), and reassign it to another agent or team. Its agent transfers it the same way,
+// with a note for whoever takes it next.
 import { h } from '../shared/dom.js';
 
-export function createSupervise({ header, request, agent, conversations, onChange }) {
+const DIRECTORY_MS = 30000;
+
+export function createSupervise({ header, request, agent, onChange }) {
   const barged = new Set();
   const bargeButton = h('button', { type: 'button', id: 'barge', hidden: true, text: 'Barge in' });
-  const target = h('select', { id: 'reassign-to', 'aria-label': 'Reassign to' });
-  const reassign = h('form', { class: 'reassign', id: 'reassign-form', hidden: true }, target,
-    h('button', { type: 'submit', text: 'Reassign' }));
+  const target = h('select', { id: 'transfer-to', 'aria-label': 'Transfer to', required: true });
+  const note = h('input', { id: 'transfer-note', type: 'text', maxlength: '1000', 'aria-label': 'Note for them (optional)', placeholder: 'Note for them (optional)' });
+  const submit = h('button', { type: 'submit', text: 'Transfer' });
+  const transfer = h('form', { class: 'transfer', id: 'transfer-form', hidden: true }, target, note, submit);
   const said = h('p', { class: 'thread-status', id: 'supervise-status', role: 'status' });
-  header.append(h('div', { class: 'supervise' }, bargeButton, reassign, said));
+  header.append(h('div', { class: 'supervise' }, bargeButton, transfer, said));
   let open = null; // the conversation shown
+  let mineOpen = false; // ...and whether it is this agent's
+  let directory = null; // {at, data}: teams and agents, fetched when needed
 
   const supervising = () => { const me = agent(); return !!me && me.role !== 'agent'; };
 
-  function fillTargets(conversation) {
-    // Teams and agents this console knows of, from the conversations it lists.
-    const teams = new Set();
-    const agents = new Map();
-    for (const c of conversations()) {
-      if (c.queue_team) teams.add(c.queue_team);
-      if (c.agent_id && c.agent_name) agents.set(c.agent_id, c.agent_name);
+  async function fillTargets(conversation) {
+    if (!directory || Date.now() - directory.at > DIRECTORY_MS) {
+      directory = { at: Date.now(), data: await request('directory', {}) };
     }
-    const me = agent();
-    if (me) agents.set(me.id, `${me.name} (me)`);
-    agents.delete(conversation.agent_id);
+    const { teams, agents } = directory.data;
     target.replaceChildren(
-      ...[...teams].sort().map((team) => h('option', { value: `team:${team}`, text: `Team: ${team}` })),
-      ...[...agents].map(([id, name]) => h('option', { value: `agent:${id}`, text: `Agent: ${name}` })));
+      h('option', { value: '', text: 'Transfer to…' }),
+      h('optgroup', { label: 'Teams' }, ...teams.map((team) => h('option', {
+        value: `team:${team.id}`, text: team.open ? team.name : `${team.name} (closed)` }))),
+      h('optgroup', { label: 'Agents' }, ...agents
+        .filter((a) => a.id !== conversation.agent_id)
+        // Only an online agent can be offered a chat.
+        .map((a) => h('option', { value: `agent:${a.id}`, disabled: a.presence !== 'online', text: `${a.name} (${a.presence})` }))));
   }
 
   bargeButton.addEventListener('click', async () => {
@@ -41,16 +46,26 @@ export function createSupervise({ header, request, agent, conversations, onChang
       said.textContent = `Could not barge in: ${error.message}`;
     }
   });
-  reassign.addEventListener('submit', async (event) => {
+  transfer.addEventListener('submit', async (event) => {
     event.preventDefault();
     const [kind, id] = target.value.split(/:(.*)/s);
     if (!open || !id) return;
+    const payload = { conversation_id: open.id, [kind === 'team' ? 'to_team' : 'to_agent_id']: id };
+    if (note.value.trim()) payload.note = note.value.trim();
+    submit.disabled = true;
+    // Its agent transfers it; a supervisor reassigns someone else's (the same move). Asked
+    // now: the conversation's news may arrive before the answer.
+    const [name, done] = mineOpen ? ['transfer', 'Transferred'] : ['reassign', 'Reassigned'];
+    const to = target.selectedOptions[0].textContent;
     try {
-      const moved = await request('reassign', { conversation_id: open.id, [kind === 'team' ? 'to_team' : 'to_agent_id']: id });
-      said.textContent = 'Reassigned.';
+      const moved = await request(name, payload);
+      note.value = '';
+      said.textContent = `${done} to ${to}.`;
       onChange(moved);
     } catch (error) {
-      said.textContent = `Could not reassign: ${error.message}`;
+      said.textContent = `Could not transfer: ${error.message}`;
+    } finally {
+      submit.disabled = false;
     }
   });
 
@@ -71,12 +86,15 @@ export function createSupervise({ header, request, agent, conversations, onChang
       }
     },
     header(conversation, mine) {
+      if (!open || open.id !== conversation.id) said.textContent = '';
       open = conversation;
-      said.textContent = '';
+      mineOpen = mine;
       const show = supervising() && !mine && conversation.status !== 'resolved';
       bargeButton.hidden = !show || conversation.status !== 'assigned' || barged.has(conversation.id);
-      reassign.hidden = !supervising() || !['queued', 'assigned'].includes(conversation.status);
-      if (!reassign.hidden) fillTargets(conversation);
+      const movable = ['queued', 'assigned'].includes(conversation.status);
+      transfer.hidden = !movable || !(mine || supervising());
+      submit.textContent = mine ? 'Transfer' : 'Reassign';
+      if (!transfer.hidden) fillTargets(conversation).catch((error) => { said.textContent = `Could not list the teams: ${error.message}`; });
     },
   };
 }
