@@ -254,3 +254,27 @@ async def test_routing_events_are_validated(routed: TestServer) -> None:
     ack = await ada.call("transfer", {"conversation_id": "missing", "to_team": "billing"})
     assert ack["error"]["code"] == "not_found"
     await close(ada)
+
+
+async def test_the_directory_lists_teams_and_agents_with_their_presence(
+        routed: TestServer) -> None:
+    ada = await online(routed, "ada")
+    bo = await online(routed, "bo", presence="away")
+    try:
+        directory = await ada.ok("directory", {})
+        assert directory["teams"] == [
+            {"id": "support", "name": "Support", "open": True},
+            {"id": "billing", "name": "Billing", "open": True},
+            {"id": "vip", "name": "VIP desk", "open": True}]
+        agents = {a["name"]: a for a in directory["agents"]}
+        assert [a["name"] for a in directory["agents"]] == ["Ada", "Bo", "Cy", "Di"]
+        assert agents["Ada"]["presence"] == "online" and agents["Ada"]["teams"] == ["support"]
+        assert agents["Bo"]["presence"] == "away"
+        assert agents["Bo"]["teams"] == ["support", "billing"]
+        assert agents["Cy"]["presence"] == "offline" and agents["Cy"]["role"] == "agent"
+        assert set(agents["Di"]) == {"id", "name", "role", "teams", "presence"}  # no email
+        bad = await ada.call("directory", {"team": "support"})
+        assert bad["error"]["code"] == "invalid_payload"
+    finally:
+        await ada.close()
+        await bo.close()
