@@ -6,6 +6,7 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 
 import aiohttp
+import pytest
 from aiohttp import web
 from aiohttp.test_utils import TestServer
 
@@ -134,3 +135,30 @@ async def test_only_allowed_sites_may_frame_the_widget(start_server: Any) -> Non
         async with http.get(url) as response:
             assert response.headers["Content-Security-Policy"] == (
                 "frame-ancestors 'self' https://shop.example.com")
+
+
+@pytest.mark.parametrize("origin, connects", [
+    ("own", True),                           # the widget's frame and the console
+    ("https://shop.example.com", True),      # a listed site
+    ("https://SHOP.example.com", True),      # origins are case-insensitive
+    ("https://evil.example.com", False),
+    (None, True),                            # not a browser: no Origin to check
+])
+async def test_sockets_from_chatkits_own_pages_and_listed_sites_connect(
+        start_server: Any, origin: str | None, connects: bool) -> None:
+    import socketio
+
+    server = await start_server(allowed_origins=["https://shop.example.com"])
+    own = f"http://{server.host}:{server.port}"
+    headers = {} if origin is None else {"Origin": own if origin == "own" else origin}
+    # Our own HTTP session: a refused client would leave its own one open.
+    async with aiohttp.ClientSession() as http:
+        client = socketio.AsyncClient(reconnection=False, http_session=http)
+        try:
+            await client.connect(own, namespaces=["/visitor"], socketio_path="/chat/socket.io",
+                                 transports=["websocket"], headers=headers, wait_timeout=5)
+        except socketio.exceptions.ConnectionError:
+            assert not connects
+        else:
+            assert connects
+            await client.disconnect()

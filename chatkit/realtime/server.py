@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+from collections.abc import Callable
 from typing import Any
 
 import engineio
@@ -183,15 +184,43 @@ def create_socket_server(settings: Settings) -> socketio.AsyncServer:
         manager = _RedisDelivery(settings.redis_url, channel=settings.redis_channel)
     else:
         manager = _LocalDelivery()
-    # No list: same-origin only (the widget's iframe is served by chatkit itself).
-    origins: list[str] | str | None = settings.allowed_origins or None
-    if origins == ["*"]:
+    # No list: same-origin only (the widget's iframe is served by chatkit itself). With a
+    # list, chatkit's own pages (the widget's frame, the console) must still connect.
+    origins: Callable[[str | None, dict[str, Any]], bool] | str | None = None
+    if "*" in settings.allowed_origins:
         origins = "*"
+    elif settings.allowed_origins:
+        origins = _own_or_listed(settings.allowed_origins)
     # The largest valid event (a 4000-character body) is far below 64 KiB; a bigger frame
     # closes the connection before anything parses it.
     return _LeanServer(async_mode="aiohttp", client_manager=manager,
                        serializer=_TextPacket, cors_allowed_origins=origins,
                        max_http_buffer_size=MAX_FRAME)
+
+
+def _own_or_listed(listed: list[str]) -> Callable[[str | None, dict[str, Any]], bool]:
+    """engine.io's origin check: chatkit's own origin (as the request names it, or a proxy's
+    X-Forwarded-Proto/-Host) or one of `listed`. engine.io allows only the list when given
+    one, which would shut out the widget's frame and the console."""
+    allowed = {origin.lower() for origin in listed}
+
+    def check(origin: str | None, environ: dict[str, Any]) -> bool:
+        if origin is None:
+            return True  # not a browser: nothing to check (engine.io does the same)
+        origin = origin.lower()
+        if origin in allowed:
+            return True
+        host = environ.get("HTTP_HOST")
+        if host is None:
+            return False
+        scheme = environ.get("wsgi.url_scheme", "http")
+        own = {f"{scheme}://{host}".lower()}
+        forwarded_host = environ.get("HTTP_X_FORWARDED_HOST", host).split(",")[0].strip()
+        forwarded_scheme = environ.get("HTTP_X_FORWARDED_PROTO", scheme).split(",")[0].strip()
+        own.add(f"{forwarded_scheme}://{forwarded_host}".lower())
+        return origin in own
+
+    return check
 
 
 class RedisPing:
