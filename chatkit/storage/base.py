@@ -24,10 +24,11 @@ from chatkit.models import (
     NewMessage,
     SenderKind,
 )
+from chatkit.storage.reports import ReportsStore
 from chatkit.storage.routing import RoutingStore
 
 
-class Store(RoutingStore, Protocol):
+class Store(RoutingStore, ReportsStore, Protocol):
     """Durable state. Methods are atomic: each commits before it returns, or changes nothing."""
 
     async def open(self) -> None:
