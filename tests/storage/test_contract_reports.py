@@ -83,7 +83,7 @@ async def test_volume_per_hour_and_day(store: SqlStore, monkeypatch: pytest.Monk
 
 async def test_the_projection_equals_a_rebuild_from_the_log(
         store: SqlStore, monkeypatch: pytest.MonkeyPatch) -> None:
-    await generate(store, monkeypatch, count=25)
+    await generate(store, monkeypatch, count=40)
     projected = await store.all_facts()
     assert len(projected) == 40
     assert await store.rebuild_facts(billing_open) == 40
