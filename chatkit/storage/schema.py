@@ -276,6 +276,14 @@ conversation_facts = Table(
     Index("ix_facts_contact_topic", "contact_id", "topic", "created_at"),
 )
 
+# A report's percentiles walk these in value order to the wanted rank, reading the filter
+# columns from the index itself: no sort of the selection (docs/architecture.md).
+for _duration in ("wait_ms", "wait_open_ms", "first_response_ms", "first_response_open_ms",
+                  "handle_ms", "resolution_ms"):
+    Index(f"ix_facts_{_duration}", conversation_facts.c[_duration],
+          conversation_facts.c.created_at, conversation_facts.c.team,
+          conversation_facts.c.agent_id)
+
 # QA (0015): a supervisor's review of a conversation against the scorecard in use: one per
 # conversation and reviewer (saving again replaces it), with its agent copied in so that an
 # agent's own reviews are one index range.

@@ -9,6 +9,7 @@ values, count over the group) and the rows at the wanted ranks kept. Both give t
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 from collections.abc import Collection, Sequence
 from typing import TYPE_CHECKING, Any
@@ -50,8 +51,11 @@ _f = t.conversation_facts.c
 _q = t.qa_reviews.c
 
 
-def _selected(selection: Selection) -> list[ColumnElement[bool]]:
-    conditions = [_f.created_at >= selection.start, _f.created_at < selection.end]
+def _selected(selection: Selection, *, by_time: bool = True) -> list[ColumnElement[bool]]:
+    # Without `by_time`, the range is written so that no index on created_at serves it
+    # (SQLite's planner would otherwise prefer one and sort: see _ranked).
+    created: Any = _f.created_at if by_time else _f.created_at + 0
+    conditions = [created >= selection.start, created < selection.end]
     if selection.team is not None:
         conditions.append(_f.team == selection.team)
     if selection.agent_id is not None:
@@ -71,6 +75,22 @@ def _group_key(group: Group) -> Any:
 
 def _count_if(condition: Any) -> Any:
     return func.count(case((condition, 1)))
+
+
+async def _ranked(conn: AsyncConnection, selection: Selection, name: str,
+                  n: int) -> dict[int, int | None]:
+    """The duration's nearest-rank percentiles over the selection, which has `n` values of
+    it: each the value at offset ceil(p * n) - 1 in value order, which the duration's
+    covering index (duration, created_at, team, agent_id) gives without a sort."""
+    column = _f[name]
+    found: dict[int, int | None] = dict.fromkeys(PERCENTILES)
+    by_time = conn.dialect.name != "sqlite"
+    for p in PERCENTILES if n else ():
+        value = await conn.scalar(
+            select(column).where(*_selected(selection, by_time=by_time), column.is_not(None))
+            .order_by(column).limit(1).offset((n * p + 99) // 100 - 1))
+        found[p] = None if value is None else int(value)
+    return found
 
 
 class ReportsSql:
@@ -106,6 +126,7 @@ class ReportsSql:
             _count_if(_f.csat >= CSAT_SATISFIED).label("csat_satisfied"),
             func.coalesce(func.sum(_f.csat), 0).label("csat_total"),
             *(func.avg(_f[name]).label(name) for name in DURATIONS),
+            *(func.count(_f[name]).label(f"n_{name}") for name in DURATIONS),
         ).where(*_selected(selection)).group_by(key)
         async with self._read() as conn:
             rows = (await conn.execute(query)).all()
@@ -120,12 +141,24 @@ class ReportsSql:
                     means={name: None if getattr(row, name) is None
                            else float(getattr(row, name)) for name in DURATIONS},
                     percentiles={name: dict.fromkeys(PERCENTILES) for name in DURATIONS})
-            for name in DURATIONS:
-                for g, p, value in await self._percentiles(conn, selection, group, name):
-                    metrics = found.get(None if group is Group.NONE else g)
-                    if metrics is not None:
-                        metrics.percentiles[name][p] = value
+            if group is not Group.NONE:
+                for name in DURATIONS:
+                    for g, p, value in await self._percentiles(conn, selection, group, name):
+                        metrics = found.get(g)
+                        if metrics is not None:
+                            metrics.percentiles[name][p] = value
+        if group is Group.NONE and rows:
+            # One index walk per duration, side by side on the pool's connections.
+            walks = await asyncio.gather(*(
+                self._ranked(selection, name, int(getattr(rows[0], f"n_{name}")))
+                for name in DURATIONS))
+            found[None].percentiles = dict(zip(DURATIONS, walks, strict=True))
         return sorted(found.values(), key=lambda m: (m.key is None, m.key or ""))
+
+    async def _ranked(self, selection: Selection, name: str,
+                      n: int) -> dict[int, int | None]:
+        async with self._read() as conn:
+            return await _ranked(conn, selection, name, n)
 
     async def _percentiles(self, conn: AsyncConnection, selection: Selection, group: Group,
                            name: str) -> list[tuple[Any, int, int]]:

@@ -47,6 +47,10 @@ def upgrade() -> None:
     op.create_index("ix_facts_resolved", "conversation_facts", ["resolved_at"])
     op.create_index("ix_facts_contact_topic", "conversation_facts",
                     ["contact_id", "topic", "created_at"])
+    for duration in ("wait_ms", "wait_open_ms", "first_response_ms", "first_response_open_ms",
+                     "handle_ms", "resolution_ms"):
+        op.create_index(f"ix_facts_{duration}", "conversation_facts",
+                        [duration, "created_at", "team", "agent_id"])
     op.create_table(
         "qa_reviews",
         sa.Column("id", sa.String(32), primary_key=True),
