@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import csv
 import io
-from collections.abc import AsyncIterator, Iterable, Sequence
+from collections.abc import AsyncGenerator, Iterable, Sequence
 from datetime import UTC, date, datetime, time
 from enum import StrEnum
 from typing import Any
@@ -113,7 +113,7 @@ class Reports:
         return await self.store.count_facts(query.selection())
 
     async def export_conversations(self, query: ReportQuery, *,
-                                   page: int = EXPORT_PAGE) -> AsyncIterator[bytes]:
+                                   page: int = EXPORT_PAGE) -> AsyncGenerator[bytes, None]:
         """The CSV of the selection's conversations with their transcripts, a page at a
         time: memory holds one page, whatever the export's size."""
         selection = query.selection()
