@@ -46,6 +46,8 @@ from chatkit.realtime.server import (
     create_socket_server,
     register_namespaces,
 )
+from chatkit.reports import PrometheusMetrics, QualityAssurance, Reports, load_scorecard
+from chatkit.reports.http import add_reports_routes
 from chatkit.routes import STATIC, add_routes, chatkit_middleware, loader_with_config
 from chatkit.routing.config import Routing, load_routing_config
 from chatkit.routing.service import RoutingService
@@ -146,6 +148,17 @@ class ChatKit:
         self.context = ContextService(self.store, self.crm)
         self.conversations.handoff_listeners.append(self.context.handed_over)
         notifier.crm = self.visitors.crm = self.agent_namespace.crm = self.context
+        #: Reports over the conversation facts; QA reviews (the scorecard is read at start).
+        self.reports = Reports(self.store, fcr_days=self.settings.fcr_days)
+        self.qa = QualityAssurance(self.store)
+        #: The Prometheus metrics, this instance's own registry; also the services'
+        #: instruments.
+        self.prometheus = PrometheusMetrics(
+            self.store, teams_of=lambda agent: self.routing.routing.teams_of(agent),
+            visitors_connected=lambda: len(self.visitors.connections))
+        self.conversations.instruments = self.prometheus
+        # The facts count waits in the team's business hours (routing.yaml's hours).
+        self.store.open_hours = self._open_ms
         if not answerers:
             raise ValueError("answerers: give at least one (\"kb\" is the built-in one)")
         for answerer in answerers:
@@ -185,6 +198,7 @@ class ChatKit:
         add_helpcentre(sub)
         add_attachment_routes(sub)
         add_desk_routes(sub)
+        add_reports_routes(sub)
         # engine.io registers its route on the app it is given: attach before mounting.
         self.sio.attach(sub, socketio_path="socket.io")
         sub.cleanup_ctx.append(self._lifecycle)
@@ -214,6 +228,8 @@ class ChatKit:
         self.attachments.use_signer(signer)
         self.visitors.signer = signer
         await self.kb.load()
+        self.qa.scorecard = await asyncio.to_thread(load_scorecard,
+                                                    self.settings.qa_scorecard_path)
         # routing.yaml seeds the configuration in the store, which admins may then edit;
         # routing/stored.py says which wins when both exist.
         await self.routing.load(None if self.settings.routing_path is None else
@@ -221,7 +237,9 @@ class ChatKit:
                                                         self.settings.routing_path))
         if self.settings.bot_enabled:
             config = await asyncio.to_thread(load_bot_config, self.settings.bot_path)
-            chain = AnswererChain([KBAnswerer(self.kb) if answerer == "kb" else answerer
+            kb_answerer = KBAnswerer(self.kb)
+            kb_answerer.instruments = self.prometheus
+            chain = AnswererChain([kb_answerer if answerer == "kb" else answerer
                                    for answerer in self._answerers])
             self.conversations.bot = Bot(chain, config, article_url=self._article_url)
         if self.settings.demo:
@@ -282,6 +300,14 @@ class ChatKit:
     def prefix(self) -> str:
         """The path chatkit is mounted at (e.g. /chat): its cookies' Path."""
         return self._prefix
+
+    def _open_ms(self, team: str | None, start_ms: int, end_ms: int) -> int:
+        """How much of [start_ms, end_ms) the team was open (the whole span when it has no
+        business hours): the reports' business-hours waits."""
+        config = next((t for t in self.routing.routing.config.teams if t.id == team), None)
+        if config is None or config.hours is None:
+            return end_ms - start_ms
+        return config.hours.open_ms_between(start_ms, end_ms)
 
     def _article_url(self, entry_id: str) -> str:
         """Where the help centre shows a knowledge-base entry (the cards under answers)."""

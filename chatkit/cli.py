@@ -70,6 +70,14 @@ def build_parser() -> argparse.ArgumentParser:
     listing = agent_commands.add_parser("list", help="list agents")
     _store_options(listing)
 
+    reports = commands.add_parser("reports", help="reporting tools")
+    report_commands = reports.add_subparsers(dest="reports_command", required=True)
+    rebuild = report_commands.add_parser(
+        "rebuild", help="recompute the reports' conversation facts from the event log",
+        description="After an upgrade from before the facts existed, or a change of teams' "
+        "business hours (the past is then counted in the new hours).")
+    _store_options(rebuild)
+
     kb = commands.add_parser("kb", help="knowledge-base tools")
     kb_commands = kb.add_subparsers(dest="kb_command", required=True)
     evaluate = kb_commands.add_parser(
@@ -181,6 +189,10 @@ async def _admin(args: argparse.Namespace) -> int:
         if args.command == "migrate":
             print(f"schema up to date in {settings.database_url}")
             return 0
+        if args.command == "reports":
+            count = await store.rebuild_facts(await _stored_open_hours(store))
+            print(f"rebuilt the facts of {count} conversations")
+            return 0
         agents = AgentService(store, token_ttl=settings.agent_token_ttl)
         if args.agents_command == "list":
             for agent in await store.list_agents():
@@ -195,3 +207,18 @@ async def _admin(args: argparse.Namespace) -> int:
         return 0
     finally:
         await store.close()
+
+
+async def _stored_open_hours(store: Any) -> Any:
+    """The business hours of the routing configuration in the store, as the facts use them."""
+    from chatkit.routing.config import RoutingConfig
+
+    stored = await store.routing_config()
+    config = RoutingConfig() if stored is None else RoutingConfig.model_validate(stored.document)
+    hours = {team.id: team.hours for team in config.teams}
+
+    def open_ms(team: str | None, start_ms: int, end_ms: int) -> int:
+        found = hours.get(team) if team is not None else None
+        return end_ms - start_ms if found is None else found.open_ms_between(start_ms, end_ms)
+
+    return open_ms

@@ -89,6 +89,17 @@ class Settings(BaseSettings):
     routing_path: Path | None = Field(
         None, description="routing YAML (teams, skills, strategies, agents' capacity); "
                           "none: one team, support, of every agent, round robin")
+    qa_scorecard_path: Path | None = Field(
+        None, description="QA scorecard YAML (criteria with weights, the daily sample's size); "
+                          "none: the built-in scorecard")
+    metrics_token: str | None = Field(
+        None, min_length=16,
+        description="the bearer token Prometheus sends to GET {prefix}/metrics; none: the "
+                    "endpoint is off (404)")
+    fcr_days: int = Field(
+        7, ge=1, le=90,
+        description="first-contact resolution: a conversation counts as resolved at first "
+                    "contact when the contact begins none on the same topic within these days")
     triggers_path: Path | None = Field(
         None, description="proactive triggers YAML (open the widget with a message on a page, "
                           "after a time, for returning visitors); none: no triggers")

@@ -104,3 +104,22 @@ async def test_scaleout_benchmark_quick_run(tmp_path: Path) -> None:
         assert run["delivered"] > 0 and run["server_cpu_us_per_msg"] > 0, run["name"]
         assert run["acks_err"] == 0 and run["servers"] == run["processes"], run["name"]
     assert "Redis hop" in out.decode() and "100 processes" in out.decode()
+
+
+REPORTS_BENCH = BENCH.parent / "reports.py"
+
+
+async def test_reports_benchmark_quick_run() -> None:
+    env = {**os.environ, "PYTHONPATH": str(REPORTS_BENCH.parent.parent)}
+    env.pop("CHATKIT_TEST_POSTGRES", None)  # SQLite only: the smoke run stays seconds long
+    process = await asyncio.create_subprocess_exec(
+        sys.executable, str(REPORTS_BENCH), "--quick", "--json", env=env,
+        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE)
+    out, err = await asyncio.wait_for(process.communicate(), 180)
+    assert process.returncode == 0, err.decode()
+    (result,) = json.loads(out)["results"]
+    assert result["engine"] == "sqlite" and result["conversations"] == 5000
+    assert result["baseline_count_s"] > 0
+    for name, report in result["reports"].items():
+        assert report["s"] > 0 and report["x_baseline"] > 0, name
+    assert result["export"]["rss_mib_at_all"] > 0

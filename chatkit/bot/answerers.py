@@ -17,10 +17,12 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
+from chatkit.instruments import Instruments, NoInstruments
 from chatkit.kb import DecisionKind, KnowledgeBase, Match
 
 log = logging.getLogger(__name__)
@@ -123,10 +125,14 @@ class KBAnswerer:
     def __init__(self, kb: KnowledgeBase | Callable[[], KnowledgeBase]) -> None:
         self._kb: Callable[[], KnowledgeBase] = (
             (lambda: kb) if isinstance(kb, KnowledgeBase) else kb)
+        #: The process's metrics (how long matching takes); none by default.
+        self.instruments: Instruments = NoInstruments()
 
     async def answer(self, question: Question) -> Reply | None:
         kb = self._kb()
+        started = time.perf_counter()
         decision = await asyncio.to_thread(kb.answer, question.text, locale=question.locale)
+        self.instruments.faq_matched(time.perf_counter() - started)
         if decision.kind is DecisionKind.ANSWER and decision.best is not None:
             return _answer(decision.best)
         if decision.kind is DecisionKind.CLARIFY and len(decision.matches) > 1:

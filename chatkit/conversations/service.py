@@ -16,6 +16,7 @@ from typing import Any, Protocol
 from chatkit.bot import Bot, BotReply, BotState, Choice, Said
 from chatkit.conversations.committer import GroupCommitter
 from chatkit.errors import Conflict, Forbidden, InvalidChoice, NotFound
+from chatkit.instruments import Instruments, NoInstruments, timed_message
 from chatkit.models import (
     CSAT_WINDOW_MS,
     OPEN_STATUSES,
@@ -141,6 +142,8 @@ class ConversationService:
         self.store = store
         self.notifier = notifier
         self.bot = bot
+        #: The process's metrics (messages, handoffs); none by default.
+        self.instruments: Instruments = NoInstruments()
         #: Queues and assignment; None: agents take chats by joining them.
         self.router: Router | None = None
         self.committer = GroupCommitter(store)
@@ -172,6 +175,7 @@ class ConversationService:
                                                            limit=limit, include_internal=False)
         return conversation, Page(messages, has_more)
 
+    @timed_message("visitor")
     async def visitor_message(self, contact_id: str, *, client_id: str, body: str | None,
                               reply_to: ReplyTo | None = None,
                               attachment_ids: Sequence[str] = (), locale: str | None = None,
@@ -463,6 +467,7 @@ class ConversationService:
             if current is None:
                 raise NotFound("no such conversation")
             return current
+        self.instruments.handoff(str(handoff.reason))
         for listener in self.handoff_listeners:
             listener(queued)
         await self.notifier.conversation_changed(queued)
@@ -632,6 +637,7 @@ class ConversationService:
         page = await self._page(conversation_id, after_seq=since_seq, limit=limit)
         return conversation, page
 
+    @timed_message("agent")
     async def agent_message(self, agent: Agent, conversation: Conversation, *, client_id: str,
                             body: str | None, attachment_ids: Sequence[str] = (),
                             origin: str | None) -> Message:

@@ -28,11 +28,13 @@ from chatkit.models import (
 from chatkit.storage.crm import CrmStore
 from chatkit.storage.desk import DeskStore
 from chatkit.storage.profile import ProfileStore
+from chatkit.storage.reports import ReportsStore
 from chatkit.storage.routing import RoutingStore
 from chatkit.storage.sessions import SessionStore
 
 
-class Store(RoutingStore, CrmStore, SessionStore, DeskStore, ProfileStore, Protocol):
+class Store(RoutingStore, CrmStore, SessionStore, DeskStore, ProfileStore, ReportsStore,
+            Protocol):
     """Durable state. Methods are atomic: each commits before it returns, or changes nothing."""
 
     async def open(self) -> None:

@@ -335,3 +335,75 @@ canned_responses = Table(
           sqlite_where=text("owner_id IS NOT NULL"),
           postgresql_where=text("owner_id IS NOT NULL")),
 )
+
+# Reports (0015): one row per conversation, the projection of its events (storage/facts.py)
+# kept in the transaction that logs them, so a report over a million conversations reads one
+# narrow row each instead of folding the event log per request. `chatkit reports rebuild`
+# recomputes it from the log. Times in ms; durations NULL where they do not apply.
+conversation_facts = Table(
+    "conversation_facts", metadata,
+    Column("conversation_id", String(32), primary_key=True),
+    Column("contact_id", String(32), nullable=False),
+    # "widget" (the visitor began it) or "outbound" (an agent did).
+    Column("channel", String(20), nullable=False),
+    # What it was about (first-contact resolution): the team asked for at handoff, else
+    # "bot" once resolved without one (docs/architecture.md).
+    Column("topic", String(100)),
+    # The queue it was last in, and the agent it was last given to.
+    Column("team", String(100)),
+    Column("agent_id", String(32)),
+    Column("created_at", BigInteger, nullable=False),
+    Column("handoff_at", BigInteger),
+    Column("assigned_at", BigInteger),
+    Column("first_response_at", BigInteger),
+    Column("resolved_at", BigInteger),
+    Column("handed_off", Boolean, nullable=False, server_default="0"),
+    Column("abandoned", Boolean, nullable=False, server_default="0"),
+    # Handoff to first assignment, and to the first agent reply: wall-clock and within the
+    # team's business hours.
+    Column("wait_ms", BigInteger),
+    Column("wait_open_ms", BigInteger),
+    Column("first_response_ms", BigInteger),
+    Column("first_response_open_ms", BigInteger),
+    # First assignment to resolution; creation to resolution.
+    Column("handle_ms", BigInteger),
+    Column("resolution_ms", BigInteger),
+    Column("csat", Integer),
+    # When the contact began their next conversation on the same topic (NULL: none yet).
+    Column("next_same_topic_at", BigInteger),
+    Index("ix_facts_created", "created_at"),
+    Index("ix_facts_team_created", "team", "created_at"),
+    Index("ix_facts_agent_created", "agent_id", "created_at"),
+    Index("ix_facts_resolved", "resolved_at"),
+    Index("ix_facts_contact_topic", "contact_id", "topic", "created_at"),
+)
+
+# A report's percentiles walk these in value order to the wanted rank, reading the filter
+# columns from the index itself: no sort of the selection (docs/architecture.md).
+for _duration in ("wait_ms", "wait_open_ms", "first_response_ms", "first_response_open_ms",
+                  "handle_ms", "resolution_ms"):
+    Index(f"ix_facts_{_duration}", conversation_facts.c[_duration],
+          conversation_facts.c.created_at, conversation_facts.c.team,
+          conversation_facts.c.agent_id)
+
+# QA (0015): a supervisor's review of a conversation against the scorecard in use: one per
+# conversation and reviewer (saving again replaces it), with its agent copied in so that an
+# agent's own reviews are one index range.
+qa_reviews = Table(
+    "qa_reviews", metadata,
+    Column("id", String(32), primary_key=True),
+    Column("conversation_id", String(32), ForeignKey("conversations.id"), nullable=False),
+    Column("reviewer_id", String(32), ForeignKey("agents.id"), nullable=False),
+    Column("agent_id", String(32)),
+    Column("team", String(100)),
+    # [{"criterion": id, "score": n, "comment": text | null}, ...] and the scorecard's weights
+    # and scales at the time, so a later change of the scorecard does not rewrite history.
+    Column("scores", JSON(none_as_null=True), nullable=False),
+    Column("total", Integer, nullable=False),  # weighted, in hundredths of a percent
+    Column("comment", Text),
+    Column("created_at", BigInteger, nullable=False),
+    Column("updated_at", BigInteger, nullable=False),
+    UniqueConstraint("conversation_id", "reviewer_id", name="uq_qa_reviews_reviewer"),
+    Index("ix_qa_reviews_agent", "agent_id", "created_at"),
+    Index("ix_qa_reviews_created", "created_at"),
+)

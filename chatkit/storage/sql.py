@@ -64,10 +64,13 @@ from chatkit.models import (
     Unread,
     now_ms,
 )
+from chatkit.storage import facts as projection
 from chatkit.storage import schema as t
+from chatkit.storage.facts import OPEN_HOURS_KEY, OpenHours, wall_clock
 from chatkit.storage.sql_crm import CrmSql
 from chatkit.storage.sql_desk import DeskSql
 from chatkit.storage.sql_profile import NO_CONTACT, ProfileSql, contact_fields, log_changes
+from chatkit.storage.sql_reports import ReportsSql
 from chatkit.storage.sql_routing import RoutingSql
 from chatkit.storage.sql_sessions import SessionSql
 
@@ -110,7 +113,7 @@ def database_url(url: str) -> URL:
     raise ValueError(f"unsupported database URL {url!r}")
 
 
-class SqlStore(RoutingSql, CrmSql, SessionSql, DeskSql, ProfileSql):
+class SqlStore(RoutingSql, CrmSql, SessionSql, DeskSql, ProfileSql, ReportsSql):
     """The storage port on SQLite or PostgreSQL.
 
     >>> store = SqlStore("sqlite:///chatkit.db")   # doctest: +SKIP
@@ -123,6 +126,9 @@ class SqlStore(RoutingSql, CrmSql, SessionSql, DeskSql, ProfileSql):
         self._pool_size = pool_size
         self._writer: AsyncEngine | None = None
         self._reader: AsyncEngine | None = None
+        #: Business hours for the reports' facts (storage/facts.py): the app sets the
+        #: routing configuration's; until then every team counts as always open.
+        self.open_hours: OpenHours = wall_clock
 
     # lifecycle
 
@@ -167,6 +173,8 @@ class SqlStore(RoutingSql, CrmSql, SessionSql, DeskSql, ProfileSql):
         if self._writer is None:
             raise Unavailable("the store is closed")
         async with self._writer.begin() as conn:
+            # The facts projected in this transaction count waits in these hours.
+            conn.info[OPEN_HOURS_KEY] = self.open_hours
             yield conn
 
     @asynccontextmanager
@@ -442,7 +450,7 @@ class SqlStore(RoutingSql, CrmSql, SessionSql, DeskSql, ProfileSql):
                     created_at=now, assigned_at=now, queue_team=queue_team, bot_state=None))
                 await conn.execute(update(t.agents).where(t.agents.c.id == agent_id)
                                    .values(last_assigned_at=now))
-                data = {"outbound": True, "agent_id": agent_id}
+                data = {"outbound": True, "agent_id": agent_id, "queue_team": queue_team}
                 await _record(conn, "conversation.created", conversation_id=conversation_id,
                               actor_kind="agent", actor_id=agent_id, data=data, at=now)
                 await _record(conn, "conversation.assigned", conversation_id=conversation_id,
@@ -543,6 +551,8 @@ class SqlStore(RoutingSql, CrmSql, SessionSql, DeskSql, ProfileSql):
         if handoff is not None:
             values.update(team=handoff.team, handoff_reason=str(handoff.reason))
             data.update(reason=str(handoff.reason), team=handoff.team)
+        if to is ConversationStatus.QUEUED and queue_team is not None:
+            data["queue_team"] = queue_team  # whose queue: the reports count by it
         conditions = [c.id == conversation_id, c.status.in_([str(s) for s in allowed_from])]
         if expected_agents is not None:
             named = [a for a in expected_agents if a is not None]
@@ -689,6 +699,9 @@ class SqlStore(RoutingSql, CrmSql, SessionSql, DeskSql, ProfileSql):
                 update(t.conversations).where(c.id == bindparam("cid"))
                 .values(last_seq=bindparam("seq")),
                 [{"cid": cid, "seq": last_seq[cid]} for cid in touched])
+            await projection.project_replies(conn, {
+                row["conversation_id"]: now for row in new_rows
+                if row["sender"] == str(SenderKind.AGENT) and not row["internal"]})
         return results
 
     async def get_messages(self, conversation_id: str, *, after_seq: int = 0,
@@ -932,6 +945,8 @@ async def _record(conn: AsyncConnection, kind: str, *, conversation_id: str | No
     await conn.execute(insert(t.events).values(
         conversation_id=conversation_id, kind=kind, actor_kind=actor_kind, actor_id=actor_id,
         data=orjson.dumps(data).decode(), created_at=at))
+    # The reports' projection of the log, in the same transaction (storage/facts.py).
+    await projection.project(conn, [(conversation_id, kind, data, at)])
 
 
 # Every column but the bot's state, which only the bot reads (get_bot_state).
@@ -978,6 +993,7 @@ async def _move_conversations(conn: AsyncConnection, from_id: str, to_id: str) -
     if not moved:
         return 0
     await conn.execute(update(t.conversations).where(c.id.in_(moved)).values(contact_id=to_id))
+    await projection.moved(conn, moved, from_id, to_id)
     # Their visitor messages become the verified contact's too, so that a resend (same
     # client id) of one whose ack was lost across the identify is still found, not stored
     # twice; and files uploaded and not yet sent can still be sent.

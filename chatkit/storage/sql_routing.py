@@ -45,6 +45,7 @@ from chatkit.models import (
     Strategy,
 )
 from chatkit.storage import schema as t
+from chatkit.storage.facts import project
 from chatkit.storage.routing import InLine, StoredRouting, Swept
 
 if TYPE_CHECKING:
@@ -719,6 +720,7 @@ async def _log_many(conn: AsyncConnection, kind: str,
         {"conversation_id": conversation_id, "kind": kind, "actor_kind": "system",
          "actor_id": None, "data": orjson.dumps(data).decode(), "created_at": at}
         for conversation_id, data in entries])
+    await project(conn, [(conversation_id, kind, data, at) for conversation_id, data in entries])
 
 
 async def _log(conn: AsyncConnection, kind: str, conversation_id: str | None,

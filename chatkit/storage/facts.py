@@ -1,0 +1,294 @@
+"""The conversation facts: one row per conversation, the projection of its events that the
+reports read (docs/architecture.md, "Reports").
+
+The row is a fold over the conversation's events (`apply`) and its first agent reply
+(`replied`). The store folds each event into the row in the transaction that logs it
+(`project`), and `rebuild` folds the whole log again from nothing; the contract suite checks
+that the two agree. Durations in the team's business hours are computed when the row is
+written, with the hours then in use (`OpenHours`): after changing a team's hours, rebuild to
+count the past by the new ones.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import asdict, dataclass, fields
+from typing import Any
+
+import orjson
+from sqlalchemy import and_, bindparam, delete, func, insert, or_, select, update
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from chatkit.models import CSAT_RATED, ConversationStatus, SenderKind
+from chatkit.storage import schema as t
+
+#: (team, start ms, end ms) -> how many ms of [start, end) the team was open; a team
+#: without business hours is always open (the wall-clock span).
+OpenHours = Callable[[str | None, int, int], int]
+
+#: Where the store finds the OpenHours in use on a connection (SqlStore._write puts it).
+OPEN_HOURS_KEY = "chatkit_open_hours"
+
+#: The events that change a conversation's facts.
+KINDS = ("conversation.created", "conversation.queued", "conversation.assigned",
+         "conversation.resolved", CSAT_RATED)
+
+#: The topic of a conversation resolved without reaching a team (the bot's), and of one
+#: handed off with no team named (the topic is otherwise the team asked for at handoff).
+BOT_TOPIC = "bot"
+NO_TEAM_TOPIC = "handoff"
+#: The topic of an agent's outbound conversation (it never had a handoff).
+OUTBOUND_TOPIC = "outbound"
+
+
+def wall_clock(team: str | None, start: int, end: int) -> int:
+    """OpenHours for a deployment without business hours."""
+    return end - start
+
+
+@dataclass(slots=True)
+class Facts:
+    conversation_id: str
+    contact_id: str
+    channel: str
+    created_at: int
+    topic: str | None = None
+    team: str | None = None
+    agent_id: str | None = None
+    handoff_at: int | None = None
+    assigned_at: int | None = None
+    first_response_at: int | None = None
+    resolved_at: int | None = None
+    handed_off: bool = False
+    abandoned: bool = False
+    wait_ms: int | None = None
+    wait_open_ms: int | None = None
+    first_response_ms: int | None = None
+    first_response_open_ms: int | None = None
+    handle_ms: int | None = None
+    resolution_ms: int | None = None
+    csat: int | None = None
+    next_same_topic_at: int | None = None
+
+
+_FIELDS = [f.name for f in fields(Facts)]
+
+
+def apply(facts: Facts | None, kind: str, data: Mapping[str, Any], at: int, *,
+          conversation_id: str, contact_id: str, open_hours: OpenHours) -> Facts | None:
+    """The facts after one event (None before the conversation's creation)."""
+    if kind == "conversation.created":
+        if facts is None:
+            facts = Facts(conversation_id, contact_id,
+                          "outbound" if data.get("outbound") else "widget", at)
+        if data.get("queue_team"):
+            facts.team = str(data["queue_team"])
+        return facts
+    if facts is None:
+        return None
+    if data.get("queue_team"):
+        facts.team = str(data["queue_team"])  # the queue it is in, or would go back to
+    if kind == "conversation.queued":
+        if facts.handoff_at is None:
+            facts.handoff_at, facts.handed_off = at, True
+        if facts.topic is None:
+            # The team the visitor (or the bot's menu) asked for: what it is about.
+            asked = data.get("team") or facts.team
+            facts.topic = str(asked) if asked else NO_TEAM_TOPIC
+    elif kind == "conversation.assigned":
+        if data.get("agent_id"):
+            facts.agent_id = str(data["agent_id"])
+        if facts.assigned_at is None:
+            facts.assigned_at = at
+            if facts.handoff_at is not None:
+                facts.wait_ms = at - facts.handoff_at
+                facts.wait_open_ms = open_hours(facts.team, facts.handoff_at, at)
+    elif kind == f"conversation.{ConversationStatus.RESOLVED}":
+        facts.resolved_at = at
+        facts.abandoned = data.get("reason") == "abandoned"
+        facts.resolution_ms = at - facts.created_at
+        facts.handle_ms = None if facts.assigned_at is None else at - facts.assigned_at
+        if facts.topic is None:
+            facts.topic = (OUTBOUND_TOPIC if facts.channel == "outbound" else
+                           NO_TEAM_TOPIC if facts.handed_off else BOT_TOPIC)
+    elif kind == CSAT_RATED and isinstance(data.get("rating"), int):
+        facts.csat = int(data["rating"])
+    return facts
+
+
+def replied(facts: Facts, at: int, open_hours: OpenHours) -> None:
+    """An agent's reply the visitor sees, at `at`: the first one is the first response."""
+    if facts.first_response_at is not None:
+        return
+    facts.first_response_at = at
+    if facts.handoff_at is not None and at >= facts.handoff_at:
+        facts.first_response_ms = at - facts.handoff_at
+        facts.first_response_open_ms = open_hours(facts.team, facts.handoff_at, at)
+
+
+# the projection, in the transaction that logs the events
+
+_f = t.conversation_facts.c
+
+
+async def project(conn: AsyncConnection,
+                  events: Iterable[tuple[str | None, str, Mapping[str, Any], int]]) -> None:
+    """Fold these (conversation id, kind, data, at) events, just logged on `conn`, into
+    their conversations' facts."""
+    wanted = [event for event in events if event[0] is not None and event[1] in KINDS]
+    if not wanted:
+        return
+    ids = {str(cid) for cid, _, _, _ in wanted}
+    found = await _load(conn, ids)
+    contacts = dict((await conn.execute(
+        select(t.conversations.c.id, t.conversations.c.contact_id)
+        .where(t.conversations.c.id.in_(ids - set(found))))).all()) if (
+        ids - set(found)) else {}
+    open_hours = _open_hours(conn)
+    before = {cid: (facts.topic, True) for cid, facts in found.items()}
+    for cid, kind, data, at in wanted:
+        assert cid is not None
+        facts = apply(found.get(cid), kind, data, at, conversation_id=cid,
+                      contact_id=contacts.get(cid, ""), open_hours=open_hours)
+        if facts is not None:
+            found[cid] = facts
+    await _save(conn, found, existing={cid for cid in before})
+    for cid, facts in found.items():
+        if facts.topic is not None and before.get(cid, (None, False))[0] is None:
+            await _link_topic(conn, facts)
+
+
+async def project_replies(conn: AsyncConnection, replies: Mapping[str, int]) -> None:
+    """Agents' replies just stored on `conn` (conversation id -> when): first responses."""
+    if not replies:
+        return
+    rows = await _load(conn, set(replies), unanswered=True)
+    if not rows:
+        return
+    open_hours = _open_hours(conn)
+    for cid, facts in rows.items():
+        replied(facts, replies[cid], open_hours)
+    await _save(conn, rows, existing=set(rows))
+
+
+async def moved(conn: AsyncConnection, conversation_ids: list[str], from_contact: str,
+                to_contact: str) -> None:
+    """Conversations given to another contact (a verified identity): their facts follow, and
+    both contacts' next-conversation-on-the-topic links are worked out again."""
+    await conn.execute(update(t.conversation_facts)
+                       .where(_f.conversation_id.in_(conversation_ids))
+                       .values(contact_id=to_contact))
+    await _relink(conn, _f.contact_id.in_([from_contact, to_contact]))
+
+
+async def _load(conn: AsyncConnection, ids: set[str], *,
+                unanswered: bool = False) -> dict[str, Facts]:
+    query = select(t.conversation_facts).where(_f.conversation_id.in_(ids))
+    if unanswered:
+        query = query.where(_f.first_response_at.is_(None))
+    rows = (await conn.execute(query.with_for_update())).all()
+    return {row.conversation_id: _from_row(row) for row in rows}
+
+
+def _from_row(row: Any) -> Facts:
+    values = {name: getattr(row, name) for name in _FIELDS}
+    values["handed_off"] = bool(values["handed_off"])
+    values["abandoned"] = bool(values["abandoned"])
+    return Facts(**values)
+
+
+async def _save(conn: AsyncConnection, found: Mapping[str, Facts], *,
+                existing: set[str]) -> None:
+    new = [asdict(facts) for cid, facts in found.items() if cid not in existing]
+    old = [{**asdict(facts), "cid": cid} for cid, facts in found.items() if cid in existing]
+    if new:
+        await conn.execute(insert(t.conversation_facts), new)
+    if old:
+        # executemany needs bind names that differ from the column names.
+        columns = [name for name in _FIELDS if name != "conversation_id"]
+        await conn.execute(
+            update(t.conversation_facts).where(_f.conversation_id == bindparam("cid"))
+            .values({name: bindparam(f"v_{name}") for name in columns}),
+            [{"cid": row["cid"], **{f"v_{name}": row[name] for name in columns}}
+             for row in old])
+
+
+async def _link_topic(conn: AsyncConnection, facts: Facts) -> None:
+    """`facts` just got its topic: it is the contact's next conversation on that topic for
+    those before it, and its own next one is the first after it."""
+    same = and_(_f.contact_id == facts.contact_id, _f.topic == facts.topic)
+    await conn.execute(
+        update(t.conversation_facts)
+        .where(same, _f.created_at < facts.created_at,
+               or_(_f.next_same_topic_at.is_(None), _f.next_same_topic_at > facts.created_at))
+        .values(next_same_topic_at=facts.created_at))
+    later = await conn.scalar(select(func.min(_f.created_at))
+                              .where(same, _f.created_at > facts.created_at))
+    if later is not None:
+        await conn.execute(update(t.conversation_facts)
+                           .where(_f.conversation_id == facts.conversation_id)
+                           .values(next_same_topic_at=later))
+
+
+async def _relink(conn: AsyncConnection, condition: Any) -> None:
+    later = t.conversation_facts.alias("later")
+    following = (select(func.min(later.c.created_at))
+                 .where(later.c.contact_id == _f.contact_id, later.c.topic == _f.topic,
+                        later.c.created_at > _f.created_at)
+                 .scalar_subquery())
+    await conn.execute(update(t.conversation_facts).where(condition)
+                       .values(next_same_topic_at=following))
+
+
+def _open_hours(conn: AsyncConnection) -> OpenHours:
+    found = conn.info.get(OPEN_HOURS_KEY)
+    return found if found is not None else wall_clock
+
+
+# the rebuild, from the log
+
+async def rebuild(conn: AsyncConnection, open_hours: OpenHours, *, batch: int = 2000) -> int:
+    """Recompute every conversation's facts from the event log and the messages, a batch of
+    conversations at a time (memory stays flat); returns how many conversations."""
+    c, e, m = t.conversations.c, t.events.c, t.messages.c
+    await conn.execute(delete(t.conversation_facts))
+    last = ""
+    total = 0
+    while True:
+        page = (await conn.execute(select(c.id, c.contact_id).where(c.id > last)
+                                   .order_by(c.id).limit(batch))).all()
+        if not page:
+            break
+        last = page[-1][0]
+        contacts = dict(page)
+        ids = list(contacts)
+        events = (await conn.execute(
+            select(e.conversation_id, e.kind, e.data, e.created_at)
+            .where(e.conversation_id.in_(ids), e.kind.in_(KINDS))
+            .order_by(e.conversation_id, e.id))).all()
+        replies = dict((await conn.execute(
+            select(m.conversation_id, func.min(m.created_at))
+            .where(m.conversation_id.in_(ids), m.sender == str(SenderKind.AGENT),
+                   m.internal.is_(False))
+            .group_by(m.conversation_id))).all())
+        built: dict[str, Facts] = {}
+        for row in events:
+            facts = apply(built.get(row.conversation_id), row.kind, orjson.loads(row.data),
+                          row.created_at, conversation_id=row.conversation_id,
+                          contact_id=contacts[row.conversation_id], open_hours=open_hours)
+            if facts is not None:
+                built[row.conversation_id] = facts
+        for cid, at in replies.items():
+            if cid in built:
+                replied(built[cid], at, open_hours)
+        await _save(conn, built, existing=set())
+        total += len(built)
+    await _relink(conn, _f.topic.is_not(None))
+    return total
+
+
+async def read_all(conn: AsyncConnection) -> list[Facts]:
+    """Every row, by conversation id (tests compare the projection with a rebuild)."""
+    rows = (await conn.execute(select(t.conversation_facts)
+                               .order_by(_f.conversation_id))).all()
+    return [_from_row(row) for row in rows]
