@@ -154,7 +154,7 @@ async def test_kill_9_mid_stream_loses_no_acked_message_and_resends_store_once(
         await visitor.close()
     assert 50 <= len(acked) < len(sent), "the kill should land mid-stream"
 
-    async with Served(tmp_path, "--no-demo") as second:
+    async with Served(tmp_path, "--no-demo", env=unlimited) as second:
         visitor = Visitor(Address(second))  # type: ignore[arg-type]
         await visitor.start(token)
         by_client = {m["client_id"]: m for m in await all_messages(visitor)}

@@ -22,6 +22,7 @@ async def test_an_agent_signs_in_and_out(page: Any, chat: Chat, screenshot: Any)
     await page.click("#login-form button[type=submit]")
     await expect(page.locator("#login-error")).to_have_text("Wrong email or password.")
     await expect(page.locator("#login-email")).to_have_value(AGENT_EMAIL)
+    await screenshot(page, "sign-in")
     await page.fill("#login-password", AGENT_PASSWORD)
     await page.click("#login-form button[type=submit]")
 

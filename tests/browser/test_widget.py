@@ -11,7 +11,7 @@ import pytest
 from aiohttp.test_utils import TestServer
 
 from tests.browser.agent import Agent
-from tests.browser.conftest import AGENT_EMAIL, AGENT_NAME, AGENT_PASSWORD, Chat
+from tests.browser.conftest import AGENT_EMAIL, AGENT_NAME, AGENT_PASSWORD, Chat, inbox_view
 
 pytestmark = pytest.mark.browser
 
@@ -304,6 +304,8 @@ async def test_console_agent_answers_a_visitor(
     await page.click("button[type=submit]")
     await expect(page.locator("#agent-name")).to_have_text(AGENT_NAME)
 
+    # Still with the bot: listed among all the open chats.
+    await inbox_view(page, "All open")
     item = page.locator("#conversation-list button").first
     await expect(item).to_be_visible()
     await item.click()
