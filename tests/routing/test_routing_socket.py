@@ -27,6 +27,9 @@ agents:
   di@example.com: {teams: [vip, support], capacity: 1}
 """
 PASSWORD = "a good password"
+# Short, for the test of an offer running out; long enough that an agent under a loaded CI
+# machine still accepts in time where a test means them to.
+ACCEPT_TIMEOUT = 2.0
 NAMES = ("ada", "bo", "cy", "di")
 
 Start = Callable[..., Awaitable[TestServer]]
@@ -36,7 +39,8 @@ Start = Callable[..., Awaitable[TestServer]]
 async def routed(start_server: Start, tmp_path: Path) -> TestServer:
     path = tmp_path / "routing.yaml"
     path.write_text(ROUTING, encoding="utf-8")
-    server = await start_server(routing_path=path, accept_timeout=0.6, disconnect_grace=0.3,
+    server = await start_server(routing_path=path, accept_timeout=ACCEPT_TIMEOUT,
+                                disconnect_grace=0.3,
                                 routing_sweep_interval=0.05, bot_enabled=True)
     for name in NAMES:
         await server.kit.agents.create(  # type: ignore[attr-defined]
@@ -133,7 +137,7 @@ async def test_an_offer_not_accepted_moves_on_to_the_next_agent(routed: TestServ
                                      "body": "too late"})
     assert ack["error"]["code"] == "conflict"
     await bo.ok("join", {"conversation_id": conversation_id})
-    await asyncio.sleep(0.8)  # past the timeout: accepted chats stay
+    await asyncio.sleep(ACCEPT_TIMEOUT + 0.2)  # past the timeout: accepted chats stay
     conversation = await routed.kit.store.get_conversation(conversation_id)  # type: ignore[attr-defined]
     assert conversation.agent_name == "Bo" and conversation.status == "assigned"
     await close(ada, bo, visitor)
