@@ -1,5 +1,5 @@
-// The inbox: the conversation list in views (my chats, my teams' queue, and for supervisors
-// every open chat), each with its unread count and how long the visitor has waited; and the
+// The inbox: the conversation list in views (my chats, my teams' queue, every open chat I may
+// see), each with its unread count and how long the visitor has waited; and the
 // sound and desktop notification when a chat is assigned to this agent.
 import { h } from '../shared/dom.js';
 
