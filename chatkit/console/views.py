@@ -24,6 +24,7 @@ from yarl import URL
 from chatkit.console.auth import LOGIN_FORM_COOKIE, SESSION_COOKIE, csrf_valid, signed_in
 from chatkit.errors import ChatKitError, TooManyAttempts
 from chatkit.keys import KIT
+from chatkit.templating import compile_templates
 
 TEMPLATES = Path(__file__).resolve().parent / "templates"
 STATIC = Path(__file__).resolve().parents[1] / "static"
@@ -56,16 +57,7 @@ PAGES_KEY: web.AppKey[ConsolePages] = web.AppKey("chatkit.console_pages", Consol
 
 def load_pages() -> ConsolePages:
     """Read and compile the templates and hash the assets. Blocking: call it in a thread."""
-    sources = {path.name: path.read_text(encoding="utf-8")
-               for path in sorted(TEMPLATES.glob("*.html"))}
-    missing = sorted(PAGES - set(sources))
-    if missing:  # a broken install: say so at start-up, not on the first request
-        raise RuntimeError(f"the console's templates {missing} are missing from {TEMPLATES}")
-    environment = jinja2.Environment(
-        loader=jinja2.DictLoader(sources), autoescape=True, auto_reload=False,
-        undefined=jinja2.StrictUndefined, trim_blocks=True, lstrip_blocks=True)
-    for name in sources:
-        environment.get_template(name)
+    environment = compile_templates(TEMPLATES, PAGES, "the console")
     assets = {}
     for name in ("console.js", "console.css"):
         digest = hashlib.sha256((STATIC / "console" / name).read_bytes()).hexdigest()[:10]

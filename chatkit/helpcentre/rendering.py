@@ -13,6 +13,8 @@ import jinja2
 from markdown_it import MarkdownIt
 from markupsafe import Markup
 
+from chatkit.templating import compile_templates
+
 TEMPLATES = Path(__file__).resolve().parent / "templates"
 PAGES = frozenset({"base.html", "index.html", "category.html", "article.html", "search.html",
                    "not_found.html"})
@@ -85,16 +87,5 @@ def snippet(text: str, length: int = SNIPPET_LENGTH) -> str:
 
 
 def load_templates() -> jinja2.Environment:
-    """The page templates, read and compiled. Blocking (reads files): call it in a thread.
-    Autoescaped, and kept in memory, so rendering never touches the disk."""
-    sources = {path.name: path.read_text(encoding="utf-8")
-               for path in sorted(TEMPLATES.glob("*.html"))}
-    missing = sorted(PAGES - set(sources))
-    if missing:  # a broken install: say so at start-up, not on the first request
-        raise RuntimeError(f"the help centre's templates {missing} are missing from {TEMPLATES}")
-    environment = jinja2.Environment(
-        loader=jinja2.DictLoader(sources), autoescape=True, auto_reload=False,
-        undefined=jinja2.StrictUndefined, trim_blocks=True, lstrip_blocks=True)
-    for name in sources:
-        environment.get_template(name)  # compiled and cached now, not on the first request
-    return environment
+    """The page templates, read and compiled. Blocking (reads files): call it in a thread."""
+    return compile_templates(TEMPLATES, PAGES, "the help centre")
