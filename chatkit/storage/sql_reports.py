@@ -28,6 +28,7 @@ from sqlalchemy import (
     insert,
     literal,
     select,
+    text,
     tuple_,
     update,
 )
@@ -313,40 +314,57 @@ class ReportsSql:
                 below = 0
                 for value, n in ordered:
                     if below + n >= rank:
-                        walks.append((metrics, name, p,
-                                      self._walk(selection, group, g, name, value, bits,
-                                                 rank - below)))
+                        walks.append((metrics, name, p, (selection, group, g, name, value,
+                                                         bits, rank - below)))
                         break
                     below += n
         for start in range(0, len(walks), _WALKS_PER_STATEMENT):
             chunk = walks[start:start + _WALKS_PER_STATEMENT]
-            row = (await conn.execute(select(*(walk.label(f"w{i}") for i, (_, _, _, walk)
-                                               in enumerate(chunk))))).one()
+            params: dict[str, Any] = {}
+            columns = [self._walk(params, f"w{i}_", *walk_args)
+                       for i, (_, _, _, walk_args) in enumerate(chunk)]
+            row = (await conn.execute(text("SELECT " + ", ".join(columns)), params)).one()
             for (metrics, name, p, _), value in zip(chunk, row, strict=True):
                 metrics.percentiles[name][p] = None if value is None else int(value)
 
-    def _walk(self, selection: Selection, group: Group, g: str | None, name: str,
-              bucket: int, bits: int, offset: int) -> Any:
+    def _walk(self, params: dict[str, Any], prefix: str, selection: Selection, group: Group,
+              g: str | None, name: str, bucket: int, bits: int, offset: int) -> str:
         """The `offset`-th (1-based) smallest duration of the selection's group within the
-        bucket, as a scalar subquery that walks the duration's index."""
-        column = _f[name]
+        bucket: a scalar subquery (SQL text, its parameters added to `params`: thousands of
+        them in a breakdown by agent, where building SQLAlchemy expressions would cost
+        more than the walks) that walks the duration's index."""
+        assert name in DURATIONS  # a column name, in the SQL text
         low, high = rollups.bucket_bounds_ms(bucket, bits)
         # Written so that the planner walks the duration's index (duration, created_at,
         # team, agent_id), or (agent_id, duration, created_at) for an agent, rather than
-        # sorting a range of created_at or of a team.
-        created: Any = _f.created_at + 0 if self.is_sqlite else _f.created_at
-        conditions = [column < high, created >= selection.start, created < selection.end]
-        conditions.append(column.is_not(None) if low is None else column >= low)
+        # sorting a range of created_at or of a team (SQLite: `+ 0` keeps it off the
+        # created_at index).
+        created = "created_at + 0" if self.is_sqlite else "created_at"
+        conditions = [f"{name} < :{prefix}h", f"{created} >= :{prefix}s",
+                      f"{created} < :{prefix}e"]
+        params.update({f"{prefix}h": high, f"{prefix}s": selection.start,
+                       f"{prefix}e": selection.end, f"{prefix}o": offset - 1})
+        if low is None:
+            conditions.append(f"{name} IS NOT NULL")
+        else:
+            conditions.append(f"{name} >= :{prefix}l")
+            params[f"{prefix}l"] = low
         agent = selection.agent_id if group is not Group.AGENT else g
         if selection.agent_id is not None or group is Group.AGENT:
-            conditions.append(_f.agent_id.is_(None) if agent is None else _f.agent_id == agent)
+            if agent is None:
+                conditions.append("agent_id IS NULL")
+            else:
+                conditions.append(f"agent_id = :{prefix}a")
+                params[f"{prefix}a"] = agent
         team = selection.team if group is not Group.TEAM else g
         if selection.team is not None or group is Group.TEAM:
-            conditions.append(func.coalesce(_f.team, "") == (team or ""))
+            conditions.append(f"coalesce(team, '') = :{prefix}t")
+            params[f"{prefix}t"] = team or ""
         if group is Group.CHANNEL:
-            conditions.append(_f.channel == g)
-        return (select(column).where(*conditions).order_by(column).limit(1)
-                .offset(offset - 1).scalar_subquery())
+            conditions.append(f"channel = :{prefix}c")
+            params[f"{prefix}c"] = g
+        return (f"(SELECT {name} FROM conversation_facts WHERE {' AND '.join(conditions)} "
+                f"ORDER BY {name} LIMIT 1 OFFSET :{prefix}o)")
 
     async def report_volume(self, selection: Selection, *, bucket_ms: int,
                             offset_ms: int = 0) -> list[Volume]:
