@@ -16,7 +16,7 @@ from dataclasses import asdict, dataclass, fields, replace
 from typing import Any
 
 import orjson
-from sqlalchemy import and_, bindparam, delete, func, insert, or_, select, update
+from sqlalchemy import ColumnElement, and_, bindparam, delete, func, insert, or_, select, update
 from sqlalchemy.engine import Connection
 from sqlalchemy.ext.asyncio import AsyncConnection
 
@@ -200,7 +200,7 @@ async def moved(conn: AsyncConnection, conversation_ids: list[str], from_contact
 
 async def _load(conn: AsyncConnection, ids: set[str], *,
                 unanswered: bool = False) -> dict[str, Facts]:
-    condition = _f.conversation_id.in_(ids)
+    condition: ColumnElement[bool] = _f.conversation_id.in_(ids)
     if unanswered:
         condition = and_(condition, _f.first_response_at.is_(None))
     return await _load_where(conn, condition)

@@ -157,8 +157,8 @@ class Tally:
             row = self.rows.get(key)
             if row is None:
                 row = self.rows[key] = [0] * len(COUNTS)
-            for i, value in enumerate(counts):
-                row[i] += sign * value
+            for i, count in enumerate(counts):
+                row[i] += sign * count
             bits = BUCKET_BITS[key[0]]
             for measure, value in entries:
                 if value is None:
