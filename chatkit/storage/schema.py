@@ -395,15 +395,17 @@ for _duration in ("wait_ms", "wait_open_ms", "first_response_ms", "first_respons
     Index(f"ix_facts_agent_{_duration}", conversation_facts.c.agent_id,
           conversation_facts.c[_duration], conversation_facts.c.created_at)
 
-# The reports' monthly roll-ups of the facts (0016; storage/rollups.py), kept in the same
+# The reports' roll-ups of the facts (0016; storage/rollups.py), kept in the same
 # transaction as the facts. Key: scope ("t": team and channel, "a": agent and channel,
-# "ta": all three), the month's start (UTC, ms), team and agent ("" for none), channel.
-_ROLLUP_KEY = ("scope", "month", "team", "agent", "channel")
+# "ta": all three), span ("m": a calendar month, "y": a year, UTC) and its start (ms), team
+# and agent ("" for none), channel.
+_ROLLUP_KEY = ("scope", "span", "start", "team", "agent", "channel")
 
 
 def _rollup_key() -> list[Column[Any]]:
     return [Column("scope", String(2), nullable=False),
-            Column("month", BigInteger, nullable=False),
+            Column("span", String(1), nullable=False),
+            Column("start", BigInteger, nullable=False),
             Column("team", String(100), nullable=False),
             Column("agent", String(32), nullable=False),
             Column("channel", String(20), nullable=False)]

@@ -27,6 +27,7 @@ from sqlalchemy import (
     func,
     insert,
     literal,
+    or_,
     select,
     text,
     tuple_,
@@ -115,33 +116,66 @@ def _fcr_days(window_ms: int) -> int | None:
 
 @dataclass(slots=True)
 class _Plan:
-    """A range as pieces: whole months from the roll-ups, spans of facts added (+1) or
-    taken away (-1)."""
+    """A range as pieces, each added (+1) or taken away (-1): whole years and months from
+    the roll-ups, spans of fact rows."""
 
-    months: list[int]
+    rollups: list[tuple[int, str, int]]  # (sign, span, start)
     spans: list[tuple[int, int, int]]  # (sign, start, end)
+    cost: int = 0
+
+    def extend(self, other: _Plan, sign: int = 1) -> None:
+        self.rollups += [(sign * s, span, start) for s, span, start in other.rollups]
+        self.spans += [(sign * s, start, end) for s, start, end in other.spans]
+        self.cost += other.cost
+
+
+#: What reading one roll-up piece costs, in fact rows read (a guess: a month of a breakdown
+#: by agent is a few tens of thousands of histogram rows; a month of a team's, far fewer).
+_PIECE_COST = 20_000
 
 
 async def _plan(conn: AsyncConnection, selection: Selection) -> _Plan:
-    months: list[int] = []
-    spans: list[tuple[int, int, int]] = []
-    month = rollups.month_of(selection.start)
-    while month < selection.end:
+    """The cheapest pieces: a year that is mostly inside the range is its roll-up less the
+    months (or facts) outside; a month likewise; else the months, or facts, inside."""
+    plan = _Plan([], [])
+    year = rollups.year_of(selection.start)
+    while year < selection.end:
+        following = rollups.next_year(year)
+        start, end = max(year, selection.start), min(following, selection.end)
+        if (start, end) == (year, following):
+            plan.extend(_Plan([(1, rollups.YEAR, year)], [], _PIECE_COST))
+        else:
+            inside = await _months(conn, selection, start, end)
+            outside = _Plan([(1, rollups.YEAR, year)], [], _PIECE_COST)
+            for a, b in ((year, start), (end, following)):
+                if a < b:
+                    outside.extend(await _months(conn, selection, a, b), -1)
+            plan.extend(inside if inside.cost <= outside.cost else outside)
+        year = following
+    return plan
+
+
+async def _months(conn: AsyncConnection, selection: Selection, first: int, last: int
+                  ) -> _Plan:
+    """[first, last) (within a year) as months and facts."""
+    plan = _Plan([], [])
+    month = rollups.month_of(first)
+    while month < last:
         following = rollups.next_month(month)
-        start, end = max(month, selection.start), min(following, selection.end)
+        start, end = max(month, first), min(following, last)
         if (start, end) == (month, following):
-            months.append(month)
+            plan.extend(_Plan([(1, rollups.MONTH, month)], [], _PIECE_COST))
         else:
             outside = [(a, b) for a, b in ((month, start), (end, following)) if a < b]
             inside_n = await _count(conn, selection, start, end)
             outside_n = sum([await _count(conn, selection, a, b) for a, b in outside])
-            if outside_n < inside_n:
-                months.append(month)
-                spans += [(-1, a, b) for a, b in outside]
+            if outside_n + _PIECE_COST < inside_n:
+                plan.extend(_Plan([(1, rollups.MONTH, month)],
+                                  [(-1, a, b) for a, b in outside], _PIECE_COST + outside_n))
             elif inside_n:
-                spans.append((1, start, end))
+                plan.extend(_Plan([], [(1, start, end)], inside_n))
         month = following
-    return _Plan(months, spans)
+    return plan
 
 
 async def _count(conn: AsyncConnection, selection: Selection, start: int, end: int) -> int:
@@ -150,8 +184,11 @@ async def _count(conn: AsyncConnection, selection: Selection, start: int, end: i
 
 
 def _rollup_filters(columns: Any, scope: str, selection: Selection,
-                    months: list[int]) -> list[Any]:
-    conditions = [columns.scope == scope, columns.month.in_(months)]
+                    pieces: list[tuple[str, int]]) -> list[Any]:
+    spans = {span: [start for s, start in pieces if s == span] for span, _ in pieces}
+    conditions = [columns.scope == scope,
+                  or_(*(and_(columns.span == span, columns.start.in_(starts))
+                        for span, starts in spans.items()))]
     if selection.team is not None:
         conditions.append(columns.team == selection.team)
     if selection.agent_id is not None:
@@ -199,9 +236,11 @@ class ReportsSql:
                 found = histograms.setdefault((key, measure), {})
                 found[value] = found.get(value, 0) + n
 
-            if plan.months:
-                await self._from_rollups(conn, selection, group, scope, plan.months, days,
-                                         tally, relapsed, bucket)
+            for sign in (1, -1):
+                pieces = [(span, start) for s, span, start in plan.rollups if s == sign]
+                if pieces:
+                    await self._from_rollups(conn, selection, group, scope, pieces, sign,
+                                             days, tally, relapsed, bucket)
             for sign, start, end in plan.spans:
                 await self._from_facts(conn, selection, group, start, end, sign, bits,
                                        fcr_window_ms if days is not None else None,
@@ -213,29 +252,30 @@ class ReportsSql:
         return sorted(found.values(), key=lambda m: (m.key is None, m.key or ""))
 
     async def _from_rollups(self, conn: AsyncConnection, selection: Selection, group: Group,
-                            scope: str, months: list[int], days: int | None, tally: Any,
-                            relapsed: dict[str | None, int], bucket: Any) -> None:
+                            scope: str, pieces: list[tuple[str, int]], sign: int,
+                            days: int | None, tally: Any, relapsed: dict[str | None, int],
+                            bucket: Any) -> None:
         key = _ROLLUP_GROUP.get(group, literal("")).label("g")
         rows = (await conn.execute(
             select(key, *(func.sum(_r[name]) for name in rollups.COUNTS))
-            .where(*_rollup_filters(_r, scope, selection, months)).group_by(key))).all()
+            .where(*_rollup_filters(_r, scope, selection, pieces)).group_by(key))).all()
         for row in rows:
             if row[1]:
-                tally(_key(group, row.g), row[1:])
+                tally(_key(group, row.g), row[1:], sign)
         hkey = _HISTOGRAM_GROUP.get(group, literal("")).label("g")
         measures = list(DURATIONS) + ([rollups.FCR_GAP] if days is not None else [])
         rows = (await conn.execute(
             select(hkey, _h.measure, _h.bucket, func.sum(_h.n).label("n"))
-            .where(*_rollup_filters(_h, scope, selection, months), _h.measure.in_(measures))
+            .where(*_rollup_filters(_h, scope, selection, pieces), _h.measure.in_(measures))
             .group_by(hkey, _h.measure, _h.bucket))).all()
         for row in rows:
             g = _key(group, row.g)
             if row.measure == rollups.FCR_GAP:
                 assert days is not None
                 if row.bucket <= days:
-                    relapsed[g] = relapsed.get(g, 0) + int(row.n)
+                    relapsed[g] = relapsed.get(g, 0) + sign * int(row.n)
             elif row.n:
-                bucket(g, row.measure, int(row.bucket), int(row.n))
+                bucket(g, row.measure, int(row.bucket), sign * int(row.n))
 
     async def _from_facts(self, conn: AsyncConnection, selection: Selection, group: Group,
                           start: int, end: int, sign: int, bits: int,

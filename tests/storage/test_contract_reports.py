@@ -11,7 +11,7 @@ import pytest
 from chatkit.errors import Conflict, NotFound
 from chatkit.storage import SqlStore
 from chatkit.storage.reports import DURATIONS, Group, Selection
-from chatkit.storage.rollups import month_of
+from chatkit.storage.rollups import month_of, next_year, year_of
 from tests.reports.dataset import DAY, HOUR, START, billing_open, expected_metrics, generate
 
 WINDOW = 3 * DAY
@@ -162,14 +162,18 @@ async def test_the_rollups_kept_equal_a_rebuild(store: SqlStore, monkeypatch: py
 async def test_reports_over_months_agree_with_the_plan(store: SqlStore,
                                                         monkeypatch: pytest.MonkeyPatch) -> None:
     """Ranges of whole months (roll-ups only), of a month less a few days (a roll-up less
-    facts), and across months: every figure as computed from the plan."""
+    facts), across months, of a year and most of one (its roll-up less the months and days
+    outside): every figure as computed from the plan."""
     monkeypatch.setattr("tests.reports.dataset.spacing", (6 * HOUR, 30 * HOUR))
     data = await generate(store, monkeypatch, count=90)
     end = max(c.created for c in data.conversations) + 1
     months = sorted({month_of(c.created) for c in data.conversations})
     assert len(months) >= 3
+    year = year_of(START)
     ranges = [(months[1], months[2]), (months[0], end), (months[1] + 2 * DAY, months[2]),
-              (months[0] + 5 * DAY, months[2] - 3 * DAY + HOUR)]
+              (months[0] + 5 * DAY, months[2] - 3 * DAY + HOUR),
+              (year, next_year(year)),  # the year's roll-up
+              (year + 3 * DAY, months[2] + 9 * DAY)]  # the year's, less what is outside
     for start, stop in ranges:
         for group, key in ((Group.NONE, lambda c: None), (Group.AGENT, lambda c: c.agent),
                            (Group.TEAM, lambda c: c.team)):

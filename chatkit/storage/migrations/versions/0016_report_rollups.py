@@ -1,5 +1,6 @@
-"""The reports' monthly roll-ups (report_rollups, report_histograms: storage/rollups.py) and
-an index per duration for an agent's percentiles; then the facts that 0015 left to
+"""The reports' monthly and yearly roll-ups (report_rollups, report_histograms:
+storage/rollups.py) and an index per duration for an agent's percentiles; then the facts
+that 0015 left to
 `chatkit reports rebuild` and the roll-ups are filled here, so an upgrade needs no manual
 step.
 
@@ -36,7 +37,8 @@ COUNTS = ("conversations", "inbound", "handed_off", "resolved", "inbound_resolve
 
 def _key() -> list[sa.Column[Any]]:
     return [sa.Column("scope", sa.String(2), nullable=False),
-            sa.Column("month", sa.BigInteger, nullable=False),
+            sa.Column("span", sa.String(1), nullable=False),
+            sa.Column("start", sa.BigInteger, nullable=False),
             sa.Column("team", sa.String(100), nullable=False),
             sa.Column("agent", sa.String(32), nullable=False),
             sa.Column("channel", sa.String(20), nullable=False)]
@@ -50,7 +52,7 @@ def upgrade() -> None:
         "report_rollups", *_key(),
         *(sa.Column(name, sa.BigInteger, nullable=False, server_default="0")
           for name in COUNTS),
-        sa.PrimaryKeyConstraint("scope", "month", "team", "agent", "channel",
+        sa.PrimaryKeyConstraint("scope", "span", "start", "team", "agent", "channel",
                                 name="pk_report_rollups"),
     )
     op.create_table(
@@ -58,8 +60,8 @@ def upgrade() -> None:
         sa.Column("measure", sa.String(30), nullable=False),
         sa.Column("bucket", sa.BigInteger, nullable=False),
         sa.Column("n", sa.BigInteger, nullable=False, server_default="0"),
-        sa.PrimaryKeyConstraint("scope", "month", "team", "agent", "channel", "measure",
-                                "bucket", name="pk_report_histograms"),
+        sa.PrimaryKeyConstraint("scope", "span", "start", "team", "agent", "channel",
+                                "measure", "bucket", name="pk_report_histograms"),
     )
     from chatkit.storage.facts import rebuild_sync
 
