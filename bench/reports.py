@@ -174,7 +174,7 @@ async def _export(reports: Reports, query: ReportQuery, limit_rows: int) -> tupl
     return size, peak
 
 
-async def run(url: str, n: int, engine: str) -> dict[str, Any]:
+async def run(url: str, n: int, engine: str, export: bool = True) -> dict[str, Any]:
     store = SqlStore(url)
     await store.open()
     try:
@@ -218,18 +218,21 @@ async def run(url: str, n: int, engine: str) -> dict[str, Any]:
             "export count": lambda: reports.count_conversations(year),
         }
         timings = {name: await _timed(report, name=name) for name, report in runs.items()}
+        result = {"engine": engine, "conversations": n, "fill_s": round(fill_s, 1),
+                  "baseline_count_s": round(base, 4),
+                  "reports": {name: {"s": round(s, 3), "cpu_s": round(CPU[name], 3),
+                                     "x_baseline": round(s / base, 1),
+                                     "met": s < TARGET_S} for name, s in timings.items()},
+                  "load_average": os.getloadavg()}
+        if not export:
+            return result
         # The export: RSS after a tenth of the rows, then after all of them.
         rss_before = _rss_mib()
         _, rss_tenth = await _export(reports, year, n // 10)
         started = time.perf_counter()
         size, rss_all = await _export(reports, year, n)
         export_s = time.perf_counter() - started
-        return {"engine": engine, "conversations": n, "fill_s": round(fill_s, 1),
-                "baseline_count_s": round(base, 4),
-                "reports": {name: {"s": round(s, 3), "cpu_s": round(CPU[name], 3),
-                                   "x_baseline": round(s / base, 1),
-                                   "met": s < TARGET_S} for name, s in timings.items()},
-                "load_average": os.getloadavg(),
+        return {**result,
                 "export": {"s_all": round(export_s, 1), "mib": round(size / 2**20),
                            "rss_mib_before": round(rss_before, 1),
                            "rss_mib_at_tenth": round(rss_tenth, 1),
@@ -238,7 +241,7 @@ async def run(url: str, n: int, engine: str) -> dict[str, Any]:
         await store.close()
 
 
-async def _postgres(n: int) -> dict[str, Any] | None:
+async def _postgres(n: int, export: bool) -> dict[str, Any] | None:
     base = os.environ.get("CHATKIT_TEST_POSTGRES")
     if not base:
         return None
@@ -251,7 +254,7 @@ async def _postgres(n: int) -> dict[str, Any] | None:
     await admin.execute(f'CREATE DATABASE "{name}"')
     try:
         url = make_url(base).set(database=name).render_as_string(False)
-        return await run(url, n, "postgres")
+        return await run(url, n, "postgres", export)
     finally:
         await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
         await admin.close()
@@ -266,17 +269,20 @@ async def main() -> None:
                         help="fill this file and keep it (a later run with it skips the fill)")
     parser.add_argument("--engines", default="sqlite,postgres",
                         help="which to run: sqlite, postgres or both")
+    parser.add_argument("--no-export", action="store_true",
+                        help="time the reports only, not the export of every conversation")
     args = parser.parse_args()
+    export = not args.no_export
     n = 5_000 if args.quick else args.conversations
     results = []
     engines = set(args.engines.split(","))
     if "sqlite" in engines and args.sqlite_file is not None:
-        results.append(await run(f"sqlite:///{args.sqlite_file}", n, "sqlite"))
+        results.append(await run(f"sqlite:///{args.sqlite_file}", n, "sqlite", export))
     elif "sqlite" in engines:
         with tempfile.TemporaryDirectory() as folder:
-            results.append(await run(f"sqlite:///{folder}/bench.db", n, "sqlite"))
+            results.append(await run(f"sqlite:///{folder}/bench.db", n, "sqlite", export))
     if not args.quick and "postgres" in engines:
-        found = await _postgres(n)
+        found = await _postgres(n, export)
         if found is not None:
             results.append(found)
     if args.json:
@@ -291,6 +297,8 @@ async def main() -> None:
             print(f"  {name:22s} {r['s'] * 1000:8.1f} ms (cpu {r['cpu_s'] * 1000:7.1f})"
                   f"  {r['x_baseline']:7.1f} x baseline"
                   f"  {'ok' if r['met'] else 'OVER ' + str(TARGET_S) + ' s'}")
+        if "export" not in result:
+            continue
         e = result["export"]
         print(f"  export: RSS {e['rss_mib_before']} MiB before, peak {e['rss_mib_at_tenth']} "
               f"MiB over a tenth of the rows, {e['rss_mib_at_all']} MiB over all "
