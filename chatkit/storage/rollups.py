@@ -28,7 +28,7 @@ from datetime import UTC, datetime
 from itertools import pairwise
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import and_, case, delete, func, insert, literal, select
+from sqlalchemy import and_, case, delete, func, insert, literal, literal_column, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection
 from sqlalchemy.ext.asyncio import AsyncConnection
@@ -227,8 +227,9 @@ def bucket_sql(column: Any, bits: int) -> Any:
     whens: list[tuple[Any, Any]] = [(column < 1000 << bits, case((column > 0, seconds),
                                                                   else_=0))]
     for shift in range(1, 40):
-        whens.append((column < 1000 << (bits + shift),
-                      seconds.op(">>")(shift).op("<<")(shift)))
+        # PostgreSQL shifts a bigint by an integer: the count as a literal, not a bigint.
+        count = literal_column(str(shift))
+        whens.append((column < 1000 << (bits + shift), seconds.op(">>")(count).op("<<")(count)))
     return case(*whens, else_=seconds)
 
 
