@@ -228,7 +228,7 @@ def bucket_sql(column: Any, bits: int) -> Any:
                                                                   else_=0))]
     for shift in range(1, 40):
         # PostgreSQL shifts a bigint by an integer: the count as a literal, not a bigint.
-        count = literal_column(str(shift))
+        count: Any = literal_column(str(shift))
         whens.append((column < 1000 << (bits + shift), seconds.op(">>")(count).op("<<")(count)))
     return case(*whens, else_=seconds)
 

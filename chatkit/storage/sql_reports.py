@@ -20,6 +20,7 @@ from collections.abc import Collection, Iterable, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+import numpy as np
 from sqlalchemy import (
     ColumnElement,
     and_,
@@ -202,6 +203,33 @@ def _key(group: Group, value: Any) -> str | None:
     return None if value in (None, "") and group is not Group.CHANNEL else str(value)
 
 
+_GROUP_SPAN = 1 << 40  # above any bucket (seconds)
+
+
+def _bucketed(group: Group, rows: Sequence[Any], bits: int
+              ) -> Iterable[tuple[str | None, str, int, int]]:
+    """(group, duration, bucket, count) of rows of (group key, *DURATIONS): what
+    rollups.bucket_s gives, value by value, vectorized."""
+    if not rows:
+        return
+    groups: dict[str | None, int] = {}
+    index = np.fromiter((groups.setdefault(_key(group, row[0]), len(groups)) for row in rows),
+                        dtype=np.int64, count=len(rows))
+    keys = list(groups)
+    for column, name in enumerate(DURATIONS, start=1):
+        present = np.fromiter((row[column] is not None for row in rows), dtype=bool,
+                              count=len(rows))
+        values = np.fromiter((row[column] or 0 for row in rows), dtype=np.int64,
+                             count=len(rows))[present]
+        seconds = np.where(values > 0, values // 1000, 0)
+        length = np.frexp(seconds.astype(np.float64))[1].astype(np.int64)  # bit_length
+        shift = np.maximum(length - bits, 0)
+        buckets = (seconds >> shift) << shift
+        found, counts = np.unique(index[present] * _GROUP_SPAN + buckets, return_counts=True)
+        for pair, n in zip(found.tolist(), counts.tolist(), strict=True):
+            yield keys[pair // _GROUP_SPAN], name, pair % _GROUP_SPAN, n
+
+
 class ReportsSql:
     """Mixed into SqlStore, which provides the connections."""
 
@@ -287,13 +315,12 @@ class ReportsSql:
                                    .group_by(key))).all()
         for row in rows:
             tally(_key(group, row.g), row[1:], sign)
-        columns = [_f[name] for name in DURATIONS]
-        rows = (await conn.execute(select(key, *columns).where(*conditions))).all()
-        for row in rows:
-            g = _key(group, row.g)
-            for name, value in zip(DURATIONS, row[1:], strict=True):
-                if value is not None:
-                    bucket(g, name, rollups.bucket_s(value, bits), sign)
+        # The durations' histograms: the rows read once, bucketed and counted by numpy (a
+        # Python loop over each value, or a GROUP BY per duration, cost several times more).
+        rows = (await conn.execute(select(key, *(_f[name] for name in DURATIONS))
+                                   .where(*conditions))).all()
+        for g, name, value, n in _bucketed(group, rows, bits):
+            bucket(g, name, value, sign * n)
         if fcr_window_ms is not None:
             for g, n in (await self._relapsed(conn, selection, group, fcr_window_ms,
                                               start, end)).items():

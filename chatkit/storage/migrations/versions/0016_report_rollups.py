@@ -47,7 +47,7 @@ def _key() -> list[sa.Column[Any]]:
 def upgrade() -> None:
     for duration in DURATIONS:
         op.create_index(f"ix_facts_agent_{duration}", "conversation_facts",
-                        ["agent_id", duration, "created_at"])
+                        ["agent_id", duration, "created_at", "team"])
     op.create_table(
         "report_rollups", *_key(),
         *(sa.Column(name, sa.BigInteger, nullable=False, server_default="0")
