@@ -241,22 +241,26 @@ async def run(url: str, n: int, engine: str, export: bool = True) -> dict[str, A
         await store.close()
 
 
-async def _postgres(n: int, export: bool) -> dict[str, Any] | None:
+async def _postgres(n: int, export: bool, keep: str | None) -> dict[str, Any] | None:
+    """In a database of its own, dropped at the end; or in `keep` (created when missing,
+    kept: a later run with it skips the fill)."""
     base = os.environ.get("CHATKIT_TEST_POSTGRES")
     if not base:
         return None
     import asyncpg  # type: ignore[import-untyped]
     from sqlalchemy.engine import make_url
 
-    name = f"chatkit_bench_{uuid.uuid4().hex[:8]}"
+    name = keep or f"chatkit_bench_{uuid.uuid4().hex[:8]}"
     admin_url = make_url(base).set(drivername="postgresql").render_as_string(False)
     admin = await asyncpg.connect(admin_url)
-    await admin.execute(f'CREATE DATABASE "{name}"')
+    if not await admin.fetchval("SELECT 1 FROM pg_database WHERE datname = $1", name):
+        await admin.execute(f'CREATE DATABASE "{name}"')
     try:
         url = make_url(base).set(database=name).render_as_string(False)
         return await run(url, n, "postgres", export)
     finally:
-        await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        if keep is None:
+            await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
         await admin.close()
 
 
@@ -269,6 +273,9 @@ async def main() -> None:
                         help="fill this file and keep it (a later run with it skips the fill)")
     parser.add_argument("--engines", default="sqlite,postgres",
                         help="which to run: sqlite, postgres or both")
+    parser.add_argument("--postgres-database",
+                        help="fill this PostgreSQL database and keep it (a later run with it "
+                             "skips the fill)")
     parser.add_argument("--no-export", action="store_true",
                         help="time the reports only, not the export of every conversation")
     args = parser.parse_args()
@@ -282,7 +289,7 @@ async def main() -> None:
         with tempfile.TemporaryDirectory() as folder:
             results.append(await run(f"sqlite:///{folder}/bench.db", n, "sqlite", export))
     if not args.quick and "postgres" in engines:
-        found = await _postgres(n, export)
+        found = await _postgres(n, export, args.postgres_database)
         if found is not None:
             results.append(found)
     if args.json:
