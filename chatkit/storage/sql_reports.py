@@ -212,21 +212,21 @@ def _bucketed(group: Group, rows: Sequence[Any], bits: int
     rollups.bucket_s gives, value by value, vectorized."""
     if not rows:
         return
-    groups: dict[str | None, int] = {}
-    index = np.fromiter((groups.setdefault(_key(group, row[0]), len(groups)) for row in rows),
-                        dtype=np.int64, count=len(rows))
-    keys = list(groups)
-    for column, name in enumerate(DURATIONS, start=1):
-        present = np.fromiter((row[column] is not None for row in rows), dtype=bool,
-                              count=len(rows))
-        values = np.fromiter((row[column] or 0 for row in rows), dtype=np.int64,
-                             count=len(rows))[present]
+    columns = list(zip(*rows, strict=True))
+    groups: dict[Any, int] = {}
+    index = np.array([groups.setdefault(raw, len(groups)) for raw in columns[0]],
+                     dtype=np.int64)
+    keys = [_key(group, raw) for raw in groups]
+    for name, column in zip(DURATIONS, columns[1:], strict=True):
+        found = np.array(column, dtype=object)
+        present = found != None  # noqa: E711 - elementwise, not identity
+        values = found[present].astype(np.int64)
         seconds = np.where(values > 0, values // 1000, 0)
         length = np.frexp(seconds.astype(np.float64))[1].astype(np.int64)  # bit_length
         shift = np.maximum(length - bits, 0)
         buckets = (seconds >> shift) << shift
-        found, counts = np.unique(index[present] * _GROUP_SPAN + buckets, return_counts=True)
-        for pair, n in zip(found.tolist(), counts.tolist(), strict=True):
+        pairs, counts = np.unique(index[present] * _GROUP_SPAN + buckets, return_counts=True)
+        for pair, n in zip(pairs.tolist(), counts.tolist(), strict=True):
             yield keys[pair // _GROUP_SPAN], name, pair % _GROUP_SPAN, n
 
 
@@ -311,20 +311,23 @@ class ReportsSql:
                           relapsed: dict[str | None, int], bucket: Any) -> None:
         key = _group_key(group).label("g")
         conditions = _selected(selection, start, end)
-        rows = (await conn.execute(select(key, *_fact_sums()).where(*conditions)
+        # The relapses (first-contact resolution) in the same scan as the counts.
+        window = 0 if fcr_window_ms is None else fcr_window_ms
+        relapses = _count_if(and_(_f.resolved_at.is_not(None), ~_f.abandoned,
+                                  _f.next_same_topic_at <= _f.resolved_at + window))
+        rows = (await conn.execute(select(key, relapses, *_fact_sums()).where(*conditions)
                                    .group_by(key))).all()
         for row in rows:
-            tally(_key(group, row.g), row[1:], sign)
+            g = _key(group, row.g)
+            tally(g, row[2:], sign)
+            if fcr_window_ms is not None:
+                relapsed[g] = relapsed.get(g, 0) + sign * int(row[1])
         # The durations' histograms: the rows read once, bucketed and counted by numpy (a
         # Python loop over each value, or a GROUP BY per duration, cost several times more).
         rows = (await conn.execute(select(key, *(_f[name] for name in DURATIONS))
                                    .where(*conditions))).all()
         for g, name, value, n in _bucketed(group, rows, bits):
             bucket(g, name, value, sign * n)
-        if fcr_window_ms is not None:
-            for g, n in (await self._relapsed(conn, selection, group, fcr_window_ms,
-                                              start, end)).items():
-                relapsed[g] = relapsed.get(g, 0) + sign * n
 
     async def _relapsed(self, conn: AsyncConnection, selection: Selection, group: Group,
                         window_ms: int, start: int | None = None,
