@@ -192,12 +192,20 @@ class Tally:
 
 # upkeep, in the transaction that changes the facts
 
+_upserts: dict[tuple[str, str], Any] = {}
+
+
 def _upsert(dialect: str, table: Any, key: Sequence[str], columns: Sequence[str]) -> Any:
-    make = postgresql.insert if dialect == "postgresql" else sqlite.insert
-    statement = make(table)
-    return statement.on_conflict_do_update(
-        index_elements=list(key),
-        set_={name: table.c[name] + statement.excluded[name] for name in columns})
+    """INSERT ... ON CONFLICT DO UPDATE SET c = c + excluded.c, built once per dialect and
+    table (building it costs more than running it)."""
+    found = _upserts.get((dialect, table.name))
+    if found is None:
+        make = postgresql.insert if dialect == "postgresql" else sqlite.insert
+        statement = make(table)
+        found = _upserts[dialect, table.name] = statement.on_conflict_do_update(
+            index_elements=list(key),
+            set_={name: table.c[name] + statement.excluded[name] for name in columns})
+    return found
 
 
 async def adjust(conn: AsyncConnection, changes: Iterable[tuple[Facts | None, Facts | None]]
