@@ -208,15 +208,45 @@ def _upsert(dialect: str, table: Any, key: Sequence[str], columns: Sequence[str]
     return found
 
 
+#: Where a store transaction gathers its roll-up changes (SqlStore._write: `begin`, then
+#: `flush` just before the commit).
+PENDING_KEY = "chatkit_rollups_pending"
+
+
+def begin(conn: AsyncConnection) -> None:
+    conn.info[PENDING_KEY] = Tally()
+
+
+def discard(conn: AsyncConnection) -> None:
+    conn.info.pop(PENDING_KEY, None)
+
+
 async def adjust(conn: AsyncConnection, changes: Iterable[tuple[Facts | None, Facts | None]]
                  ) -> None:
-    """Move the roll-ups from each (old, new) fact row to the other (None: no row)."""
-    tally = Tally()
+    """Move the roll-ups from each (old, new) fact row to the other (None: no row): at the
+    end of the transaction when it gathers them (`begin`), else now."""
+    pending = conn.info.get(PENDING_KEY)
+    tally = pending if isinstance(pending, Tally) else Tally()
     for old, new in changes:
         if old is not None:
             tally.add(old, -1)
         if new is not None:
             tally.add(new)
+    if pending is None:
+        await _apply(conn, tally)
+
+
+async def flush(conn: AsyncConnection) -> None:
+    """Write the transaction's gathered changes: last, so that a transaction takes the
+    roll-ups' (shared, hot) row locks after every other lock it takes, in key order, and
+    holds them only until its commit. No transaction then waits for another lock while
+    holding a roll-up row: no deadlock through them on PostgreSQL."""
+    pending = conn.info.pop(PENDING_KEY, None)
+    if isinstance(pending, Tally):
+        await _apply(conn, pending)
+
+
+async def _apply(conn: AsyncConnection, tally: Tally) -> None:
     rows, histograms = tally.row_values(), tally.histogram_values()
     # Sorted keys: concurrent transactions lock shared rows in the same order.
     dialect = conn.dialect.name
