@@ -4,6 +4,7 @@ Python), the export's pages, and QA reviews."""
 
 from __future__ import annotations
 
+import asyncio
 import random
 
 import pytest
@@ -184,3 +185,23 @@ async def test_reports_over_months_agree_with_the_plan(store: SqlStore,
                 expected = _expected(expected_metrics(data, start, stop, key=key,
                                                       fcr_window=WINDOW, team=team))
                 assert actual == expected, (start, stop, group, team)
+
+
+async def test_concurrent_changes_add_up_in_the_rollups(store: SqlStore) -> None:
+    """Many transactions at once change facts of the same roll-up keys (same month, team,
+    channel): their increments add up (PostgreSQL runs them side by side on the pool)."""
+    from chatkit.models import ConversationStatus as S
+
+    contacts = [(await store.create_contact()).id for _ in range(24)]
+
+    async def one(contact: str) -> None:
+        conversation = await store.create_conversation(contact)
+        done = await store.transition(conversation.id, S.RESOLVED, allowed_from={S.BOT},
+                                      agent_id=None, actor_kind="visitor", actor_id=contact)
+        assert done is not None
+
+    await asyncio.gather(*(one(contact) for contact in contacts))
+    kept = await store.all_rollups()
+    assert sum(row[6] for row in kept[0] if row[:2] == ("t", "m")) == 24  # conversations
+    assert await store.rebuild_rollups() == 24
+    assert await store.all_rollups() == kept
