@@ -3,7 +3,6 @@ its server) before the widget's script has loaded, and the agent sees a verified
 
 from __future__ import annotations
 
-import json
 from collections.abc import Awaitable, Callable
 from typing import Any
 
@@ -12,7 +11,7 @@ from aiohttp.test_utils import TestServer
 
 from chatkit.identity import identity_hash
 from tests.browser.agent import Agent
-from tests.browser.conftest import HOSTILE_HOST_PAGE, Chat, serve_page
+from tests.browser.conftest import Chat, serve_host_page
 
 pytestmark = pytest.mark.browser
 
@@ -27,13 +26,8 @@ async def identified_page(aiohttp_server: Callable[..., Awaitable[TestServer]],
     attributes) through the queue stub, before widget.js has loaded."""
     # The host site's server side: it signs the id with the shared secret.
     signed = {**USER, "hash": identity_hash(IDENTITY_SECRET, USER["id"])}
-    calls = (f"ChatKit('identify', {json.dumps(signed)});\n"
-             "    ChatKit('setAttributes', {plan: 'pro', seats: 12, trial: false});\n")
-    stub = "window.__events = [];"
-    html = (HOSTILE_HOST_PAGE.replace(stub, f"{stub}\n    {calls}")
-            .replace("__WIDGET__", f"{chat.mount}/widget.js"))
-
-    return await serve_page(aiohttp_server, html)
+    return await serve_host_page(aiohttp_server, chat, identify=signed,
+                                 attributes={"plan": "pro", "seats": 12, "trial": False})
 
 
 
