@@ -139,6 +139,7 @@ class ChatKit:
         self.profiles = ProfileService(self.store, notifier)
         self.profiles.router = self.routing
         self.visitors.profiles = self.agent_namespace.profiles = self.profiles
+        self.identity.announce = self.profiles.announce_host_changes
         self.routing.waits.watchers = self.visitors
         if crm is not None and not isinstance(crm, CRMAdapter):
             raise TypeError(f"crm: {crm!r} lacks find_contact, fetch_context or write_outcome")
