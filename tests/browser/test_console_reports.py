@@ -145,6 +145,13 @@ async def test_reports_and_a_qa_review_from_supervisor_to_agent(
     await expect(page.locator("#conn")).to_have_text("Online")  # the directory names agents
     await page.click("#reports-open")
     await expect(page.locator("#reports-status")).to_contain_text("UTC")  # the last 7 days
+    # What the server refuses is said, in its words.
+    await page.fill("#reports-from", last)
+    await page.fill("#reports-to", first)
+    await page.click("#reports-apply")
+    await expect(page.locator("#reports-status.error")).to_contain_text(
+        "Could not load the reports: ")
+    await expect(page.locator("#reports-status")).to_contain_text("`to` must be after `from`")
     await page.fill("#reports-from", first)
     await page.fill("#reports-to", last)
     await page.click("#reports-apply")

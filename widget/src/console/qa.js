@@ -75,7 +75,9 @@ export function createQa({ mount, csrf, me, directory, onClose }) {
     ui.sample.replaceChildren(h('li', { class: 'empty', text: 'Loading…' }));
     try {
       const data = await call(url('sample', { date: ui.sampleDate.value }));
-      const reviewed = new Set((await call(url('reviews', { limit: 1000 }))).reviews
+      // Sampled chats were resolved the day before: any review of one was written since.
+      const since = utcDay(Date.parse(`${data.date}T00:00:00Z`) - 24 * 3600 * 1000);
+      const reviewed = new Set((await call(url('reviews', { from: since, limit: 1000 }))).reviews
         .filter((review) => data.conversations.includes(review.conversation_id))
         .map((review) => review.conversation_id));
       ui.sample.replaceChildren(...(data.conversations.length ? data.conversations.map((id) => h('li', { 'data-id': id },
