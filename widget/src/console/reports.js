@@ -203,6 +203,21 @@ export function createReports({ mount, directory, onClose }) {
     return [xs, ...columns];
   }
 
+  /** Ticks on whole buckets, labelled in UTC: "Sep 21" (and "14:00" per hour). */
+  function xAxis(granularity) {
+    const day = new Intl.DateTimeFormat(undefined, { month: 'short', day: 'numeric', timeZone: 'UTC' });
+    const hour = new Intl.DateTimeFormat(undefined, { hour: '2-digit', minute: '2-digit', hourCycle: 'h23', timeZone: 'UTC' });
+    const step = BUCKET_MS[granularity] / 1000;
+    return {
+      incrs: [1, 2, 3, 6, 12, 24, 48, 168, 336, 720].map((n) => n * 3600).filter((n) => n >= step),
+      values: (u, splits) => splits.map((at) => {
+        const date = new Date(at * 1000);
+        if (granularity !== 'hour' || date.getUTCHours() === 0) return day.format(date);
+        return hour.format(date);
+      }),
+    };
+  }
+
   function renderChart(rows, granularity) {
     const data = series(rows, granularity);
     const width = Math.max(320, ui.chart.clientWidth || ui.view.clientWidth - 40);
@@ -220,13 +235,14 @@ export function createReports({ mount, directory, onClose }) {
       tzDate: (ts) => uPlot.tzDate(new Date(ts * 1e3), 'Etc/UTC'), // the buckets are UTC
       scales: { y: { range: (u, min, max) => [0, Math.max(1, max)] } },
       series: [
-        { label: granularity === 'hour' ? 'Hour (UTC)' : 'Date (UTC)' },
+        { label: granularity === 'hour' ? 'Hour (UTC)' : granularity === 'week' ? 'Week of (UTC)' : 'Date (UTC)',
+          value: (u, at) => (at == null ? '–' : new Date(at * 1000).toISOString().slice(0, granularity === 'hour' ? 16 : 10).replace('T', ' ')) },
         line('Conversations', '#2563eb', 'rgba(37,99,235,.08)'),
         line('Handed off', '#d97706'),
         line('Resolved by the bot', '#059669'),
         line('Abandoned', '#dc2626'),
       ],
-      axes: [{}, { label: 'Conversations', size: 50 }],
+      axes: [xAxis(granularity), { label: 'Conversations', size: 50 }],
     }, data, ui.chart);
   }
 
@@ -320,7 +336,8 @@ export function createReports({ mount, directory, onClose }) {
         ui.exportStatus.textContent = `Exporting… ${formatCount(rows)}${known ? ` of ${formatCount(total)}` : ''} conversations`;
       }
       const rows = Math.max(0, counter.records - 1);
-      if (known) ui.exportProgress.value = Math.max(1, total);
+      // Full when every counted row came (an empty export too); else where it stopped.
+      if (known) ui.exportProgress.value = rows >= total ? ui.exportProgress.max : rows;
       const file = new Blob(chunks, { type: 'text/csv' });
       const link = h('a', { href: URL.createObjectURL(file), download: `conversations-${query.from || 'last-7-days'}-to-${ui.to.value || 'now'}.csv`, hidden: true });
       document.body.append(link);
