@@ -216,6 +216,17 @@ async def test_reports_and_a_qa_review_from_supervisor_to_agent(
     await expect(page.locator(".report-card[data-metric=conversations] .report-card-value")
                  ).to_have_text(str(len(chosen)))
 
+    # An export held up on its way can be cancelled.
+    held: list[Any] = []
+    await page.route("**/api/reports/conversations.csv*", lambda route: held.append(route))
+    await page.click("#reports-export")
+    await expect(page.locator("#reports-export-cancel")).to_be_visible()
+    await expect(page.locator("#reports-export")).to_be_disabled()
+    await page.click("#reports-export-cancel")
+    await expect(page.locator("#reports-export-status")).to_have_text("Export cancelled.")
+    await expect(page.locator("#reports-export-cancel")).to_be_hidden()
+    assert len(held) == 1
+    await page.unroute("**/api/reports/conversations.csv*")
     # The conversations with transcripts: the progress bar runs to the end, the file has
     # every conversation once (a transcript's newlines are inside its quoted field).
     async with page.expect_download() as download_info:
