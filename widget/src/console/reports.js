@@ -91,6 +91,7 @@ export function createReports({ mount, directory, onClose }) {
   let names = { teams: new Map(), agents: new Map() }; // id -> name, from the directory
   let last = null; // {summary, volume, breakdown, group}: what is on screen
   let exporting = null; // the AbortController of the export under way
+  let loads = 0; // requests made: only the newest one's answer is shown
 
   const api = (path, params) => {
     const url = new URL(`api/reports/${path}`, `${mount.href}/`);
@@ -281,9 +282,7 @@ export function createReports({ mount, directory, onClose }) {
     const query = params();
     const granularity = ui.granularity.value;
     const group = ui.group.value;
-    ui.csvMetrics.href = api('metrics', { ...query, format: 'csv' });
-    ui.csvVolume.href = api('volume', { ...query, granularity, format: 'csv' });
-    ui.csvBreakdown.href = api('metrics', { ...query, group, format: 'csv' });
+    const mine = ++loads;
     ui.status.textContent = 'Loading…';
     ui.view.setAttribute('aria-busy', 'true');
     try {
@@ -292,11 +291,17 @@ export function createReports({ mount, directory, onClose }) {
         getJson(api('volume', { ...query, granularity })),
         getJson(api('metrics', { ...query, group })),
       ]);
+      if (mine !== loads) return; // a newer request is under way: its answer is what to show
       last = { summary: summary.rows, volume: volume.rows, breakdown: breakdown.rows, granularity, group };
       render();
+      // The CSV of what is on screen.
+      ui.csvMetrics.href = api('metrics', { ...query, format: 'csv' });
+      ui.csvVolume.href = api('volume', { ...query, granularity, format: 'csv' });
+      ui.csvBreakdown.href = api('metrics', { ...query, group, format: 'csv' });
       ui.status.textContent = `${new Date(summary.from).toISOString().slice(0, 16).replace('T', ' ')} to `
         + `${new Date(summary.to).toISOString().slice(0, 16).replace('T', ' ')} UTC · first-contact window ${summary.fcr_days} days`;
     } catch (error) {
+      if (mine !== loads) return;
       ui.status.textContent = `Could not load the reports: ${error.message}`;
       ui.status.classList.add('error');
       return;
