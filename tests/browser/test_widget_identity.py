@@ -103,7 +103,8 @@ async def test_a_tab_that_becomes_another_contact_shows_only_that_contacts_chat(
     # Signing in makes this tab the user's: it shows their chat, and only theirs (the
     # computer's own open chat stays with the computer's anonymous contact).
     await page.evaluate("(user) => ChatKit('identify', user)", signed)
-    await expect(frame.locator("li.ck-msg--visitor", has_text="Asked from my phone")).to_be_visible()
+    phone_message = frame.locator("li.ck-msg--visitor", has_text="Asked from my phone")
+    await expect(phone_message).to_be_visible()
     await expect(anonymous).to_have_count(0)
     # What this tab sends now goes to that chat.
     await frame.locator("#ck-input").fill("Now signed in")
