@@ -98,6 +98,7 @@ async def test_handoff_canned_note_whisper_transfer_and_resolve(
         # A canned response, then a note only agents see.
         reply = grace.locator("#reply-input")
         await reply.type("/hel")
+        await expect(grace.locator("#canned-list li b")).to_have_text(["/hello"])
         await reply.press("Enter")
         # Filled in with the visitor's first name, markup and all, as text.
         greeting = f"Hi <img, I'm {AGENT_NAME}. How can I help you today?"

@@ -329,7 +329,7 @@ async function flushOutbox() {
   if (flushing) return;
   flushing = true;
   try {
-    while (state.outbox.length && state.socket.connected) {
+    while (state.outbox.length && state.socket && state.socket.connected) {
       const item = state.outbox[0];
       const { conversation_id, client_id, attachment_ids } = item;
       const body = item.body || undefined;
@@ -362,9 +362,14 @@ function connect() {
   state.socket = socket;
   socket.on('connect', async () => {
     ui.conn.textContent = 'Online';
-    await setPresence(ui.presence.value);
-    await refreshList();
-    await joinCurrent();
+    try {
+      await setPresence(ui.presence.value);
+      await refreshList();
+      await joinCurrent();
+    } catch (error) {
+      // The socket went away meanwhile (signed out, reconnecting): its next connect loads again.
+      if (state.socket === socket && socket.connected) ui.conn.textContent = `Could not load your conversations: ${error.message}`;
+    }
   });
   // A conversation offered to this agent: it appears in the list; opening it accepts it.
   socket.on('assignment', async ({ conversation }) => {
