@@ -42,8 +42,11 @@ def error_response(status: int, code: str, message: str) -> web.Response:
 
 
 def error_for(exc: ChatKitError) -> web.Response:
-    """The JSON error a route answers for `exc`, with the status its class names."""
-    response = error_response(exc.http_status, exc.code, exc.message)
+    """The JSON error a route answers for `exc`, with the status its class names and its
+    details (the conversation a conflict is about, say) beside code and message."""
+    response = web.json_response(
+        {"error": {**exc.details, "code": exc.code, "message": exc.message}},
+        status=exc.http_status)
     if isinstance(exc, InvalidToken):
         response.headers["WWW-Authenticate"] = "Bearer"
     elif isinstance(exc, TooManyAttempts):
@@ -218,6 +221,21 @@ async def json_body(request: web.Request, model: type[M]) -> M:
         return model.model_validate(body)
     except ValidationError as exc:
         raise _bad_request(describe(exc)) from exc
+
+
+def query_params(request: web.Request, model: type[M]) -> M:
+    """The query string validated as `model`; a JSON 422 (`invalid_query`) naming each
+    problem otherwise, and for a parameter given twice."""
+    repeated = sorted({key for key in request.query if len(request.query.getall(key)) > 1})
+    if repeated:
+        raise web.HTTPUnprocessableEntity(
+            text=_error_text("invalid_query", f"{', '.join(repeated)}: give it once"),
+            content_type="application/json")
+    try:
+        return model.model_validate(dict(request.query))
+    except ValidationError as exc:
+        raise web.HTTPUnprocessableEntity(text=_error_text("invalid_query", describe(exc)),
+                                          content_type="application/json") from exc
 
 
 def _bad_request(message: str) -> web.HTTPBadRequest:

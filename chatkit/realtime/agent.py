@@ -374,10 +374,7 @@ class AgentNamespace(Namespace):
     async def contacts(self, sid: str, payload: s.FindContacts) -> dict[str, Any]:
         connection(self.connections, sid)
         found = await self.conversations.find_contacts(payload.query, limit=payload.limit)
-        return {"contacts": [
-            {"id": contact.id, **contact_wire(contact), "created_at": contact.created_at,
-             "open_conversation": None if open_ is None else open_.to_wire()}
-            for contact, open_ in found]}
+        return found_contacts_wire(found)
 
     async def start(self, sid: str, payload: s.StartConversation) -> dict[str, Any]:
         """Outbound: start a conversation with a known contact; this socket joins it."""
@@ -527,6 +524,14 @@ class AgentNamespace(Namespace):
                     del conn.joined[conversation.id]
                     self._forget(sid, conversation.id)
                     self._leave(sid, conversation_room(conversation.id))
+
+
+def found_contacts_wire(found: list[tuple[Contact, Conversation | None]]) -> dict[str, Any]:
+    """`contacts`' answer (and GET /api/contacts'): each contact with its open conversation."""
+    return {"contacts": [
+        {"id": contact.id, **contact_wire(contact), "created_at": contact.created_at,
+         "open_conversation": None if open_ is None else open_.to_wire()}
+        for contact, open_ in found]}
 
 
 def contact_wire(contact: Contact) -> dict[str, Any]:

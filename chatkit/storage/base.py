@@ -128,7 +128,9 @@ class Store(RoutingStore, CrmStore, SessionStore, DeskStore, ProfileStore, Repor
         `client_id` already started one: that conversation and message, nothing changed);
         None when the agent is at capacity (or does not exist). Raises
         chatkit.errors.NotFound when there is no such contact, chatkit.errors.Conflict (with
-        details.conversation_id) when the contact has an open conversation already."""
+        details.conversation_id) when the contact has an open conversation already, and
+        Conflict when the agent's `client_id` is a message of theirs other than the first of
+        a conversation they started with this contact."""
 
     async def get_conversation(self, conversation_id: str) -> Conversation | None: ...
 

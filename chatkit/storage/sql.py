@@ -439,6 +439,9 @@ class SqlStore(RoutingSql, CrmSql, SessionSql, DeskSql, ProfileSql, ReportsSql):
                     if row is not None:
                         found = await _conversation(conn, row.conversation_id)
                         assert found is not None
+                        if found.contact_id != contact_id or row.seq != 1:
+                            raise Conflict(f"client_id {message.client_id!r} is another "
+                                           "message's; give each new one its own")
                         return found, _to_message(row), True
                 if await conn.scalar(select(t.contacts.c.id)
                                      .where(t.contacts.c.id == contact_id)) is None:
