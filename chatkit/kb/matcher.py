@@ -70,11 +70,13 @@ LEXICAL = Model(rank=(0.213, 0.518, 0.269), bias=-1.001, confidence=(-1.595, 2.3
 SEMANTIC = Model(rank=(0.248, -0.069, 0.038, 0.62, 0.163), bias=-1.26,
                  confidence=(-3.333, 3.157, 0.122, -1.452, 2.677), margin_weight=18.614,
                  rival_floor=0.398)
-CANDIDATES = 40          # entries rescored in full per lookup, from each of two indexes
+CANDIDATES = 40          # entries scored per lookup, from each index (words, phrasings, meaning)
+RESCORED = 24            # of them, the best by the cheap features, scored in full
 POSTINGS_CAP = 2000      # postings read per feature when looking for candidates
 DENSE_ROWS = 65_536      # up to this many rows, candidates are summed in a dense array
 COMPLETIONS = 5          # known words a word being typed may become
-MEANING_SCAN_LIMIT = 20_000  # entries compared by meaning with every question, at most
+MEANING_SCAN_LIMIT = 4_096  # entries compared by meaning with every question, at most
+PROBED_CELLS = 8         # past it, the cells of the meaning index (_Cells) scanned per lookup
 MIN_CORRECTION = 80      # rapidfuzz ratio for a typo to count as a known word
 WHITEN_SHRINK = 0.6      # share of the identity in the within-entry covariance, at least
 MEAN_PRIOR = 30          # entries: a KB of this many removes half its mean meaning
@@ -148,6 +150,7 @@ class Matcher:
         # Each entry's meaning: the normalised sum of its phrasings' embeddings, in a space
         # where what varies between phrasings of one entry counts less (see _whitening).
         self._meanings: npt.NDArray[np.float32] | None = None
+        self._cells: _Cells | None = None  # big KBs: entries grouped by meaning
         self._mean = np.zeros(0, dtype=np.float32)
         self._whiten = np.zeros((0, 0), dtype=np.float32)
         # Each entry's distinct word pieces (for the aligned-pieces feature) and their idf.
@@ -166,6 +169,8 @@ class Matcher:
             sums = np.add.reduceat(whitened, self._first, axis=0) if len(whitened) else \
                 np.zeros((0, embedder.dim), dtype=np.float32)
             self._meanings = _unit_rows(sums).astype(np.float32)
+            if n > MEANING_SCAN_LIMIT:
+                self._cells = _Cells.build(self._meanings)
             per_entry = [np.unique(np.concatenate(
                 [piece_ids[int(self._first[i]) + j] for j in range(int(counts[i]))]
                 + [np.zeros(0, dtype=np.int64)])) for i in range(n)]
@@ -258,15 +263,18 @@ class Matcher:
                 norm = float(np.linalg.norm(q))
                 if norm > 0:
                     question = (q / norm).astype(np.float32)
-            if question is not None and len(self._meanings) <= MEANING_SCAN_LIMIT:
-                # And the entries closest in meaning, even without a word in common. (Past
-                # the limit the scan would cost more than everything else; meaning then only
-                # scores the candidates the words found.)
-                meanings = _cosines(self._meanings, question)
-                chosen.update(_top_dense(meanings, CANDIDATES).tolist())
+            if question is not None:
+                # And the entries closest in meaning, even without a word in common: all of
+                # them in a KB of a few thousand, those of the nearest cells in a bigger one.
+                if self._cells is None:
+                    meanings = _cosines(self._meanings, question)
+                    chosen.update(_top_dense(meanings, CANDIDATES).tolist())
+                else:
+                    chosen.update(self._cells.top(question, CANDIDATES).tolist())
         if not chosen:
             return []
-        # Every candidate is scored exactly.
+        # Every candidate is scored exactly by the cheap features; the dearest one (aligned
+        # word pieces) only for the best RESCORED of them by the others.
         entries = np.fromiter(sorted(chosen), dtype=np.int64, count=len(chosen))
         centroid = self._centroids.dot(entries, ids, weights)
         counts = self._count[entries]
@@ -281,26 +289,35 @@ class Matcher:
         _, first_max = np.unique(owner[at_max], return_index=True)
         best_phrasing = at_max[first_max] - block_start
         columns = [best, centroid]
-        # String similarity with each candidate's closest phrasing, in rapidfuzz's own loop.
-        texts = [self._phrasing_text[f + p] for f, p in
-                 zip(self._first[entries].tolist(), best_phrasing.tolist(), strict=True)]
-        columns.append(process.cdist([words], texts, scorer=fuzz.token_sort_ratio,
-                                     dtype=np.float64)[0] / 100)
         if meanings is not None:
             columns.append(meanings[entries].astype(np.float64))
         elif question is not None and self._meanings is not None:
             columns.append(_cosines(self._meanings[entries], question).astype(np.float64))
         elif self._meanings is not None:
             columns.append(np.zeros(len(entries)))
+        rank = np.asarray(self.model.rank)
+        cheap = np.column_stack(columns) @ rank[[0, 1, 3] if len(rank) > 3 else [0, 1]]
+        keep = np.ones(len(entries), dtype=bool) if self._meanings is not None else centroid > 0
+        chosen_rows = np.flatnonzero(keep)
+        if len(chosen_rows) > RESCORED:
+            # The best by the cheap features, in entry order (ties: the lower entry).
+            top = np.argsort(-cheap[chosen_rows], kind="stable")[:RESCORED]
+            chosen_rows = np.sort(chosen_rows[top])
+        entries, best_phrasing = entries[chosen_rows], best_phrasing[chosen_rows]
+        columns = [c[chosen_rows] for c in columns]
+        # String similarity with each candidate's closest phrasing, in rapidfuzz's own loop.
+        texts = [self._phrasing_text[f + p] for f, p in
+                 zip(self._first[entries].tolist(), best_phrasing.tolist(), strict=True)]
+        columns.insert(2, process.cdist([words], texts, scorer=fuzz.token_sort_ratio,
+                                        dtype=np.float64)[0] / 100)
         if self._meanings is not None:
             columns.append(self._aligned(pieces, entries) if question is not None
                            else np.zeros(len(entries)))
         features = np.column_stack(columns)
-        scores = features @ np.asarray(self.model.rank)
-        keep = np.ones(len(entries), dtype=bool) if self._meanings is not None else centroid > 0
-        return [Candidate(e, p, tuple(f), s) for e, p, f, s, k in zip(
+        scores = features @ rank
+        return [Candidate(e, p, tuple(f), s) for e, p, f, s in zip(
             entries.tolist(), best_phrasing.tolist(), features.tolist(), scores.tolist(),
-            keep.tolist(), strict=True) if k]
+            strict=True)]
 
     def _aligned(self, pieces: IntArray, entries: IntArray) -> FloatArray:
         """Per entry: how well its word pieces cover the question's, the idf-weighted mean over
@@ -394,7 +411,7 @@ class _Rows:
         if n_rows <= DENSE_ROWS:
             # Few rows: a sum per row is cheaper than sorting what was touched.
             dense = np.bincount(touched, weights=np.concatenate(parts_w), minlength=n_rows)
-            rows = np.flatnonzero(dense)
+            rows = np.flatnonzero(dense > 0)  # (a mask first: ten times faster at 30k rows)
             sums = dense[rows]
         else:
             rows, inverse = np.unique(touched, return_inverse=True)
@@ -418,6 +435,47 @@ class _Rows:
         contributions = np.where(ids[at] == features, self.data[positions] * weights[at], 0.0)
         owner = np.repeat(np.arange(len(rows)), lengths)
         return np.bincount(owner, weights=contributions, minlength=len(rows)).astype(np.float64)
+
+
+class _Cells:
+    """An inverted-file index over unit vectors (as FAISS's IVF): spherical k-means puts the
+    entries into about sqrt(n) cells, and a lookup compares the question with the cells'
+    centres, then only with the entries of the PROBED_CELLS nearest cells. At 10,000 entries
+    that reads a tenth of the vectors; the words' candidates are scored exactly whatever it
+    finds."""
+
+    def __init__(self, centres: npt.NDArray[np.float32], starts: IntArray, members: IntArray,
+                 vectors: npt.NDArray[np.float32]) -> None:
+        self.centres, self.starts, self.members, self.vectors = centres, starts, members, vectors
+
+    @classmethod
+    def build(cls, rows: npt.NDArray[np.float32], *, iterations: int = 10,
+              sample: int = 32_768, seed: int = 0) -> _Cells:
+        n = len(rows)
+        k = max(1, round(math.sqrt(n)))
+        rng = np.random.default_rng(seed)  # seeded: the same KB gives the same cells
+        train = rows[rng.choice(n, size=min(n, sample), replace=False)]
+        centres = train[rng.choice(len(train), size=k, replace=False)].copy()
+        for _ in range(iterations):
+            nearest = np.argmax(train @ centres.T, axis=1)
+            sums = np.zeros_like(centres)
+            np.add.at(sums, nearest, train)
+            empty = ~sums.any(axis=1)
+            sums[empty] = centres[empty]  # an empty cell keeps its centre
+            centres = _unit_rows(sums)
+        nearest = np.concatenate([np.argmax(rows[i:i + 8192] @ centres.T, axis=1)
+                                  for i in range(0, n, 8192)])
+        members = np.argsort(nearest, kind="stable").astype(np.int64)
+        starts = np.searchsorted(nearest[members], np.arange(k + 1)).astype(np.int64)
+        return cls(centres, starts, members, np.ascontiguousarray(rows[members]))
+
+    def top(self, question: npt.NDArray[np.float32], k: int) -> IntArray:
+        """About the k rows closest to `question` (a unit vector)."""
+        cells = _top_dense(_cosines(self.centres, question), PROBED_CELLS)
+        spans = [(int(self.starts[c]), int(self.starts[c + 1])) for c in cells.tolist()]
+        positions = np.concatenate([np.arange(a, b) for a, b in spans])
+        cosines = np.concatenate([_cosines(self.vectors[a:b], question) for a, b in spans])
+        return self.members[positions[_top_dense(cosines, k)]]
 
 
 def _cosines(rows: npt.NDArray[np.float32],
