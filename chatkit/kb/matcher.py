@@ -20,6 +20,7 @@ from __future__ import annotations
 import bisect
 import itertools
 import math
+from array import array
 from collections import Counter, defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -105,18 +106,20 @@ class Matcher:
         self.embedder = embedder
         self.model = LEXICAL if embedder is None else SEMANTIC
         self._feature_ids: dict[str, int] = {}
-        phrasing_features: list[Counter[int]] = []
-        entry_of: list[int] = []
+        # Flat (phrasing, feature, count) columns in compact arrays: a KB of 100k entries has
+        # millions of them, too many for a Python object each.
+        feature_col, count_col, lengths_col = array("q"), array("d"), array("q")
         self._phrasing_text: list[str] = []
-        for index, entry in enumerate(self.entries):
+        ids = self._feature_ids
+        for entry in self.entries:
             for phrasing in entry.phrasings:
                 words = analyzer.words(phrasing)
                 self._phrasing_text.append(" ".join(words))
                 terms = [analyzer.stem(w) for w in words if w not in analyzer.stop_words]
-                ids = self._feature_ids
-                phrasing_features.append(Counter(
-                    ids.setdefault(f, len(ids)) for f in self._features(terms)))
-                entry_of.append(index)
+                found = Counter(ids.setdefault(f, len(ids)) for f in self._features(terms))
+                feature_col.extend(found.keys())
+                count_col.extend(found.values())
+                lengths_col.append(len(found))
         counts = np.array([len(e.phrasings) for e in self.entries], dtype=np.int64)
         self._first = np.concatenate([[0], np.cumsum(counts)[:-1]]).astype(np.int64)
         self._count = counts
@@ -124,23 +127,24 @@ class Matcher:
         # Term weights: inverse document frequency over entries, not phrasings, so that a
         # word every phrasing of one entry uses is not discounted for it.
         n_features = len(self._feature_ids)
-        lengths = np.array([len(c) for c in phrasing_features], dtype=np.int64)
-        indices = np.fromiter((f for c in phrasing_features for f in c), dtype=np.int64,
-                              count=int(lengths.sum()))
-        tf = np.fromiter((t for c in phrasing_features for t in c.values()), dtype=np.float64,
-                         count=int(lengths.sum()))
+        lengths = np.frombuffer(lengths_col, dtype=np.int64)
+        indices = np.frombuffer(feature_col, dtype=np.int64)
+        tf = np.frombuffer(count_col, dtype=np.float64)
         rows = np.repeat(np.arange(len(lengths)), lengths)
-        entry_rows = np.asarray(entry_of, dtype=np.int64)[rows]
+        entry_rows = np.repeat(np.repeat(np.arange(len(counts)), counts), lengths)
         pairs = np.unique(entry_rows * max(n_features, 1) + indices)
         df = np.bincount(pairs % max(n_features, 1), minlength=n_features)
+        del pairs
         n = len(self.entries)
         self._idf = np.log((n + 1) / (df + 1)) + 1.0
         self._unknown_idf = math.log(n + 1) + 1.0
-        self._phrasings = _Rows.build(rows, indices, (1.0 + np.log(tf)) * self._idf[indices],
-                                      len(lengths))
+        self._phrasings, unit = _Rows.build(rows, indices,
+                                            (1.0 + np.log(tf)) * self._idf[indices],
+                                            len(lengths))
+        del rows, tf
         # An entry's centroid: the sum of its phrasings' unit vectors, made unit length.
-        self._centroids = _Rows.build(entry_rows, indices, self._phrasings.data_by_input,
-                                      n)
+        self._centroids, _ = _Rows.build(entry_rows, indices, unit, n)
+        del entry_rows, indices, unit
         unigrams = [f for f in self._feature_ids if " " not in f]
         self._words = sorted(unigrams)
         self._vocabulary: dict[tuple[str, int], list[str]] = defaultdict(list)
@@ -165,20 +169,29 @@ class Matcher:
                 phrasings[row] = embedder.pool(pieces)
             entry_rows = np.repeat(np.arange(n, dtype=np.int64), counts)
             self._mean, self._whiten = _whitening(phrasings, entry_rows, n)
-            whitened = _unit_rows((phrasings - self._mean) @ self._whiten)
-            sums = np.add.reduceat(whitened, self._first, axis=0) if len(whitened) else \
-                np.zeros((0, embedder.dim), dtype=np.float32)
-            self._meanings = _unit_rows(sums).astype(np.float32)
+            meanings = np.zeros((n, embedder.dim), dtype=np.float32)
+            for start in range(0, n, 8192):  # a block of entries at a time, as above
+                end = min(n, start + 8192)
+                first, last = int(self._first[start]), int(self._first[end - 1] + counts[end - 1])
+                whitened = _unit_rows((phrasings[first:last] - self._mean) @ self._whiten)
+                meanings[start:end] = np.add.reduceat(whitened, self._first[start:end] - first,
+                                                      axis=0)
+            del phrasings
+            self._meanings = _unit_rows(meanings)
             if n > MEANING_SCAN_LIMIT:
                 self._cells = _Cells.build(self._meanings)
-            per_entry = [np.unique(np.concatenate(
-                [piece_ids[int(self._first[i]) + j] for j in range(int(counts[i]))]
-                + [np.zeros(0, dtype=np.int64)])) for i in range(n)]
-            self._piece_count = np.array([len(p) for p in per_entry], dtype=np.int64)
+            # Each entry's distinct pieces, sorted, from one sort of (entry, piece) keys.
+            vocab = len(embedder.unit_pieces())
+            piece_lengths = np.fromiter((len(p) for p in piece_ids), dtype=np.int64,
+                                        count=len(piece_ids))
+            keys = np.repeat(entry_rows, piece_lengths) * vocab + (
+                np.concatenate(piece_ids) if piece_ids else np.zeros(0, dtype=np.int64))
+            del piece_ids
+            keys = np.unique(keys)
+            self._pieces = (keys % vocab).astype(np.int32)
+            self._piece_count = np.bincount(keys // vocab, minlength=n).astype(np.int64)
             self._piece_start = np.concatenate(
                 [[0], np.cumsum(self._piece_count)[:-1]]).astype(np.int64)
-            self._pieces = (np.concatenate(per_entry) if per_entry else
-                            np.zeros(0, dtype=np.int64)).astype(np.int32)
             piece_df = np.bincount(self._pieces, minlength=len(embedder.unit_pieces()))
             self._piece_idf = (np.log((n + 1) / (piece_df + 1)) + 1.0).astype(np.float32)
 
@@ -367,30 +380,33 @@ class _Rows:
     """Unit-length sparse vectors, one per row, stored by row (for exact dot products with
     chosen rows) and by feature, heaviest first (the postings, for finding rows)."""
 
-    def __init__(self, indptr: IntArray, indices: IntArray, data: FloatArray,
-                 post_start: IntArray, post_rows: IntArray, post_weights: FloatArray,
-                 data_by_input: FloatArray) -> None:
+    def __init__(self, indptr: IntArray, indices: npt.NDArray[np.int32],
+                 data: npt.NDArray[np.float32], post_start: IntArray,
+                 post_rows: npt.NDArray[np.int32], post_weights: npt.NDArray[np.float32]) -> None:
         self.indptr, self.indices, self.data = indptr, indices, data
         self.post_start, self.post_rows, self.post_weights = post_start, post_rows, post_weights
-        #: The unit weights in the order of build()'s input (to build centroids from).
-        self.data_by_input = data_by_input
 
     @classmethod
     def build(cls, rows: IntArray, features: IntArray, weights: FloatArray,
-              n_rows: int) -> _Rows:
-        """From (row, feature, weight) triples; repeated (row, feature) pairs add up."""
+              n_rows: int) -> tuple[_Rows, FloatArray]:
+        """From (row, feature, weight) triples; repeated (row, feature) pairs add up. Also
+        returns each triple's unit weight, in the input's order (to build centroids from).
+        Stored compactly (32-bit ids and weights): half the memory of a big KB."""
         n_features = int(features.max()) + 1 if len(features) else 1
-        keys = rows * n_features + features
-        unique, inverse = np.unique(keys, return_inverse=True)
+        unique, inverse = np.unique(rows * n_features + features, return_inverse=True)
         summed = np.bincount(inverse, weights=weights)
-        r, f = unique // n_features, unique % n_features
+        r = unique // n_features
+        f = (unique % n_features).astype(np.int32)
+        del unique
         norms = np.sqrt(np.bincount(r, weights=summed * summed, minlength=n_rows))
         unit = summed / np.where(norms[r] > 0, norms[r], 1.0)
+        del summed
         indptr = np.concatenate([[0], np.cumsum(np.bincount(r, minlength=n_rows))])
         order = np.lexsort((-unit, f))
         post_start = np.searchsorted(f[order], np.arange(n_features + 1))
-        return cls(indptr.astype(np.int64), f, unit, post_start.astype(np.int64),
-                   r[order], unit[order], unit[inverse])
+        return cls(indptr.astype(np.int64), f, unit.astype(np.float32),
+                   post_start.astype(np.int64), r[order].astype(np.int32),
+                   unit[order].astype(np.float32)), unit[inverse]
 
     def top(self, ids: IntArray, weights: FloatArray, k: int) -> IntArray:
         """About the k rows closest to the query, from at most POSTINGS_CAP postings per
@@ -501,15 +517,21 @@ def _whitening(phrasings: npt.NDArray[np.float32], entry_of: IntArray,
     # The KB's common component, removed in part only when the KB is small: the mean of a
     # handful of entries is mostly those entries (one entry minus its mean is nothing).
     mean = phrasings.mean(axis=0, dtype=np.float64) * (n_entries / (n_entries + MEAN_PRIOR))
-    centred = phrasings - mean
-    sums = np.zeros((n_entries, dim))
-    np.add.at(sums, entry_of, centred)
     counts = np.bincount(entry_of, minlength=n_entries)
-    within = centred - (sums / np.maximum(counts, 1)[:, None])[entry_of]
+    entry_means = np.zeros((n_entries, dim))
+    np.add.at(entry_means, entry_of, phrasings)
+    entry_means /= np.maximum(counts, 1)[:, None]
     dof = len(phrasings) - int((counts > 0).sum())
     if dof <= 0:
         return mean.astype(np.float32), identity
-    scatter = within.T @ within / dof
+    # Each phrasing's difference from its entry's mean, a block at a time (a big KB's
+    # phrasings in float64 at once would be a quarter of a gigabyte).
+    scatter = np.zeros((dim, dim))
+    for start in range(0, len(phrasings), 16_384):
+        block = slice(start, start + 16_384)
+        within = phrasings[block] - entry_means[entry_of[block]]
+        scatter += within.T @ within
+    scatter /= dof
     target = float(np.trace(scatter)) / dim
     if target <= 0:
         return mean.astype(np.float32), identity
