@@ -491,7 +491,8 @@ class _Cells:
         spans = [(int(self.starts[c]), int(self.starts[c + 1])) for c in cells.tolist()]
         positions = np.concatenate([np.arange(a, b) for a, b in spans])
         cosines = np.concatenate([_cosines(self.vectors[a:b], question) for a, b in spans])
-        return self.members[positions[_top_dense(cosines, k)]]
+        found: IntArray = self.members[positions[_top_dense(cosines, k)]]
+        return found
 
 
 def _cosines(rows: npt.NDArray[np.float32],
