@@ -411,27 +411,26 @@ class _Rows:
     def top(self, ids: IntArray, weights: FloatArray, k: int) -> IntArray:
         """About the k rows closest to the query, from at most POSTINGS_CAP postings per
         feature: the cost is bounded however many rows share a common word."""
-        parts_r, parts_w = [], []
-        n_features = len(self.post_start) - 1
-        for fid, q in zip(ids.tolist(), weights.tolist(), strict=True):
-            if fid >= n_features:
-                continue
-            start = int(self.post_start[fid])
-            end = min(int(self.post_start[fid + 1]), start + POSTINGS_CAP)
-            parts_r.append(self.post_rows[start:end])
-            parts_w.append(self.post_weights[start:end] * q)
-        if not parts_r:
+        known = ids < len(self.post_start) - 1
+        ids, weights = ids[known], weights[known]
+        starts = self.post_start[ids]
+        lengths = np.minimum(self.post_start[ids + 1] - starts, POSTINGS_CAP)
+        total = int(lengths.sum())
+        if total == 0:
             return np.zeros(0, dtype=np.int64)
-        touched = np.concatenate(parts_r)
+        # Each feature's first postings, gathered at once.
+        positions = np.repeat(starts - np.cumsum(lengths) + lengths, lengths) + np.arange(total)
+        touched = self.post_rows[positions]
+        contributions = self.post_weights[positions] * np.repeat(weights, lengths)
         n_rows = len(self.indptr) - 1
         if n_rows <= DENSE_ROWS:
             # Few rows: a sum per row is cheaper than sorting what was touched.
-            dense = np.bincount(touched, weights=np.concatenate(parts_w), minlength=n_rows)
+            dense = np.bincount(touched, weights=contributions, minlength=n_rows)
             rows = np.flatnonzero(dense > 0)  # (a mask first: ten times faster at 30k rows)
             sums = dense[rows]
         else:
             rows, inverse = np.unique(touched, return_inverse=True)
-            sums = np.bincount(inverse, weights=np.concatenate(parts_w))
+            sums = np.bincount(inverse, weights=contributions)
         if len(rows) > k:
             keep = np.argpartition(sums, -k)[-k:]
             rows, sums = rows[keep], sums[keep]
