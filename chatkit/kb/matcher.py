@@ -12,6 +12,9 @@ Why this shape:
   what catches typos; the vocabulary grows far slower than the KB.
 - An entry is scored by its best phrasing and by all its phrasings together (their centroid):
   ten ways of asking the same thing say more than the closest one alone.
+- With word vectors, a big KB's meanings are grouped into cells (_Cells), so a question is
+  compared with a few cells' entries rather than all; and the two dearest features are
+  computed only for the candidates the cheap ones rank best (RESCORED).
 - The confidence is a logistic function of those scores with constants fitted once on held-out
   data, not on the KB at hand, so 0.7 means the same in every knowledge base."""
 
