@@ -23,6 +23,7 @@ from __future__ import annotations
 import bisect
 import itertools
 import math
+import threading
 from array import array
 from collections import Counter, defaultdict
 from collections.abc import Sequence
@@ -388,6 +389,7 @@ class _Rows:
                  post_rows: npt.NDArray[np.int32], post_weights: npt.NDArray[np.float32]) -> None:
         self.indptr, self.indices, self.data = indptr, indices, data
         self.post_start, self.post_rows, self.post_weights = post_start, post_rows, post_weights
+        self._scratch = threading.local()  # per thread: row sums (see _sparse_sums)
 
     @classmethod
     def build(cls, rows: IntArray, features: IntArray, weights: FloatArray,
@@ -424,20 +426,45 @@ class _Rows:
         # Each feature's first postings, gathered at once.
         positions = np.repeat(starts - np.cumsum(lengths) + lengths, lengths) + np.arange(total)
         touched = self.post_rows[positions]
-        contributions = self.post_weights[positions] * np.repeat(weights, lengths)
+        contributions: FloatArray = np.multiply(self.post_weights[positions],
+                                                np.repeat(weights, lengths), dtype=np.float64)
         n_rows = len(self.indptr) - 1
+        rows: IntArray
+        sums: FloatArray
         if n_rows <= DENSE_ROWS:
-            # Few rows: a sum per row is cheaper than sorting what was touched.
-            dense = np.bincount(touched, weights=contributions, minlength=n_rows)
+            # Few rows: a sum per row is cheaper than the scratch array's bookkeeping.
+            dense = np.bincount(touched, weights=contributions,
+                                minlength=n_rows).astype(np.float64, copy=False)
             rows = np.flatnonzero(dense > 0)  # (a mask first: ten times faster at 30k rows)
             sums = dense[rows]
         else:
-            rows, inverse = np.unique(touched, return_inverse=True)
-            sums = np.bincount(inverse, weights=contributions)
+            rows, sums = self._sparse_sums(touched, contributions, k * len(ids))
         if len(rows) > k:
             keep = np.argpartition(sums, -k)[-k:]
             rows, sums = rows[keep], sums[keep]
         return rows[sums > 0]
+
+    def _sparse_sums(self, touched: npt.NDArray[np.int32], contributions: FloatArray,
+                     most: int) -> tuple[IntArray, FloatArray]:
+        """The summed contributions per row, for many rows: in this thread's zeroed scratch
+        array (sorting the postings instead cost 0.9 ms at 20,000 of them). Only rows that
+        can be among the best `most` occurrences are returned: a row occurs at most once per
+        query feature, so the best k rows are among the best k * features occurrences."""
+        scratch: FloatArray | None = getattr(self._scratch, "sums", None)
+        if scratch is None:
+            scratch = self._scratch.sums = np.zeros(len(self.indptr) - 1)
+        try:
+            np.add.at(scratch, touched, contributions)
+            per_posting = scratch[touched]
+            if len(per_posting) > most:
+                per_posting_best = np.argpartition(per_posting, -most)[-most:]
+                rows = np.unique(touched[per_posting_best]).astype(np.int64)
+            else:
+                rows = np.unique(touched).astype(np.int64)
+            sums: FloatArray = scratch[rows]
+        finally:
+            scratch[touched] = 0.0
+        return rows, sums
 
     def dot(self, rows: IntArray, ids: IntArray, weights: FloatArray) -> FloatArray:
         """Exact dot products of the query (sorted ids, weights) with each of `rows`."""

@@ -143,3 +143,24 @@ def test_a_big_kb_finds_by_meaning_through_the_cells(monkeypatch: pytest.MonkeyP
     # No word in common with any entry: only the meaning index can find these.
     assert top(kb, "stolen wallet and visa") == "lost-card"
     assert top(kb, "parcel delivery days") == "shipping"
+
+
+def test_big_kbs_sum_postings_in_a_scratch_array_with_the_same_result(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    import numpy as np
+
+    from chatkit.kb import matcher
+
+    rng = np.random.default_rng(5)
+    rows = np.repeat(np.arange(3000), 5)
+    features = rng.integers(0, 60, size=len(rows))  # about 250 postings per feature
+    index, _ = matcher._Rows.build(rows, features, rng.random(len(rows)), 3000)
+    queries = [(np.sort(rng.choice(60, size=size, replace=False)), rng.random(size))
+               for size in (1, 3, 8) for _ in range(5)]
+    expected = [sorted(index.top(ids, weights, 10).tolist()) for ids, weights in queries]
+    assert all(len(found) == 10 for found in expected)
+    monkeypatch.setattr(matcher, "DENSE_ROWS", 0)  # as in a KB of more than 65,536 rows
+    for _ in range(2):  # the scratch array is clean again after each lookup
+        assert [sorted(index.top(ids, weights, 10).tolist())
+                for ids, weights in queries] == expected
+    assert not index._scratch.sums.any()
