@@ -188,16 +188,18 @@ class RoutingSql:
         if strategy is Strategy.MANUAL or not candidates or limit < 1:
             return []
         async with self._write() as conn:
-            # The heads first (locked; other processes skip them and take the next in
-            # line): an empty queue costs one statement and locks no agent.
+            # The free agents (locked), if anyone waits: when nobody is free or nothing
+            # waits, that one statement is all.
+            free = await _free_candidates(conn, candidates, strategy, limit, team=team)
+            if not free:
+                return []
+            # Then the heads, locked: other processes skip them and take the next in line.
             heads = list((await conn.scalars(
                 select(_c.id).where(_c.status == str(S.QUEUED), _c.queue_team == team)
-                .order_by(*_QUEUE_ORDER).limit(limit)
+                .order_by(*_QUEUE_ORDER)
+                .limit(min(limit, sum(room for room, _, _, _ in free.values())))
                 .with_for_update(skip_locked=True))).all())
             if not heads:
-                return []
-            free = await _free_candidates(conn, candidates, strategy, len(heads))
-            if not free:
                 return []
             plan = _plan(free, len(heads), strategy, now)
             pairs = list(zip(heads, (agent_id for agent_id, _ in plan), strict=False))
@@ -644,9 +646,10 @@ def _candidate_table(conn: AsyncConnection, candidates: Mapping[str, int]) -> An
 
 
 async def _free_candidates(conn: AsyncConnection, candidates: Mapping[str, int],
-                           strategy: Strategy, limit: int) -> _Free:
+                           strategy: Strategy, limit: int, *, team: str) -> _Free:
     """The `limit` best online candidates below capacity, their rows locked, in one
-    statement: one primary-key read per candidate, the load being on the row. The best
+    statement, none when nothing waits in `team`'s queue: one primary-key read per
+    candidate, the load being on the row. The best
     `limit` are enough for `limit` chats: an agent outside them is picked only after each of
     them was (_plan's keys only grow), and that takes `limit` picks.
 
@@ -662,7 +665,8 @@ async def _free_candidates(conn: AsyncConnection, candidates: Mapping[str, int],
     rows = (await conn.execute(
         select(_a.id, _a.last_assigned_at, _a.load, _a.name, capacity.label("capacity"))
         .select_from(candidate.join(t.agents, _a.id == candidate.c.key))
-        .where(_a.presence == str(Presence.ONLINE), _a.load < capacity)
+        .where(_a.presence == str(Presence.ONLINE), _a.load < capacity,
+               exists().where(_c.status == str(S.QUEUED), _c.queue_team == team))
         .order_by(*order).limit(limit)
         .with_for_update(of=t.agents, skip_locked=True, key_share=True))).all()
     return {row.id: (row.capacity - row.load, row.last_assigned_at, row.load, row.name)
@@ -717,7 +721,9 @@ async def _assign_heads(conn: AsyncConnection, pairs: list[tuple[str, str]],
             "plan")
     rows = (await conn.execute(
         update(t.conversations)
-        .where(_c.id == plan.c.key, _c.status == str(S.QUEUED))
+        # By id alone (the rows are locked, see below): with `status = 'queued'` here,
+        # SQLite's planner walked the whole queue by its index instead of the primary key.
+        .where(_c.id == plan.c.key)
         .values(status=str(S.ASSIGNED), agent_id=plan.c.value, assigned_at=now,
                 accept_deadline=accept_deadline)
         .returning(*_RETURNED))).all()
