@@ -9,22 +9,24 @@ choosing who may take a chat reads one row per candidate, and no code path can f
 How assignment stays atomic with any number of processes: a chat is given only to an agent
 whose row is locked (`FOR NO KEY UPDATE` on PostgreSQL; on SQLite the transaction holds the
 one write lock from BEGIN IMMEDIATE) and whose load, read under that lock, is below
-capacity; the conversation moves with a conditional UPDATE (`WHERE status = 'queued'`, ...)
-or is locked first. Two transactions giving chats to one agent queue on the agent's row (the
-second reads the first's load); two giving out one chat cannot both hold its row.
+capacity, and only a conversation locked first or moved by a conditional UPDATE (`WHERE
+status IN (...)`, ...). Of two transactions giving chats to one agent, the second waits for
+the agent's row (claim) or skips the agent (assign_many), and reads the first's load; two
+giving out one chat cannot both hold its row.
 
 Locks are taken so that no two transactions wait for each other (PostgreSQL):
-* a transaction that waits for a conversation's row lock holds no agent's row: it locks the
-  conversation first, then agents in id order (claim; and the triggers, which lock the
-  agent after the conversation in every resolve, requeue or transfer);
-* a transaction holding agents' rows never waits for a conversation or another agent: it
-  takes them with `SKIP LOCKED` (assign_many: the queue's heads, then the free agents;
-  sweep: the conversations it times out, then the agents in id order, then agents whose
-  connections are gone, skipped when locked).
+* a transaction that waits for a conversation's row holds no agent's row: it locks the
+  conversation first, then agents in id order (claim; the triggers, which lock the agent
+  after the conversation in every resolve, requeue or transfer);
+* a transaction holding agents' rows never waits for a conversation, nor for an agent out of
+  id order: assign_many takes the free agents, then the queue's heads, with `SKIP LOCKED`;
+  sweep locks the conversations it times out (`SKIP LOCKED`), then their agents in id order
+  (holding none yet), and last the agents whose grace period starts (`SKIP LOCKED`).
 """
 
 from __future__ import annotations
 
+import functools
 import heapq
 from collections.abc import Collection, Mapping
 from typing import TYPE_CHECKING, Any
@@ -32,6 +34,7 @@ from typing import TYPE_CHECKING, Any
 import orjson
 from sqlalchemy import (
     JSON,
+    BigInteger,
     Integer,
     Text,
     and_,
@@ -194,11 +197,9 @@ class RoutingSql:
             if not free:
                 return []
             # Then the heads, locked: other processes skip them and take the next in line.
-            heads = list((await conn.scalars(
-                select(_c.id).where(_c.status == str(S.QUEUED), _c.queue_team == team)
-                .order_by(*_QUEUE_ORDER)
-                .limit(min(limit, sum(room for room, _, _, _ in free.values())))
-                .with_for_update(skip_locked=True))).all())
+            heads = list((await conn.scalars(_HEADS, {
+                "team": team,
+                "limit": min(limit, sum(room for room, _, _, _ in free.values()))})).all())
             if not heads:
                 return []
             plan = _plan(free, len(heads), strategy, now)
@@ -229,7 +230,7 @@ class RoutingSql:
             # id order: the module's docstring says why.
             before = (await conn.execute(
                 select(_c.status, _c.agent_id).where(_c.id == conversation_id)
-                .with_for_update())).first()
+                .with_for_update(key_share=True))).first()
             if before is None:
                 return None
             agents = {row.id: row for row in (await conn.execute(
@@ -306,7 +307,7 @@ class RoutingSql:
             expired = (await conn.execute(
                 select(_c.id, _c.agent_id, _c.queue_team)
                 .where(_c.status == str(S.ASSIGNED), _c.accept_deadline <= now)
-                .order_by(_c.id).with_for_update(skip_locked=True))).all()
+                .order_by(_c.id).with_for_update(skip_locked=True, key_share=True))).all()
             gone = list((await conn.scalars(
                 select(_a.id).where(_a.offline_deadline <= now).order_by(_a.id))).all())
             theirs: dict[str, list[Any]] = {agent_id: [] for agent_id in gone}
@@ -315,7 +316,7 @@ class RoutingSql:
                 for chat in (await conn.execute(
                         select(_c.id, _c.agent_id, _c.queue_team, _c.assigned_at)
                         .where(_c.agent_id.in_(gone), _c.status == str(S.ASSIGNED))
-                        .order_by(_c.id).with_for_update(skip_locked=True))).all():
+                        .order_by(_c.id).with_for_update(skip_locked=True, key_share=True))).all():
                     theirs[chat.agent_id].append(chat)
             agents = sorted({row.agent_id for row in expired} | set(gone))
             if agents:
@@ -635,40 +636,72 @@ async def _loads(conn: AsyncConnection, agent_ids: Collection[str]) -> dict[str,
 _Free = dict[str, tuple[int, int, int, str]]
 
 
-def _candidate_table(conn: AsyncConnection, candidates: Mapping[str, int]) -> Any:
-    """The candidates (agent id -> capacity) as a table of (key, value) rows, sent as ONE
-    JSON parameter: a thousand bound ids cost far more to send and compile than to parse."""
-    document = bindparam("candidates", orjson.dumps(dict(candidates)).decode(), type_=Text)
-    if conn.dialect.name == "sqlite":
-        return func.json_each(document).table_valued("key", "value").alias("candidate")
-    return (func.json_each_text(cast(document, JSON)).table_valued("key", "value")
-            .alias("candidate"))
+def _json_table(sqlite: bool, name: str) -> Any:
+    """A JSON object parameter `name` as a table of (key, value) rows (`json_each` on SQLite,
+    `json_each_text` on PostgreSQL): a thousand ids go as ONE parameter, which costs far less
+    to send and compile than a thousand bound ones."""
+    document = bindparam(name, type_=Text)
+    if sqlite:
+        return func.json_each(document).table_valued("key", "value").alias(name)
+    return func.json_each_text(cast(document, JSON)).table_valued("key", "value").alias(name)
+
+
+@functools.cache
+def _ranking(sqlite: bool, least_busy: bool) -> Any:
+    """_free_candidates' statement, built once per engine kind and strategy (building it per
+    call cost about as much CPU as running it). Parameters: candidates, team, limit."""
+    candidate = _json_table(sqlite, "candidates")
+    capacity = cast(candidate.c.value, Integer)
+    order: list[Any] = [_a.last_assigned_at, _a.id]
+    if least_busy:
+        order.insert(0, _a.load)
+    return (select(_a.id, _a.last_assigned_at, _a.load, _a.name, capacity.label("capacity"))
+            .select_from(candidate.join(t.agents, _a.id == candidate.c.key))
+            .where(_a.presence == str(Presence.ONLINE), _a.load < capacity,
+                   exists().where(_c.status == str(S.QUEUED),
+                                  _c.queue_team == bindparam("team")))
+            .order_by(*order).limit(bindparam("limit", type_=Integer))
+            .with_for_update(of=t.agents, skip_locked=True, key_share=True))
+
+
+# The heads of a team's queue, locked (other transactions skip them: the next in line).
+# Parameters: team, limit.
+_HEADS = (select(_c.id).where(_c.status == str(S.QUEUED), _c.queue_team == bindparam("team"))
+          .order_by(_c.priority.desc(), _c.queue_rank, _c.id)
+          .limit(bindparam("limit", type_=Integer))
+          .with_for_update(skip_locked=True, key_share=True))
+
+
+@functools.cache
+def _give(sqlite: bool) -> Any:
+    """_assign_heads' UPDATE, built once per engine kind. Parameters: plan (a JSON object,
+    conversation id -> agent id), now, deadline. By id alone (the rows are locked): with
+    `status = 'queued'` in it, SQLite's planner walked the whole queue by its index instead
+    of the primary key."""
+    plan = _json_table(sqlite, "plan")
+    return (update(t.conversations).where(_c.id == plan.c.key)
+            .values(status=str(S.ASSIGNED), agent_id=plan.c.value,
+                    assigned_at=bindparam("now", type_=BigInteger),
+                    accept_deadline=bindparam("deadline", type_=BigInteger))
+            .returning(*_RETURNED))
 
 
 async def _free_candidates(conn: AsyncConnection, candidates: Mapping[str, int],
                            strategy: Strategy, limit: int, *, team: str) -> _Free:
     """The `limit` best online candidates below capacity, their rows locked, in one
     statement, none when nothing waits in `team`'s queue: one primary-key read per
-    candidate, the load being on the row. The best
-    `limit` are enough for `limit` chats: an agent outside them is picked only after each of
-    them was (_plan's keys only grow), and that takes `limit` picks.
+    candidate, the load being on the row. The best `limit` are enough for `limit` chats: an
+    agent outside them is picked only after each of them was (_plan's keys only grow), and
+    that takes `limit` picks.
 
     On PostgreSQL the rows are locked as they are chosen, skipping those another
     transaction holds (it is giving them chats, or changing their load: either way it
     tells routing again when it is done), and a row changed since the statement's snapshot
     is checked again at its newest (READ COMMITTED), so the loads read are exact."""
-    candidate = _candidate_table(conn, candidates)
-    capacity = cast(candidate.c.value, Integer)
-    order: list[Any] = [_a.last_assigned_at, _a.id]
-    if strategy is Strategy.LEAST_BUSY:
-        order.insert(0, _a.load)
-    rows = (await conn.execute(
-        select(_a.id, _a.last_assigned_at, _a.load, _a.name, capacity.label("capacity"))
-        .select_from(candidate.join(t.agents, _a.id == candidate.c.key))
-        .where(_a.presence == str(Presence.ONLINE), _a.load < capacity,
-               exists().where(_c.status == str(S.QUEUED), _c.queue_team == team))
-        .order_by(*order).limit(limit)
-        .with_for_update(of=t.agents, skip_locked=True, key_share=True))).all()
+    statement = _ranking(conn.dialect.name == "sqlite", strategy is Strategy.LEAST_BUSY)
+    rows = (await conn.execute(statement, {
+        "candidates": orjson.dumps(dict(candidates)).decode(), "team": team,
+        "limit": limit})).all()
     return {row.id: (row.capacity - row.load, row.last_assigned_at, row.load, row.name)
             for row in rows}
 
@@ -711,22 +744,11 @@ async def _assign_heads(conn: AsyncConnection, pairs: list[tuple[str, str]],
                         names: Mapping[str, str], *, now: int, accept_deadline: int | None,
                         data: dict[str, object]) -> list[Conversation]:
     """Give each (locked, queued) conversation to its (locked, free) agent: one UPDATE for
-    the whole batch (from a JSON table of conversation id -> agent id) that returns the rows,
-    and the log. The triggers add each chat to its agent's load and assigned time."""
-    document = bindparam("plan", orjson.dumps(dict(pairs)).decode(), type_=Text)
-    if conn.dialect.name == "sqlite":
-        plan = func.json_each(document).table_valued("key", "value").alias("plan")
-    else:
-        plan = func.json_each_text(cast(document, JSON)).table_valued("key", "value").alias(
-            "plan")
-    rows = (await conn.execute(
-        update(t.conversations)
-        # By id alone (the rows are locked, see below): with `status = 'queued'` here,
-        # SQLite's planner walked the whole queue by its index instead of the primary key.
-        .where(_c.id == plan.c.key)
-        .values(status=str(S.ASSIGNED), agent_id=plan.c.value, assigned_at=now,
-                accept_deadline=accept_deadline)
-        .returning(*_RETURNED))).all()
+    the whole batch that returns the rows, and the log. The triggers add each chat to its
+    agent's load and assigned time."""
+    rows = (await conn.execute(_give(conn.dialect.name == "sqlite"), {
+        "plan": orjson.dumps(dict(pairs)).decode(), "now": now,
+        "deadline": accept_deadline})).all()
     # The rows are ours (row locks on PostgreSQL, the write lock on SQLite), so every one
     # matches.
     if len(rows) != len(pairs):
