@@ -667,8 +667,7 @@ def _ranking(sqlite: bool, least_busy: bool) -> Any:
 # The heads of a team's queue, locked (other transactions skip them: the next in line).
 # Parameters: team, limit.
 _HEADS = (select(_c.id).where(_c.status == str(S.QUEUED), _c.queue_team == bindparam("team"))
-          .order_by(_c.priority.desc(), _c.queue_rank, _c.id)
-          .limit(bindparam("limit", type_=Integer))
+          .order_by(*_QUEUE_ORDER).limit(bindparam("limit", type_=Integer))
           .with_for_update(skip_locked=True, key_share=True))
 
 
