@@ -7,6 +7,7 @@ join is in Redis before `enter_room` returns, and a process that stops renewing 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
@@ -41,7 +42,7 @@ class Process:
         self.server = socketio.AsyncServer(async_mode="aiohttp", client_manager=self.manager,
                                            serializer=_TextPacket)
         self.delivered: list[tuple[str, Any]] = []
-        self.server._send_eio_packet = self._send  # type: ignore[method-assign]
+        self.server._send_eio_packet = self._send
 
     async def _send(self, eio_sid: str, packet: Any) -> None:
         event = orjson.loads(packet.data[packet.data.index("["):])
@@ -62,7 +63,7 @@ class Process:
         for task in (self.manager._heartbeat, self.manager._syncer, self.manager.thread):
             if task is not None:
                 task.cancel()
-                with __import__("contextlib").suppress(asyncio.CancelledError):
+                with contextlib.suppress(asyncio.CancelledError):
                     await task
         for connection in (self.manager.pubsub, self.manager.redis):
             if connection is not None:
@@ -156,7 +157,7 @@ async def test_a_room_is_in_the_directory_when_enter_room_returns(
 
 
 async def _equal(read: Awaitable[Any], expected: Any) -> bool:
-    return await read == expected
+    return bool(await read == expected)
 
 
 async def test_a_process_that_dies_leaves_the_directory(
