@@ -80,9 +80,10 @@ class _LocalDelivery(socketio.AsyncManager):  # type: ignore[misc]
     the sender of a message already has it in its ack. With Redis (redis_delivery.py), every
     process delivers its share through this same method."""
 
-    async def emit(self, event: str, data: Any, namespace: str, room: str | None = None,
+    async def emit(self, event: str, data: Any, namespace: str,
+                   room: str | list[str] | None = None,
                    skip_sid: str | list[str] | None = None, callback: Any = None,
-                   to: str | None = None, **kwargs: Any) -> None:
+                   to: str | list[str] | None = None, **kwargs: Any) -> None:
         if callback is not None or namespace not in self.rooms:
             await super().emit(event, data, namespace, room=room, skip_sid=skip_sid,
                                callback=callback, to=to, **kwargs)
