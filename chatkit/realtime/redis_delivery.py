@@ -176,6 +176,10 @@ class RedisDelivery(socketio.AsyncRedisManager, _LocalDelivery):  # type: ignore
         # do not wait: everything is written again once it is back).
         self._subscribed: bool | None = None
         self._scripts: dict[str, Any] = {}
+        #: Told (namespace, event, data args) of each event from another process this
+        #: process has recipients for, before they get it: caches of this process that the
+        #: event makes stale (server.py's SocketNotifier) are dropped there.
+        self.heard: Callable[[str, Any, Any], None] | None = None
 
     # keys
 
@@ -423,6 +427,10 @@ class RedisDelivery(socketio.AsyncRedisManager, _LocalDelivery):  # type: ignore
                 messages = [data]
             for message in messages:
                 if isinstance(message, dict) and self._wanted(message):
+                    if self.heard is not None and message.get("method") == "emit" \
+                            and message.get("host_id") != self.host_id:
+                        self.heard(message.get("namespace") or "/", message.get("event"),
+                                   message.get("data"))
                     yield message
 
     async def _messages(self) -> Any:

@@ -217,6 +217,22 @@ class SocketNotifier:
         #: passes here once, in the process that made it.
         self.crm: ContextService | None = None
 
+    def heard_from_another_process(self, namespace: str, event: Any, data: Any) -> None:
+        """A conversation changed in another process (its visitor's connections here hear
+        of it): the view this process's visitor connections keep of it is dropped, and
+        their next event reads it afresh. Otherwise a visitor here would keep an assigned
+        chat's status as "queued", and each of its messages would tell the whole team
+        (every process) of activity meant for its agent."""
+        if namespace != VISITOR or event != "conversation" or self.visitors is None \
+                or not isinstance(data, list) or not data or not isinstance(data[0], dict):
+            return
+        contact_id = data[0].get("contact_id")
+        if isinstance(contact_id, str):
+            for sid in self.visitors.connections_of(contact_id):
+                connection = self.visitors.connections.get(sid)
+                if connection is not None:
+                    connection.conversation = None
+
     async def message_stored(self, conversation: Conversation, message: Message,
                              origin: str | None) -> None:
         # One encoding for both sides: the links in it are for whoever reads the message.
@@ -355,4 +371,6 @@ def register_namespaces(sio: socketio.AsyncServer, notifier: SocketNotifier,
     sio.register_namespace(visitors)
     sio.register_namespace(agent_ns)
     notifier.visitors, notifier.agents = visitors, agent_ns
+    if hasattr(sio.manager, "heard"):  # RedisDelivery
+        sio.manager.heard = notifier.heard_from_another_process
     return visitors, agent_ns

@@ -30,6 +30,7 @@ from sqlalchemy import func, select
 
 from chatkit import AgentRole
 from chatkit.agents import AgentService
+from chatkit.realtime.agent import AGENT
 from chatkit.storage import SqlStore
 from chatkit.storage import schema as t
 from tests.clients import AgentClient, Visitor
@@ -193,6 +194,37 @@ async def test_visitor_and_agent_on_different_processes(cluster: Cluster) -> Non
             if m["data"][0].get("id") == follow_up["id"]] == ["message"]
     await visitor.close()
     await ada.close()
+
+
+async def test_an_assigned_chats_activity_goes_to_its_agent_not_the_team(
+        cluster: Cluster) -> None:
+    # A chat taken on another process than its visitor's: the visitor's process learns of
+    # it, and the visitor's next messages tell its agent, not every agent of the team (on
+    # every process), that the chat has activity.
+    one, two, three = await cluster.start(3)
+    await cluster.agent("ada")
+    await cluster.agent("bo")
+    visitor, conversation_id = await handed_off(one, 1)  # nobody online: it waits
+    ada, bo = AgentClient(Address(two)), AgentClient(Address(three))  # type: ignore[arg-type]
+    for agent, name in ((ada, "ada"), (bo, "bo")):  # signed in, not online: no offers
+        agent.events["activity"] = asyncio.Queue()  # (tests/clients.py does not listen)
+        agent.sio.on("activity", agent.events["activity"].put_nowait, namespace=AGENT)
+        await agent.login(f"{name}@example.com", PASSWORD)
+    joined = await ada.ok("join", {"conversation_id": conversation_id})  # taken on two
+    assert joined["conversation"]["status"] == "assigned"
+    reply = await ada.ok("message", {"conversation_id": conversation_id, "client_id": "a-1",
+                                     "body": "Hello"})
+    while (await visitor.next("message"))["id"] != reply["id"]:
+        pass
+    sent = await visitor.say("thanks", "v-2")
+    while (await ada.next("activity"))["seq"] != sent["seq"]:
+        pass
+    await asyncio.sleep(0.5)
+    assert [event for event in bo.pending("activity")
+            if event["conversation_id"] == conversation_id
+            and event["seq"] >= sent["seq"]] == []
+    for client in (visitor, ada, bo):
+        await client.close()
 
 
 async def test_racing_handoffs_on_three_processes_never_double_assign(
