@@ -413,6 +413,9 @@ class RedisDelivery(socketio.AsyncRedisManager, _LocalDelivery):  # type: ignore
                 self._beat(), name="chatkit-redis-heartbeat")
 
     async def _listen(self) -> Any:
+        """What python-socketio's listener handles: everything but the events routed here,
+        which are delivered here without its per-message work (they are for rooms this
+        process had when they were published, so they are not filtered again either)."""
         own = self.host_channel.encode()
         async for channel, raw in self._messages():
             try:
@@ -420,18 +423,35 @@ class RedisDelivery(socketio.AsyncRedisManager, _LocalDelivery):  # type: ignore
             except orjson.JSONDecodeError:
                 continue  # not ours: python-socketio would skip it too
             if channel == own:
-                messages = data if isinstance(data, list) else []
-            elif isinstance(data, dict) and data.get("method") == "batch":
+                for message in data if isinstance(data, list) else ():
+                    if isinstance(message, dict) and message.get("method") == "emit":
+                        await self._deliver(message)
+                continue
+            if isinstance(data, dict) and data.get("method") == "batch":
                 messages = data.get("messages") or []
             else:
                 messages = [data]
             for message in messages:
                 if isinstance(message, dict) and self._wanted(message):
-                    if self.heard is not None and message.get("method") == "emit" \
+                    if message.get("method") == "emit" and message.get("callback") is None \
+                            and not message.get("binary") \
                             and message.get("host_id") != self.host_id:
-                        self.heard(message.get("namespace") or "/", message.get("event"),
-                                   message.get("data"))
-                    yield message
+                        await self._deliver(message)
+                    else:
+                        yield message
+
+    async def _deliver(self, message: dict[str, Any]) -> None:
+        """An event from another process, to this process's sockets in its rooms."""
+        try:
+            namespace = message.get("namespace") or "/"
+            event, args = message["event"], message["data"]
+            if self.heard is not None:
+                self.heard(namespace, event, args)
+            data = args[0] if len(args) == 1 else tuple(args)
+            await _LocalDelivery.emit(self, event, data, namespace, room=message.get("room"),
+                                      skip_sid=message.get("skip_sid"))
+        except Exception:  # one bad message must not stop the listener
+            log.exception("cannot deliver an event from another process")
 
     async def _messages(self) -> Any:
         """(channel, data) of what arrives on the shared channel and this process's own,
