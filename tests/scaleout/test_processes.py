@@ -146,11 +146,13 @@ async def eventually(check: Callable[[], Awaitable[bool]]) -> None:
 
 
 async def test_visitor_and_agent_on_different_processes(cluster: Cluster) -> None:
-    one, two, _ = await cluster.start(3)
+    one, two, three = await cluster.start(3)
     await cluster.agent("ada")
     ada = await online(two, "ada")
+    bystander = Visitor(Address(three))  # type: ignore[arg-type]
+    await bystander.start()  # another visitor: process three is in the directory too
     # What Redis sends to each process's own channel, from here on.
-    heard: dict[str, list[Any]] = {}
+    by_host: dict[str, list[Any]] = {}
     listener = cluster.redis.pubsub()
     await listener.psubscribe(f"{cluster.channel}:host:*")
 
@@ -158,7 +160,7 @@ async def test_visitor_and_agent_on_different_processes(cluster: Cluster) -> Non
         async for message in listener.listen():
             if message["type"] == "pmessage":
                 host = bytes(message["channel"]).decode().rsplit(":", 1)[1]
-                heard.setdefault(host, []).extend(orjson.loads(message["data"]))
+                by_host.setdefault(host, []).extend(orjson.loads(message["data"]))
 
     listening = asyncio.create_task(listen())
     visitor, conversation_id = await handed_off(one, 1)
@@ -187,11 +189,13 @@ async def test_visitor_and_agent_on_different_processes(cluster: Cluster) -> Non
     assert len(visitor_side) == 1 and len(agent_side) == 1 and visitor_side != agent_side
     third = await cluster.hosts() - visitor_side - agent_side
     assert len(third) == 1
+    await asyncio.sleep(0.3)  # (anything still on its way to the listener)
     listening.cancel()
     await listener.aclose()
-    assert set(heard) == visitor_side | agent_side
-    assert [m["event"] for m in heard[agent_side.pop()]
+    assert set(by_host) == visitor_side | agent_side
+    assert [m["event"] for m in by_host[agent_side.pop()]
             if m["data"][0].get("id") == follow_up["id"]] == ["message"]
+    await bystander.close()
     await visitor.close()
     await ada.close()
 
