@@ -152,9 +152,10 @@ RoomKey = tuple[str, str]  # (namespace, room)
 class RedisDelivery(socketio.AsyncRedisManager, _LocalDelivery):  # type: ignore[misc]
     """python-socketio's Redis manager, with events routed to the processes that hold their
     rooms (this module's docstring) and publishes coalesced; _LocalDelivery within each
-    process. Overrides python-socketio's `_publish` and `_listen` (see the pin in
-    pyproject.toml) and watches room membership through `basic_enter_room` and
-    `basic_leave_room`, which every join, leave and disconnect goes through."""
+    process. Overrides python-socketio's `emit`, `enter_room`, `initialize`, `_publish` and
+    `_listen` and uses its `_redis_connect` (see the pin in pyproject.toml), and watches room
+    membership through `basic_enter_room` and `basic_leave_room`, which every join, leave and
+    disconnect goes through."""
 
     def __init__(self, url: str, *, channel: str, ttl: float) -> None:
         super().__init__(url, channel=channel, json=_OrjsonCodec)
