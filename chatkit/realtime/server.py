@@ -222,9 +222,14 @@ class SocketNotifier:
         of it): the view this process's visitor connections keep of it is dropped, and
         their next event reads it afresh. Otherwise a visitor here would keep an assigned
         chat's status as "queued", and each of its messages would tell the whole team
-        (every process) of activity meant for its agent."""
-        if namespace != VISITOR or event != "conversation" or self.visitors is None \
-                or not isinstance(data, list) or not data or not isinstance(data[0], dict):
+        (every process) of activity meant for its agent. Agent sockets here that joined it
+        let it go when it went to someone else (AgentNamespace.changed_elsewhere)."""
+        if event != "conversation" or not isinstance(data, list) or not data \
+                or not isinstance(data[0], dict):
+            return
+        if namespace == AGENT and self.agents is not None:
+            self.agents.changed_elsewhere(data[0])
+        if namespace != VISITOR or self.visitors is None:
             return
         contact_id = data[0].get("contact_id")
         if isinstance(contact_id, str):

@@ -231,6 +231,39 @@ async def test_an_assigned_chats_activity_goes_to_its_agent_not_the_team(
         await client.close()
 
 
+async def test_a_chat_moved_on_another_process_is_no_longer_its_old_agents(
+        cluster: Cluster) -> None:
+    # Ada has the chat open on one process; a supervisor on another gives it to Bo. Ada's
+    # process lets it go: her next message there is refused, as it would be on the same one.
+    one, two = await cluster.start(2)
+    for name in ("ada", "bo"):
+        await cluster.agent(name)
+    await AgentService(cluster.store, token_ttl=3600).create(
+        email="sue@example.com", name="Sue", password=PASSWORD, role=AgentRole.SUPERVISOR)
+    visitor, conversation_id = await handed_off(one, 1)  # nobody online: it waits
+    ada = AgentClient(Address(one))  # type: ignore[arg-type]
+    sue = AgentClient(Address(two))  # type: ignore[arg-type]
+    await ada.login("ada@example.com", PASSWORD)
+    await sue.login("sue@example.com", PASSWORD)
+    await ada.ok("join", {"conversation_id": conversation_id})
+    await ada.ok("message", {"conversation_id": conversation_id, "client_id": "a-1",
+                             "body": "Hello, Ada here"})
+    bo_client = await online(two, "bo")  # after Ada took it: nothing else waits for him
+    bo = await cluster.scalar(select(t.agents.c.id).where(t.agents.c.email == "bo@example.com"))
+    moved = await sue.ok("reassign", {"conversation_id": conversation_id, "to_agent_id": bo})
+    assert moved["agent_id"] == bo
+    while (await ada.next("conversation"))["agent_id"] != bo:
+        pass  # her process heard of it before her socket did
+    refused = await ada.call("message", {"conversation_id": conversation_id,
+                                         "client_id": "a-2", "body": "Still me"})
+    assert not refused["ok"] and refused["error"]["code"] == "conflict"
+    bodies = await cluster.rows(select(t.messages.c.body).where(
+        t.messages.c.conversation_id == conversation_id))
+    assert "Still me" not in [row.body for row in bodies]
+    for client in (visitor, ada, sue, bo_client):
+        await client.close()
+
+
 async def test_racing_handoffs_on_three_processes_never_double_assign(
         cluster: Cluster) -> None:
     processes = await cluster.start(3)
