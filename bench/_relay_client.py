@@ -416,7 +416,8 @@ async def setup_pairs(
     async def agent_setup(p: Pair) -> None:
         a = p.agent
         agent_url = sio_url(bases[(p.idx + 1) % len(bases)], kind)
-        await a.connect(session, agent_url, {"token": args.agent_token}, compress)  # type: ignore[attr-defined]
+        tokens = args.agent_token.split(",")  # one agent for every pair, or one per pair
+        await a.connect(session, agent_url, {"token": tokens[p.idx % len(tokens)]}, compress)  # type: ignore[attr-defined]
         j = ok_data(await a.request("join", {"conversation_id": p.conversation_id}), "join")
         conv = j.get("conversation") if isinstance(j, dict) else None
         if not conv or conv.get("status") != "assigned":
@@ -659,7 +660,8 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--profile-out", default=None, help="py-spy the server over the window (raw)")
     p.add_argument("--py-spy", default=None, help="path to py-spy")
     p.add_argument("--profile-native", action="store_true", help="py-spy --native (pauses)")
-    p.add_argument("--agent-token", default="")
+    p.add_argument("--agent-token", default="",
+                   help="the agents' tokens: one, or a comma-separated list (pair i, the i-th)")
     p.add_argument(
         "--deflate", action="store_true", help="offer permessage-deflate in the load test"
     )

@@ -9,8 +9,9 @@ The world (seeded): four teams, as a routing.yaml would say them: `support` (rou
 `billing` (skill billing, least busy, overflow to support), `sales` (round robin) and `tech`
 (skill tech, least busy, overflow to support); 1,000 agents, each in one or two of them, with
 capacities 2-5 (3,500 places in all); 10,000 chats queued over the teams, one in ten with a
-priority of 1-3. The rows are written in bulk, with the columns a handoff sets, so that setup
-takes seconds; everything timed goes through the real store and RoutingService.
+priority of 1-3. The rows are written in bulk, with the columns a handoff sets and the
+reports' facts its events leave (every assignment updates those, as in production), so that
+setup takes seconds; everything timed goes through the real store and RoutingService.
 
 Phases, each timed per call (wall clock and the process's CPU time, which on SQLite includes
 the driver's thread and which other processes on a busy machine do not inflate):
@@ -49,6 +50,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import dataclasses
 import datetime as dt
 import json
 import os
@@ -81,6 +83,7 @@ from chatkit.routing.config import Routing, RoutingConfig
 from chatkit.routing.service import RoutingService
 from chatkit.routing.wait import QueueWaits, Wait
 from chatkit.storage import SqlStore
+from chatkit.storage import facts as projection
 from chatkit.storage import schema as t
 
 S = ConversationStatus
@@ -245,7 +248,7 @@ async def queue_chats(store: SqlStore, rng: random.Random, chats: int, t0: int,
     priority of 1-3."""
     teams = list(QUEUE_SHARE)
     weights = [QUEUE_SHARE[team] for team in teams]
-    contact_rows, chat_rows = [], []
+    contact_rows, chat_rows, fact_rows = [], [], []
     for i in range(chats):
         contact_id, chat_id = uuid.uuid4().hex, uuid.uuid4().hex
         queue = team or rng.choices(teams, weights)[0]
@@ -255,10 +258,20 @@ async def queue_chats(store: SqlStore, rng: random.Random, chats: int, t0: int,
             "created_at": t0 + i, "queued_at": t0 + i, "team": queue,
             "handoff_reason": "no_bot", "queue_team": queue,
             "priority": rng.randint(1, 3) if rng.random() < 0.1 else 0, "queue_rank": t0 + i})
+        # Its facts (the reports' projection) as its created and queued events leave them:
+        # every assignment updates them, as in production.
+        facts = None
+        for kind, data in (("conversation.created", {}),
+                           ("conversation.queued", {"team": queue, "queue_team": queue})):
+            facts = projection.apply(facts, kind, data, t0 + i, conversation_id=chat_id,
+                                     contact_id=contact_id, open_hours=projection.wall_clock)
+        assert facts is not None
+        fact_rows.append(dataclasses.asdict(facts))
     async with store._write() as conn:
         for start in range(0, chats, 2000):
             await conn.execute(insert(t.contacts), contact_rows[start:start + 2000])
             await conn.execute(insert(t.conversations), chat_rows[start:start + 2000])
+            await conn.execute(insert(t.conversation_facts), fact_rows[start:start + 2000])
 
 
 async def analyze(store: SqlStore) -> None:

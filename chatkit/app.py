@@ -27,6 +27,7 @@ from chatkit.attachments.http import add_attachment_routes
 from chatkit.bot import Answerer, AnswererChain, Bot, KBAnswerer, load_bot_config
 from chatkit.console import LoginGuard, Sessions, add_console
 from chatkit.conversations import ConversationService
+from chatkit.conversations.http import add_conversation_routes
 from chatkit.crm import ContactsCRM, ContextService, CRMAdapter, HttpCRMAdapter
 from chatkit.desk import DeskService
 from chatkit.desk.http import add_desk_routes
@@ -139,6 +140,7 @@ class ChatKit:
         self.profiles = ProfileService(self.store, notifier)
         self.profiles.router = self.routing
         self.visitors.profiles = self.agent_namespace.profiles = self.profiles
+        self.identity.announce = self.profiles.announce_host_changes
         self.routing.waits.watchers = self.visitors
         if crm is not None and not isinstance(crm, CRMAdapter):
             raise TypeError(f"crm: {crm!r} lacks find_contact, fetch_context or write_outcome")
@@ -198,6 +200,7 @@ class ChatKit:
         add_helpcentre(sub)
         add_attachment_routes(sub)
         add_desk_routes(sub)
+        add_conversation_routes(sub)
         add_reports_routes(sub)
         # engine.io registers its route on the app it is given: attach before mounting.
         self.sio.attach(sub, socketio_path="socket.io")

@@ -9,9 +9,11 @@ if TYPE_CHECKING:
 
 
 class ChatKitError(Exception):
-    """Base class: `code` is part of the protocol (docs/protocol.md)."""
+    """Base class: `code` is part of the protocol (docs/protocol.md). `http_status` is what
+    a REST route answers when one escapes it (chatkit.routes.chatkit_middleware)."""
 
     code = "error"
+    http_status = 400
 
     def __init__(self, message: str, *, details: dict[str, Any] | None = None) -> None:
         super().__init__(message)
@@ -33,22 +35,27 @@ class InvalidChoice(ChatKitError):
 
 class NotFound(ChatKitError):
     code = "not_found"
+    http_status = 404
 
 
 class Conflict(ChatKitError):
     code = "conflict"
+    http_status = 409
 
 
 class Forbidden(ChatKitError):
     code = "forbidden"
+    http_status = 403
 
 
 class InvalidToken(ChatKitError):
     code = "invalid_token"
+    http_status = 401
 
 
 class InvalidCredentials(ChatKitError):
     code = "invalid_credentials"
+    http_status = 401
 
 
 class TooManyAttempts(ChatKitError):
@@ -56,6 +63,7 @@ class TooManyAttempts(ChatKitError):
     whatever the password."""
 
     code = "too_many_attempts"
+    http_status = 429
 
     def __init__(self, retry_after: int) -> None:
         minutes = max(1, -(-retry_after // 60))
@@ -66,6 +74,7 @@ class TooManyAttempts(ChatKitError):
 
 class Unavailable(ChatKitError):
     code = "unavailable"
+    http_status = 503
 
 
 class ConfigError(ChatKitError):
@@ -76,18 +85,21 @@ class FileTooLarge(ChatKitError):
     """An upload is larger than the `attachment_max_bytes` setting."""
 
     code = "file_too_large"
+    http_status = 413
 
 
 class UnsupportedFileType(ChatKitError):
     """An upload's contents are not an image or a PDF that chatkit accepts."""
 
     code = "unsupported_type"
+    http_status = 415
 
 
 class TooManyAttachments(ChatKitError):
     """An uploader has too many files waiting to be sent in a message."""
 
     code = "too_many_attachments"
+    http_status = 429
 
 
 def config_problems(exc: ValidationError) -> str:

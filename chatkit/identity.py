@@ -15,10 +15,11 @@ from __future__ import annotations
 import hashlib
 import hmac
 import logging
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
 from chatkit.errors import ChatKitError
-from chatkit.models import Contact
+from chatkit.models import Contact, ContactChange
 from chatkit.storage.base import Store
 
 log = logging.getLogger(__name__)
@@ -60,6 +61,9 @@ class IdentityService:
         self.secret = secret
         #: Whether an unverified visitor is refused messages (IdentityRequired).
         self.required = required
+        #: Told of the history entries each identify or attributes change logged (set by
+        #: ChatKit: the profile service, which tells the agents who see the contact).
+        self.announce: Callable[[Contact, list[ContactChange]], Awaitable[None]] | None = None
 
     def verifies(self, identity: Identity) -> bool:
         """Whether the identity's hash is the host site's signature of its id."""
@@ -74,19 +78,28 @@ class IdentityService:
         the signature holds, else `contact_id` itself, marked with the unverified claim.
         chatkit.errors.Forbidden when an unsigned claim would change a verified contact."""
         if self.verifies(identity):
-            return await self.store.verify_contact(
+            contact, changes = await self.store.verify_contact(
                 contact_id, external_id=identity.id, name=identity.name, email=identity.email)
-        if identity.hash is not None:
-            log.warning("identify: a bad signature for external id %r (contact %s)%s",
-                        identity.id, contact_id,
-                        "" if self.secret is not None else "; no identity_secret is set")
-        return await self.store.identify_contact(
-            contact_id, external_id=identity.id, name=identity.name, email=identity.email)
+        else:
+            if identity.hash is not None:
+                log.warning("identify: a bad signature for external id %r (contact %s)%s",
+                            identity.id, contact_id,
+                            "" if self.secret is not None else "; no identity_secret is set")
+            contact, changes = await self.store.identify_contact(
+                contact_id, external_id=identity.id, name=identity.name, email=identity.email)
+        await self._announce(contact, changes)
+        return contact
 
     async def set_attributes(self, contact_id: str,
                              attributes: dict[str, str | int | float | bool | None]) -> Contact:
-        return await self.store.set_contact_attributes(contact_id, attributes,
-                                                       max_keys=MAX_ATTRIBUTES)
+        contact, changes = await self.store.set_contact_attributes(contact_id, attributes,
+                                                                   max_keys=MAX_ATTRIBUTES)
+        await self._announce(contact, changes)
+        return contact
+
+    async def _announce(self, contact: Contact, changes: list[ContactChange]) -> None:
+        if changes and self.announce is not None:
+            await self.announce(contact, changes)
 
     async def check_may_send(self, contact_id: str | None, verified: bool | None) -> bool:
         """Whether this visitor may send (raises IdentityRequired when not). `verified` is

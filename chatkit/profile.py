@@ -112,10 +112,25 @@ class ProfileService:
         contact, changes = await self.store.update_contact(
             contact_id, details=details, preferences=preferences, actor_kind=actor.kind,
             actor_id=actor.id, via=actor.via, now=now_ms())
-        if changes:
-            conversation = await self.store.open_conversation_for(contact_id)
-            await self.notifier.contact_changed(contact, changes, conversation, origin)
+        await self.announce(contact, changes, origin=origin)
         return contact
+
+    async def announce(self, contact: Contact, changes: list[ContactChange], *,
+                       origin: str | None = None, only_in_chat: bool = False) -> None:
+        """Tell the agents who may see the contact's open conversation, and the supervisors,
+        of `changes` (history entries just logged; nothing when there are none). Whoever
+        made them (the socket `origin`) has them in their reply already. `only_in_chat`:
+        not at all when the contact has no open conversation (the host site's identify and
+        attributes run on every page view; agents hear of the chats they can act on)."""
+        if not changes:
+            return
+        conversation = await self.store.open_conversation_for(contact.id)
+        if conversation is not None or not only_in_chat:
+            await self.notifier.contact_changed(contact, changes, conversation, origin)
+
+    async def announce_host_changes(self, contact: Contact, changes: list[ContactChange]) -> None:
+        """`announce` for the host site's identify and attributes."""
+        await self.announce(contact, changes, only_in_chat=True)
 
     async def history(self, agent: Agent, contact_id: str, *, before_id: int | None,
                       limit: int) -> tuple[list[ContactChange], bool]:

@@ -14,7 +14,7 @@ from pydantic import BaseModel, ValidationError
 
 from chatkit.attachments.files import FILE_TYPES
 from chatkit.console.auth import bearer_token, require_role
-from chatkit.errors import ChatKitError, Conflict, TooManyAttempts
+from chatkit.errors import ChatKitError, Conflict, InvalidToken, TooManyAttempts
 from chatkit.kb import KBLoadError
 from chatkit.keys import KIT
 from chatkit.models import AgentRole
@@ -39,6 +39,19 @@ Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
 def error_response(status: int, code: str, message: str) -> web.Response:
     return web.json_response({"error": {"code": code, "message": message}}, status=status)
+
+
+def error_for(exc: ChatKitError) -> web.Response:
+    """The JSON error a route answers for `exc`, with the status its class names and its
+    details (the conversation a conflict is about, say) beside code and message."""
+    response = web.json_response(
+        {"error": {**exc.details, "code": exc.code, "message": exc.message}},
+        status=exc.http_status)
+    if isinstance(exc, InvalidToken):
+        response.headers["WWW-Authenticate"] = "Bearer"
+    elif isinstance(exc, TooManyAttempts):
+        response.headers["Retry-After"] = str(exc.retry_after)
+    return response
 
 
 @routes.get("/widget.js")
@@ -189,9 +202,7 @@ async def login(request: web.Request) -> web.Response:
     try:
         agent = await kit.logins.authenticate(credentials.email, credentials.password)
     except TooManyAttempts as exc:
-        response = error_response(429, exc.code, exc.message)
-        response.headers["Retry-After"] = str(exc.retry_after)
-        return response
+        return error_for(exc)
     except ChatKitError as exc:
         return error_response(401, exc.code, exc.message)
     return web.json_response({"token": kit.agents.issue_token(agent), "agent": agent.to_wire()},
@@ -210,6 +221,21 @@ async def json_body(request: web.Request, model: type[M]) -> M:
         return model.model_validate(body)
     except ValidationError as exc:
         raise _bad_request(describe(exc)) from exc
+
+
+def query_params(request: web.Request, model: type[M]) -> M:
+    """The query string validated as `model`; a JSON 422 (`invalid_query`) naming each
+    problem otherwise, and for a parameter given twice."""
+    repeated = sorted({key for key in request.query if len(request.query.getall(key)) > 1})
+    if repeated:
+        raise web.HTTPUnprocessableEntity(
+            text=_error_text("invalid_query", f"{', '.join(repeated)}: give it once"),
+            content_type="application/json")
+    try:
+        return model.model_validate(dict(request.query))
+    except ValidationError as exc:
+        raise web.HTTPUnprocessableEntity(text=_error_text("invalid_query", describe(exc)),
+                                          content_type="application/json") from exc
 
 
 def _bad_request(message: str) -> web.HTTPBadRequest:
@@ -280,10 +306,13 @@ async def _routing_wire(kit: ChatKit, stored: StoredRouting) -> dict[str, object
 
 @web.middleware
 async def chatkit_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
-    """For chatkit's own routes only (it is the sub-app's middleware): no response of chatkit's
-    is to be MIME-sniffed. (permessage-deflate is declined by the socket itself.)"""
+    """For chatkit's own routes only (it is the sub-app's middleware): a ChatKitError that
+    escapes a route becomes its JSON error (`error_for`), and no response of chatkit's is to
+    be MIME-sniffed. (permessage-deflate is declined by the socket itself.)"""
     try:
         response = await handler(request)
+    except ChatKitError as exc:
+        response = error_for(exc)
     except web.HTTPException as exc:  # a JSON error raised by json_body, require_role...
         exc.headers.setdefault("X-Content-Type-Options", "nosniff")
         raise

@@ -30,8 +30,9 @@ class Settings(BaseSettings):
     redis_url: str | None = Field(None, description="redis://host:6379/0 to scale out")
     redis_channel: str = Field(
         "chatkit", min_length=1, max_length=100, pattern=r"^[A-Za-z0-9_.:-]+$",
-        description="the Redis pub/sub channel the processes of one deployment share; give "
-                    "each deployment on one Redis its own")
+        description="the Redis pub/sub channel the processes of one deployment share, and "
+                    "the prefix of its keys (the room directory); give each deployment on "
+                    "one Redis its own")
     database_pool_size: int = Field(
         5, ge=1, le=100,
         description="PostgreSQL connections each process keeps open (up to 5 more at peaks)")

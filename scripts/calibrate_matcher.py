@@ -8,8 +8,9 @@ other training phrasings (in scope) and oos_train (out of scope), weighted so th
 of the questions are out of scope, as in a real chat. The validation split is only reported,
 and the test splits are never read. Two fits per model:
 
-- ranking: a logistic regression over every candidate of every question, "is this the right
-  entry?"; its weights, scaled to sum to 1, rank candidates;
+- ranking: a logistic regression over the candidates of every question (those
+  `Matcher.candidates` scores in full: the best RESCORED by the cheap features), "is this the
+  right entry?"; its weights, scaled to sum to 1, rank candidates;
 - confidence: a logistic regression over each question's top candidate, "is it right?", on the
   features and the margin over the best rival (floored at the median second-best score).
 

@@ -31,15 +31,11 @@ from chatkit.attachments.files import (
 from chatkit.attachments.service import Party
 from chatkit.console.auth import SESSION_COOKIE, authenticated_agent, bearer_token
 from chatkit.errors import (
-    ChatKitError,
     FileTooLarge,
-    Forbidden,
     InvalidPayload,
     InvalidToken,
     NotFound,
-    TooManyAttachments,
     Unavailable,
-    UnsupportedFileType,
 )
 from chatkit.keys import KIT
 from chatkit.models import SenderKind
@@ -59,19 +55,6 @@ _DOWNLOAD_HEADERS = {
     "Cache-Control": "private, max-age=3600",
     "Referrer-Policy": "no-referrer",
 }
-_STATUS = {
-    InvalidPayload: 400, InvalidToken: 401, Forbidden: 403, NotFound: 404, FileTooLarge: 413,
-    UnsupportedFileType: 415, TooManyAttachments: 429, Unavailable: 503,
-}
-
-
-def _error(exc: ChatKitError) -> web.Response:
-    response = error_response(_STATUS.get(type(exc), 400), exc.code, exc.message)
-    if isinstance(exc, InvalidToken):
-        response.headers["WWW-Authenticate"] = "Bearer"
-    return response
-
-
 async def _party(request: web.Request) -> Party:
     """The visitor or agent whose token is in `Authorization: Bearer ...` (InvalidToken), or
     the agent signed in to the console (its cookie; the CSRF header unless reading)."""
@@ -95,19 +78,16 @@ async def _party(request: web.Request) -> Party:
 @routes.post("/api/attachments")
 async def upload(request: web.Request) -> web.Response:
     service = request.config_dict[KIT].attachments
-    try:
-        uploader = await _party(request)
-        length = request.content_length
-        if length is not None and length > service.max_bytes + MULTIPART_OVERHEAD:
-            raise FileTooLarge(f"the file is larger than {describe_size(service.max_bytes)}")
-        if request.content_type != "multipart/form-data":
-            return error_response(415, "invalid_payload",
-                                  "send the file as multipart/form-data, in a part named file")
-        name, kind, data, digest = await _read_file(request, UploadBuffer(service.max_bytes))
-        attachment = await service.save(uploader, name=name, kind=kind, data=data,
-                                        sha256=digest)
-    except ChatKitError as exc:
-        return _error(exc)
+    uploader = await _party(request)
+    length = request.content_length
+    if length is not None and length > service.max_bytes + MULTIPART_OVERHEAD:
+        raise FileTooLarge(f"the file is larger than {describe_size(service.max_bytes)}")
+    if request.content_type != "multipart/form-data":
+        return error_response(415, "invalid_payload",
+                              "send the file as multipart/form-data, in a part named file")
+    name, kind, data, digest = await _read_file(request, UploadBuffer(service.max_bytes))
+    attachment = await service.save(uploader, name=name, kind=kind, data=data,
+                                    sha256=digest)
     return web.json_response(service.describe(attachment), status=201,
                              headers={"Cache-Control": "no-store"})
 
@@ -145,22 +125,19 @@ async def download(request: web.Request) -> web.StreamResponse:
     unknown = sorted(set(request.query) - {"token"})
     if unknown:
         return error_response(400, "invalid_payload", f"{unknown[0]}: unknown parameter")
-    try:
-        if not _ATTACHMENT_ID.match(attachment_id):
-            raise NotFound("no such attachment")
-        token = request.query.get("token")
-        if token is not None:
-            try:
-                attachment = await service.linked(attachment_id, token)
-            except InvalidToken as exc:
-                # A link, not a login: the client should ask for the message again.
-                return error_response(403, exc.code, f"{exc.message}; links expire: "
-                                      "load the conversation again for a fresh one")
-        else:
-            attachment = await service.readable(attachment_id, await _party(request))
-        data = await service.data(attachment)
-    except ChatKitError as exc:
-        return _error(exc)
+    if not _ATTACHMENT_ID.match(attachment_id):
+        raise NotFound("no such attachment")
+    token = request.query.get("token")
+    if token is not None:
+        try:
+            attachment = await service.linked(attachment_id, token)
+        except InvalidToken as exc:
+            # A link, not a login: the client should ask for the message again.
+            return error_response(403, exc.code, f"{exc.message}; links expire: "
+                                  "load the conversation again for a fresh one")
+    else:
+        attachment = await service.readable(attachment_id, await _party(request))
+    data = await service.data(attachment)
     kind = BY_CONTENT_TYPE.get(attachment.content_type)
     if kind is None:  # a type uploads never accept: not served, whatever put it there
         return error_response(404, "not_found", "no such attachment")

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Callable, Collection, Sequence
+from collections.abc import Awaitable, Callable, Collection, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
 
@@ -612,10 +612,13 @@ class ConversationService:
         email a visitor left with the offline form, say)."""
         return await self.store.get_contacts({c.contact_id for c in conversations})
 
-    async def join(self, agent: Agent, conversation_id: str, *, since_seq: int,
-                   limit: int) -> tuple[Conversation, Page]:
+    async def join(self, agent: Agent, conversation_id: str, *, since_seq: int, limit: int,
+                   before_reading: Callable[[Conversation], Awaitable[None]] | None = None,
+                   ) -> tuple[Conversation, Page]:
         """Assign the conversation to the agent, atomically; joining one's own is allowed.
-        Forbidden when it is another team's (Router.can_see)."""
+        Forbidden when it is another team's (Router.can_see). `before_reading` runs once the
+        agent has it, before its messages are read (the socket enters its room there, so a
+        message stored meanwhile reaches it live or in the page, never neither)."""
         conversation = await self.store.get_conversation(conversation_id)
         if conversation is None:
             raise NotFound("no such conversation")
@@ -634,6 +637,8 @@ class ConversationService:
                                f"{current.agent_name or 'another agent'}")
             conversation = assigned
             await self.notifier.conversation_changed(conversation)
+        if before_reading is not None:
+            await before_reading(conversation)
         page = await self._page(conversation_id, after_seq=since_seq, limit=limit)
         return conversation, page
 

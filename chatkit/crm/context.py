@@ -58,14 +58,23 @@ class ContextService:
         self.adapter = adapter
         self.crm_deadline = crm_deadline
         self.clock = clock
-        self._tasks: set[asyncio.Task[None]] = set()
+        self._tasks: set[asyncio.Task[Any]] = set()
+        #: Panels being assembled since a handoff, by conversation: an agent who opens the
+        #: chat meanwhile waits for that one rather than asking the CRM a second time.
+        self._building: dict[str, asyncio.Task[dict[str, Any]]] = {}
 
     # the panel
 
     async def panel(self, conversation: Conversation, *, refresh: bool = False) -> dict[str, Any]:
-        """The conversation's panel: the one kept since handoff, or (when none was kept, or
-        with `refresh`) assembled now and kept."""
+        """The conversation's panel: the one kept since handoff (or being assembled since),
+        or (when none was kept, or with `refresh`) assembled now and kept."""
         if not refresh:
+            building = self._building.get(conversation.id)
+            if building is not None:
+                try:  # shielded: an agent who leaves stops only their own wait
+                    return await asyncio.shield(building)
+                except Exception:  # logged by _built; assembled afresh below
+                    pass
             kept = await self.store.get_conversation_context(conversation.id)
             if kept is not None:
                 return kept[0]
@@ -174,7 +183,19 @@ class ContextService:
     def handed_over(self, conversation: Conversation) -> None:
         """A conversation went to the agents' queue: assemble its panel now, in the
         background (the CRM may be slow; the handoff does not wait for it)."""
-        self._spawn(self._compute_quietly(conversation), f"chatkit-crm-context-{conversation.id}")
+        task = asyncio.create_task(self.compute(conversation),
+                                   name=f"chatkit-crm-context-{conversation.id}")
+        self._tasks.add(task)
+        self._building[conversation.id] = task
+        task.add_done_callback(lambda done: self._built(conversation.id, done))
+
+    def _built(self, conversation_id: str, task: asyncio.Task[dict[str, Any]]) -> None:
+        self._tasks.discard(task)
+        if self._building.get(conversation_id) is task:
+            del self._building[conversation_id]
+        if not task.cancelled() and (error := task.exception()) is not None:
+            log.error("assembling the CRM panel of conversation %s failed", conversation_id,
+                      exc_info=error)
 
     def resolved(self, conversation: Conversation) -> None:
         """A conversation was resolved: write its outcome back, in the background."""
@@ -216,17 +237,10 @@ class ContextService:
         if pending:
             await asyncio.wait(pending)
 
-    def _spawn(self, work: Coroutine[Any, Any, None], name: str) -> None:
+    def _spawn(self, work: Coroutine[Any, Any, Any], name: str) -> None:
         task = asyncio.create_task(work, name=name)
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
-
-    async def _compute_quietly(self, conversation: Conversation) -> None:
-        try:
-            await self.compute(conversation)
-        except Exception:
-            log.exception("assembling the CRM panel of conversation %s failed",
-                          conversation.id)
 
     async def _write_outcome(self, conversation: Conversation, csat: int | None) -> None:
         try:

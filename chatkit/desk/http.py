@@ -1,33 +1,26 @@
 """The REST API of canned responses (docs/protocol.md, "Canned responses"), with an agent's
 token or console session (and its CSRF token on changes): every agent reads the shared ones
-and manages their own; admins manage the shared."""
+and manages their own; admins manage the shared. A ChatKitError the desk raises becomes its
+JSON error in chatkit.routes.chatkit_middleware."""
 
 from __future__ import annotations
 
 from aiohttp import web
 
 from chatkit.console.auth import require_agent
-from chatkit.errors import ChatKitError, Conflict, Forbidden, InvalidPayload, NotFound
+from chatkit.errors import InvalidPayload
 from chatkit.keys import KIT
 from chatkit.realtime.schemas import CannedCreate, CannedUpdate
-from chatkit.routes import error_response, json_body
+from chatkit.routes import json_body
 
 routes = web.RouteTableDef()
 
-_STATUS: dict[type[ChatKitError], int] = {InvalidPayload: 400, Forbidden: 403, NotFound: 404,
-                                          Conflict: 409}
 _NO_STORE = {"Cache-Control": "no-store"}
-
-
-def _error(exc: ChatKitError) -> web.Response:
-    return error_response(_STATUS.get(type(exc), 400), exc.code, exc.message)
 
 
 def _no_query(request: web.Request) -> None:
     if request.query:
-        raise web.HTTPBadRequest(
-            text='{"error": {"code": "invalid_payload", "message": "no query parameters"}}',
-            content_type="application/json")
+        raise InvalidPayload("no query parameters")
 
 
 @routes.get("/api/canned")
@@ -44,11 +37,8 @@ async def create_canned(request: web.Request) -> web.Response:
     agent = await require_agent(request)
     _no_query(request)
     body = await json_body(request, CannedCreate)
-    try:
-        created = await request.config_dict[KIT].desk.create_canned(
-            agent, shortcut=body.shortcut, title=body.title, body=body.body, shared=body.shared)
-    except ChatKitError as exc:
-        return _error(exc)
+    created = await request.config_dict[KIT].desk.create_canned(
+        agent, shortcut=body.shortcut, title=body.title, body=body.body, shared=body.shared)
     return web.json_response(created.to_wire(), status=201)
 
 
@@ -57,12 +47,9 @@ async def update_canned(request: web.Request) -> web.Response:
     agent = await require_agent(request)
     _no_query(request)
     body = await json_body(request, CannedUpdate)
-    try:
-        updated = await request.config_dict[KIT].desk.update_canned(
-            agent, request.match_info["canned_id"], shortcut=body.shortcut, title=body.title,
-            body=body.body)
-    except ChatKitError as exc:
-        return _error(exc)
+    updated = await request.config_dict[KIT].desk.update_canned(
+        agent, request.match_info["canned_id"], shortcut=body.shortcut, title=body.title,
+        body=body.body)
     return web.json_response(updated.to_wire())
 
 
@@ -70,10 +57,7 @@ async def update_canned(request: web.Request) -> web.Response:
 async def delete_canned(request: web.Request) -> web.Response:
     agent = await require_agent(request)
     _no_query(request)
-    try:
-        await request.config_dict[KIT].desk.delete_canned(agent, request.match_info["canned_id"])
-    except ChatKitError as exc:
-        return _error(exc)
+    await request.config_dict[KIT].desk.delete_canned(agent, request.match_info["canned_id"])
     return web.Response(status=204)
 
 

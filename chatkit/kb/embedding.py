@@ -15,6 +15,7 @@ checks `WordPiece` against `tokenizers` token for token (tests/kb/test_embedding
 from __future__ import annotations
 
 import json
+import re
 import threading
 import unicodedata
 from collections.abc import Mapping, Sequence
@@ -32,6 +33,11 @@ _bundled: StaticEmbedder | None = None
 _bundled_lock = threading.Lock()
 
 FloatArray = npt.NDArray[np.float32]
+
+# Printable ASCII is a letter or digit, white space, or punctuation (BERT's rule below); the
+# other ASCII characters are controls, removed without splitting (tab, CR and LF split).
+_ASCII_TOKEN = re.compile(r"[a-z0-9]+|[!-/:-@\[-`{-~]")
+_ASCII_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
 
 
 def _is_punctuation(ch: str) -> bool:
@@ -71,6 +77,8 @@ class WordPiece:
                    max_word=model["max_input_chars_per_word"])
 
     def words(self, text: str) -> list[str]:
+        if text.isascii():  # most questions: the same rules, in the regex engine
+            return _ASCII_TOKEN.findall(_ASCII_CONTROL.sub("", text.lower()))
         out: list[str] = []
         for ch in unicodedata.normalize("NFD", text.lower()):
             code = ord(ch)

@@ -252,12 +252,16 @@ class AgentNamespace(Namespace):
 
     async def join(self, sid: str, payload: s.Join) -> dict[str, Any]:
         conn = connection(self.connections, sid)
+
+        async def enter(conversation: Conversation) -> None:
+            # In the room before the transcript is read: nothing stored meanwhile is missed.
+            conn.joined[conversation.id] = conversation
+            self._joined_by.setdefault(conversation.id, set()).add(sid)
+            await self.enter_room(sid, conversation_room(conversation.id))
+
         conversation, page = await self.conversations.join(
             conn.agent, payload.conversation_id, since_seq=payload.since_seq,
-            limit=payload.limit)
-        conn.joined[conversation.id] = conversation
-        self._joined_by.setdefault(conversation.id, set()).add(sid)
-        await self.enter_room(sid, conversation_room(conversation.id))
+            limit=payload.limit, before_reading=enter)
         return {"conversation": conversation.to_wire(),
                 "messages": [self.attachments.wire(m) for m in page.messages],
                 "has_more": page.has_more, "tags": await self._tags_of(conversation.id)}
@@ -374,10 +378,7 @@ class AgentNamespace(Namespace):
     async def contacts(self, sid: str, payload: s.FindContacts) -> dict[str, Any]:
         connection(self.connections, sid)
         found = await self.conversations.find_contacts(payload.query, limit=payload.limit)
-        return {"contacts": [
-            {"id": contact.id, **contact_wire(contact), "created_at": contact.created_at,
-             "open_conversation": None if open_ is None else open_.to_wire()}
-            for contact, open_ in found]}
+        return found_contacts_wire(found)
 
     async def start(self, sid: str, payload: s.StartConversation) -> dict[str, Any]:
         """Outbound: start a conversation with a known contact; this socket joins it."""
@@ -506,6 +507,19 @@ class AgentNamespace(Namespace):
                                                                          conversation):
                     self._leave(sid, conversation_room(conversation.id))
 
+    def changed_elsewhere(self, wire: dict[str, Any]) -> None:
+        """A conversation changed in another process (its `conversation` event, as sent):
+        sockets here that joined it let it go once it is resolved or another agent's, as
+        conversation_changed does for changes made here; their next message is refused."""
+        conversation_id = wire.get("id")
+        if not isinstance(conversation_id, str):
+            return
+        for sid in list(self._joined_by.get(conversation_id, ())):
+            conn = self.connections[sid]
+            if wire.get("status") == "resolved" or wire.get("agent_id") != conn.agent.id:
+                del conn.joined[conversation_id]
+                self._forget(sid, conversation_id)
+
     def _leave(self, sid: str, room: str) -> None:
         # Rooms are this process's own bookkeeping (with Redis too): leaving is immediate.
         self.server.manager.basic_leave_room(sid, self.namespace, room)
@@ -527,6 +541,14 @@ class AgentNamespace(Namespace):
                     del conn.joined[conversation.id]
                     self._forget(sid, conversation.id)
                     self._leave(sid, conversation_room(conversation.id))
+
+
+def found_contacts_wire(found: list[tuple[Contact, Conversation | None]]) -> dict[str, Any]:
+    """`contacts`' answer (and GET /api/contacts'): each contact with its open conversation."""
+    return {"contacts": [
+        {"id": contact.id, **contact_wire(contact), "created_at": contact.created_at,
+         "open_conversation": None if open_ is None else open_.to_wire()}
+        for contact, open_ in found]}
 
 
 def contact_wire(contact: Contact) -> dict[str, Any]:

@@ -28,11 +28,11 @@ def error_ack(code: str, message: str, details: dict[str, Any] | None = None) ->
 
 
 def describe(exc: ValidationError) -> str:
-    """'body: String should have at least 1 character; limit: ...'"""
+    """'body: String should have at least 1 character; limit: ...'; a check of the whole
+    payload (no field) is its message alone: '`to` must be after `from`'."""
     parts = []
-    for err in exc.errors(include_url=False):
-        where = ".".join(str(p) for p in err["loc"]) or "payload"
-        parts.append(f"{where}: {err['msg']}")
+    for where, message in _problems(exc):
+        parts.append(message if where is None else f"{where}: {message}")
     return "; ".join(parts)
 
 
@@ -40,10 +40,16 @@ def field_errors(exc: ValidationError) -> dict[str, str]:
     """{'email': 'must be an email address like name@example.com', ...}: what is wrong with
     each field, so a form can show it beside the field (the first problem of each)."""
     fields: dict[str, str] = {}
-    for err in exc.errors(include_url=False):
-        where = ".".join(str(p) for p in err["loc"]) or "payload"
-        fields.setdefault(where, err["msg"].removeprefix("Value error, "))
+    for where, message in _problems(exc):
+        fields.setdefault(where or "payload", message)
     return fields
+
+
+def _problems(exc: ValidationError) -> list[tuple[str | None, str]]:
+    """Each problem's field path (None: the payload as a whole) and message, without
+    pydantic's 'Value error, ' before our own validators' words."""
+    return [(".".join(str(p) for p in err["loc"]) or None,
+             err["msg"].removeprefix("Value error, ")) for err in exc.errors(include_url=False)]
 
 
 def validate(schema: type[M], data: Any) -> M:

@@ -288,6 +288,14 @@ class FindContacts(Payload):
     limit: int = Field(20, ge=1, le=50)
 
 
+class ContactsQuery(BaseModel):
+    """GET {prefix}/api/contacts: FindContacts as a query string (`limit` as digits)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+    query: Annotated[Text, Field(min_length=1, max_length=320), AfterValidator(_not_blank)]
+    limit: int = Field(20, ge=1, le=50)
+
+
 class Context(Payload):
     """The CRM panel of a conversation the agent may see; `refresh` assembles it afresh (the
     CRM asked again, past its cache)."""

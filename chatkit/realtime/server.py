@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 from collections.abc import Callable
 from typing import Any
 
@@ -79,12 +77,13 @@ class _TextPacket(socketio.packet.Packet):  # type: ignore[misc]
 class _LocalDelivery(socketio.AsyncManager):  # type: ignore[misc]
     """Delivers an emit to this process's sockets with one encode and no task per recipient
     (the library starts a task for each), and no encode at all when everyone is skipped:
-    the sender of a message already has it in its ack. With Redis, every process delivers
-    its share through this same method."""
+    the sender of a message already has it in its ack. With Redis (redis_delivery.py), every
+    process delivers its share through this same method."""
 
-    async def emit(self, event: str, data: Any, namespace: str, room: str | None = None,
+    async def emit(self, event: str, data: Any, namespace: str,
+                   room: str | list[str] | None = None,
                    skip_sid: str | list[str] | None = None, callback: Any = None,
-                   to: str | None = None, **kwargs: Any) -> None:
+                   to: str | list[str] | None = None, **kwargs: Any) -> None:
         if callback is not None or namespace not in self.rooms:
             await super().emit(event, data, namespace, room=room, skip_sid=skip_sid,
                                callback=callback, to=to, **kwargs)
@@ -111,68 +110,6 @@ class _LeanServer(socketio.AsyncServer):  # type: ignore[misc]
         return LeanEngineServer
 
 
-class _RedisDelivery(socketio.AsyncRedisManager, _LocalDelivery):  # type: ignore[misc]
-    """Redis pub/sub between processes; _LocalDelivery within each.
-
-    Publishing is coalesced, as the group committer coalesces writes: python-socketio
-    publishes each emit in a Redis round trip of its own, awaited by the emitter (a message
-    is two emits: the visitor's room and the agents'). Here an emit is delivered locally at
-    once, as before, and queued for the other processes; one task publishes what queued up
-    while its previous publish was in flight as one Redis message (`batch`), in order, and
-    every process's listener unpacks it. JSON goes through orjson. What is not published
-    (Redis down past python-socketio's retry) is lost to the other processes as before:
-    clients catch up by sequence number. Overrides python-socketio's `_publish` and
-    `_listen` (see the pin in pyproject.toml)."""
-
-    def __init__(self, url: str, *, channel: str) -> None:
-        super().__init__(url, channel=channel, json=_OrjsonCodec)
-        self._outbox: list[dict[str, Any]] = []
-        self._flusher: asyncio.Task[None] | None = None
-
-    async def _publish(self, data: dict[str, Any]) -> None:
-        self._outbox.append(data)
-        if self._flusher is None or self._flusher.done():
-            self._flusher = asyncio.create_task(self._flush(), name="chatkit-redis-publish")
-
-    async def _flush(self) -> None:
-        while self._outbox:
-            batch, self._outbox = self._outbox, []
-            payload = batch[0] if len(batch) == 1 else {"method": "batch", "messages": batch}
-            await super()._publish(payload)
-
-    async def drain(self) -> None:
-        """Publish what is queued (at shutdown, before the connection closes)."""
-        if self._flusher is not None:
-            with contextlib.suppress(Exception):
-                await self._flusher
-
-    async def _listen(self) -> Any:
-        async for raw in super()._listen():
-            try:
-                data = orjson.loads(raw)
-            except orjson.JSONDecodeError:
-                continue  # not ours: python-socketio would skip it too
-            messages = data.get("messages") if isinstance(data, dict) and data.get(
-                "method") == "batch" else [data]
-            for message in messages or ():
-                if isinstance(message, dict) and self._wanted(message):
-                    yield message
-
-    def _wanted(self, message: dict[str, Any]) -> bool:
-        """Whether an event from another process may reach a socket here: every process
-        reads every event of the deployment, and most are for rooms it does not have, which
-        are dropped here rather than handled one by one by python-socketio."""
-        if message.get("method") != "emit" or message.get("callback") is not None:
-            return True
-        rooms = self.rooms.get(message.get("namespace") or "/")
-        target = message.get("room")
-        if target is None:
-            return rooms is not None
-        if rooms is None:
-            return False
-        return any(room in rooms for room in (target if isinstance(target, list) else [target]))
-
-
 def create_socket_server(settings: Settings) -> socketio.AsyncServer:
     manager: _LocalDelivery
     if settings.redis_url:
@@ -181,7 +118,10 @@ def create_socket_server(settings: Settings) -> socketio.AsyncServer:
         except ImportError as exc:  # pragma: no cover - depends on the install
             raise ImportError("--redis needs the redis package: "
                               "pip install 'chatkit[redis]'") from exc
-        manager = _RedisDelivery(settings.redis_url, channel=settings.redis_channel)
+        from chatkit.realtime.redis_delivery import RedisDelivery
+
+        manager = RedisDelivery(settings.redis_url, channel=settings.redis_channel,
+                                ttl=settings.connection_ttl)
     else:
         manager = _LocalDelivery()
     # No list: same-origin only (the widget's iframe is served by chatkit itself). With a
@@ -248,25 +188,16 @@ class RedisPing:
 
 async def close_socket_server(sio: socketio.AsyncServer) -> None:
     """Close every client connection (clients reconnect to a live process), stop Socket.IO's
-    background tasks, and close the Redis manager's connections, which python-socketio
-    leaves open. engine.io only sends a close packet and waits for the client to hang up,
-    which browsers do not do, so each socket hangs up itself (LeanSocket.hang_up)."""
+    background tasks, and close the Redis manager (its directory entries, its connections).
+    engine.io only sends a close packet and waits for the client to hang up, which browsers
+    do not do, so each socket hangs up itself (LeanSocket.hang_up)."""
     for socket in list(sio.eio.sockets.values()):
         await socket.close(wait=False)
         await socket.hang_up()
     await sio.shutdown()
-    manager = sio.manager
-    if isinstance(manager, _RedisDelivery):
-        await manager.drain()
-    listener = getattr(manager, "thread", None)
-    if isinstance(listener, asyncio.Task):
-        listener.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await listener
-    for name in ("pubsub", "redis"):
-        connection = getattr(manager, name, None)
-        if connection is not None:
-            await connection.aclose()
+    close = getattr(sio.manager, "close", None)  # RedisDelivery's (python-socketio's has none)
+    if close is not None:
+        await close()
 
 
 # A visitor's message in these waits on a person (with the bot, the bot answers it).
@@ -285,6 +216,27 @@ class SocketNotifier:
         #: conversation is resolved or rated. Every resolve, the agent's or an abandonment's,
         #: passes here once, in the process that made it.
         self.crm: ContextService | None = None
+
+    def heard_from_another_process(self, namespace: str, event: Any, data: Any) -> None:
+        """A conversation changed in another process (its visitor's connections here hear
+        of it): the view this process's visitor connections keep of it is dropped, and
+        their next event reads it afresh. Otherwise a visitor here would keep an assigned
+        chat's status as "queued", and each of its messages would tell the whole team
+        (every process) of activity meant for its agent. Agent sockets here that joined it
+        let it go when it went to someone else (AgentNamespace.changed_elsewhere)."""
+        if event != "conversation" or not isinstance(data, list) or not data \
+                or not isinstance(data[0], dict):
+            return
+        if namespace == AGENT and self.agents is not None:
+            self.agents.changed_elsewhere(data[0])
+        if namespace != VISITOR or self.visitors is None:
+            return
+        contact_id = data[0].get("contact_id")
+        if isinstance(contact_id, str):
+            for sid in self.visitors.connections_of(contact_id):
+                connection = self.visitors.connections.get(sid)
+                if connection is not None:
+                    connection.conversation = None
 
     async def message_stored(self, conversation: Conversation, message: Message,
                              origin: str | None) -> None:
@@ -424,4 +376,6 @@ def register_namespaces(sio: socketio.AsyncServer, notifier: SocketNotifier,
     sio.register_namespace(visitors)
     sio.register_namespace(agent_ns)
     notifier.visitors, notifier.agents = visitors, agent_ns
+    if hasattr(sio.manager, "heard"):  # RedisDelivery
+        sio.manager.heard = notifier.heard_from_another_process
     return visitors, agent_ns

@@ -4,20 +4,18 @@ from __future__ import annotations
 
 import hmac
 from datetime import date
-from typing import Any
 
 from aiohttp import web
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field
 
 from chatkit.console.auth import bearer_token, require_agent, require_role
 from chatkit.errors import ChatKitError, Forbidden, InvalidPayload, NotFound
 from chatkit.keys import KIT
 from chatkit.models import AgentRole, now_ms
-from chatkit.realtime.dispatch import describe
 from chatkit.reports.metrics import ReportQuery, report_csv
 from chatkit.reports.prometheus import CONTENT_TYPE
 from chatkit.reports.qa import ReviewIn, day_bounds
-from chatkit.routes import json_body
+from chatkit.routes import json_body, query_params
 
 routes = web.RouteTableDef()
 MANAGERS = (AgentRole.SUPERVISOR, AgentRole.ADMIN)
@@ -27,21 +25,6 @@ _STATUS = {NotFound: 404, Forbidden: 403, InvalidPayload: 422}
 
 def _problem(status: int, code: str, message: str) -> web.Response:
     return web.json_response({"error": {"code": code, "message": message}}, status=status)
-
-
-def _query(request: web.Request, model: type[Any]) -> Any:
-    """The query string validated as `model`; a JSON 422 naming each problem otherwise."""
-    repeated = sorted({key for key in request.query if len(request.query.getall(key)) > 1})
-    if repeated:
-        raise web.HTTPUnprocessableEntity(
-            text=_problem(422, "invalid_query", f"{', '.join(repeated)}: give it once").text,
-            content_type="application/json")
-    try:
-        return model.model_validate(dict(request.query))
-    except ValidationError as exc:
-        raise web.HTTPUnprocessableEntity(
-            text=_problem(422, "invalid_query", describe(exc)).text,
-            content_type="application/json") from exc
 
 
 def _error(exc: ChatKitError) -> web.Response:
@@ -60,7 +43,7 @@ def _csv(body: bytes, name: str) -> web.Response:
 async def metrics(request: web.Request) -> web.Response:
     """Metrics of the conversations begun in the range, grouped by `group`."""
     await require_role(request, *MANAGERS)
-    query: ReportQuery = _query(request, ReportQuery)
+    query: ReportQuery = query_params(request, ReportQuery)
     kit = request.config_dict[KIT]
     rows = await kit.reports.metrics(query)
     if query.format == "csv":
@@ -75,7 +58,7 @@ async def metrics(request: web.Request) -> web.Response:
 async def volume(request: web.Request) -> web.Response:
     """Conversations begun per hour, day or week (UTC) in the range."""
     await require_role(request, *MANAGERS)
-    query: ReportQuery = _query(request, ReportQuery)
+    query: ReportQuery = query_params(request, ReportQuery)
     rows = await request.config_dict[KIT].reports.volume(query)
     if query.format == "csv":
         return _csv(report_csv(rows), "volume")
@@ -88,7 +71,7 @@ async def volume(request: web.Request) -> web.Response:
 async def count_conversations(request: web.Request) -> web.Response:
     """How many rows the export of the same query will have (for a progress bar)."""
     await require_role(request, *MANAGERS)
-    query: ReportQuery = _query(request, ReportQuery)
+    query: ReportQuery = query_params(request, ReportQuery)
     count = await request.config_dict[KIT].reports.count_conversations(query)
     return web.json_response({"count": count}, headers=_NO_STORE)
 
@@ -99,7 +82,7 @@ async def export_conversations(request: web.Request) -> web.StreamResponse:
     at a time. X-Total-Count says how many rows follow the header (the length in bytes is
     not known in advance)."""
     await require_role(request, *MANAGERS)
-    query: ReportQuery = _query(request, ReportQuery)
+    query: ReportQuery = query_params(request, ReportQuery)
     reports = request.config_dict[KIT].reports
     total = await reports.count_conversations(query)
     response = web.StreamResponse(headers={
@@ -140,7 +123,7 @@ async def sample(request: web.Request) -> web.Response:
     """The conversations offered for review on `date` (default: today, UTC): a sample of
     those agents resolved the day before, the same in every process."""
     await require_role(request, *MANAGERS)
-    query: SampleQuery = _query(request, SampleQuery)
+    query: SampleQuery = query_params(request, SampleQuery)
     day = query.day or date.fromtimestamp(now_ms() / 1000)
     ids = await request.config_dict[KIT].qa.sample(day)
     return web.json_response({"date": day.isoformat(), "conversations": ids},
@@ -179,7 +162,7 @@ async def put_review(request: web.Request) -> web.Response:
 async def list_reviews(request: web.Request) -> web.Response:
     """Reviews, newest first: supervisors and admins see all, an agent their own."""
     viewer = await require_agent(request)
-    query: ReviewsQuery = _query(request, ReviewsQuery)
+    query: ReviewsQuery = query_params(request, ReviewsQuery)
     try:
         found = await request.config_dict[KIT].qa.reviews(
             viewer, agent_id=query.agent, conversation_id=query.conversation,

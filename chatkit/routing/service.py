@@ -259,12 +259,13 @@ class RoutingService:
             self.waits.mark(conversation.queue_team)
             await self.assign(conversation.queue_team)
 
-    async def assign(self, team_id: str) -> list[Conversation]:
+    async def assign(self, team_id: str, *, tell_unchanged: bool = True) -> list[Conversation]:
         """Give out the team's queue to its online agents with room, then to its overflow
-        team's; tell the agents. Returns what this call assigned: nothing when the team's
-        queue was already being given out in this process, because then that run goes round
-        once more instead (so places freed at once fill in batches, not one transaction
-        each)."""
+        team's; tell the agents, and the queue's length (even when nothing was given out,
+        unless `tell_unchanged` is False: a caller that did not change the queue itself).
+        Returns what this call assigned: nothing when the team's queue was already being
+        given out in this process, because then that run goes round once more instead (so
+        places freed at once fill in batches, not one transaction each)."""
         team = self.routing.teams.get(team_id)
         if team is None:
             return []
@@ -280,7 +281,8 @@ class RoutingService:
         finally:
             del self._assigning[team_id]
         # Run by every sweep for every waiting team: only a real change counts as one.
-        await self._queue_changed(team_id, moved=bool(given))
+        if given or tell_unchanged:
+            await self._queue_changed(team_id, moved=bool(given))
         return given
 
     async def _assign_round(self, team: TeamConfig) -> list[Conversation]:
@@ -306,7 +308,8 @@ class RoutingService:
         if agent.id not in self._agents:
             self._agents_read_at = -AGENTS_TTL  # new to this process: read the directory
         for team_id in self._takes_from(agent):
-            await self.assign(team_id)
+            # A place freed changes no queue: its length is told only if chats were given.
+            await self.assign(team_id, tell_unchanged=False)
 
     async def set_presence(self, agent: Agent, presence: Presence) -> AgentPresence:
         changed = await self.store.set_presence(agent.id, presence, now=self.clock())

@@ -14,6 +14,7 @@ from chatkit.models import (
     ArticleVotes,
     Attachment,
     Contact,
+    ContactChange,
     Conversation,
     ConversationStatus,
     CsatRating,
@@ -67,29 +68,32 @@ class Store(RoutingStore, CrmStore, SessionStore, DeskStore, ProfileStore, Repor
         history; None: no such contact."""
 
     async def identify_contact(self, contact_id: str, *, external_id: str, name: str | None,
-                               email: str | None) -> Contact:
+                               email: str | None) -> tuple[Contact, list[ContactChange]]:
         """Record an identity the host page claimed without a valid signature: external_id
         (and name and email when given) on this contact, which stays unverified, and a
         `contact.identified` event; each field changed goes in the contact's history (by the
-        host, via identify). chatkit.errors.NotFound when there is no such contact,
-        chatkit.errors.Forbidden when it is verified (an unsigned claim never changes it)."""
+        host, via identify). Returns the contact and those history entries.
+        chatkit.errors.NotFound when there is no such contact, chatkit.errors.Forbidden when
+        it is verified (an unsigned claim never changes it)."""
 
     async def verify_contact(self, contact_id: str, *, external_id: str, name: str | None,
-                             email: str | None) -> Contact:
+                             email: str | None) -> tuple[Contact, list[ContactChange]]:
         """A signed identity: the verified contact with this external_id (created on first
         use; one per external id, whichever process asks), with name and email updated when
         given, and a `contact.verified` event; each field changed goes in the verified
         contact's history (by the host, via identify). When `contact_id` (the device's contact) is
         another, unverified contact, its conversations move to the verified contact, except
         an open one when the verified contact has an open one already (a contact has at most
-        one). A verified `contact_id` of another external id keeps its conversations."""
+        one). A verified `contact_id` of another external id keeps its conversations. Returns
+        the verified contact and its new history entries."""
 
     async def set_contact_attributes(
             self, contact_id: str, attributes: dict[str, str | int | float | bool | None], *,
-            max_keys: int) -> Contact:
+            max_keys: int) -> tuple[Contact, list[ContactChange]]:
         """Merge `attributes` into the contact's (a None value removes the key) and log a
         `contact.attributes` event; each attribute changed goes in the contact's history (by
-        the host, via attributes). chatkit.errors.NotFound when there is no such contact;
+        the host, via attributes). Returns the contact and those history entries.
+        chatkit.errors.NotFound when there is no such contact;
         chatkit.errors.InvalidPayload, changing nothing, when the merge has over max_keys."""
 
     # agents
@@ -124,7 +128,9 @@ class Store(RoutingStore, CrmStore, SessionStore, DeskStore, ProfileStore, Repor
         `client_id` already started one: that conversation and message, nothing changed);
         None when the agent is at capacity (or does not exist). Raises
         chatkit.errors.NotFound when there is no such contact, chatkit.errors.Conflict (with
-        details.conversation_id) when the contact has an open conversation already."""
+        details.conversation_id) when the contact has an open conversation already, and
+        Conflict when the agent's `client_id` is a message of theirs other than the first of
+        a conversation they started with this contact."""
 
     async def get_conversation(self, conversation_id: str) -> Conversation | None: ...
 

@@ -68,6 +68,12 @@ class RoutingStore(Protocol):
     async def agent_loads(self, agent_ids: Collection[str]) -> dict[str, int]:
         """agent id -> how many conversations are assigned to them (open, status assigned)."""
 
+    async def check_loads(self, *, repair: bool = False) -> dict[str, tuple[int, int]]:
+        """The agents whose kept load differs from a count of their assigned conversations:
+        agent id -> (kept, counted); empty when every one agrees (the store keeps the load
+        in the same transaction as every change of a conversation's agent or status, so it
+        should). With `repair`, the kept loads are set to the counts, atomically."""
+
     async def queue(self, team: str, *, limit: int = 100) -> list[Conversation]:
         """The team's queue in order: priority (higher first), then place (queue_rank)."""
 

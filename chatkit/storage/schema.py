@@ -459,3 +459,9 @@ qa_reviews = Table(
     Index("ix_qa_reviews_agent", "agent_id", "created_at"),
     Index("ix_qa_reviews_created", "created_at"),
 )
+
+# Routing load (0017): each agent's open assigned conversations, kept on their row so that
+# choosing who may take a chat reads one row per candidate instead of counting their chats.
+# Database triggers on conversations keep it (every insert, delete and change of status or
+# agent, whatever code makes it); storage/sql_routing.py explains the locking that goes with it.
+agents.append_column(Column("load", Integer, nullable=False, server_default="0"))

@@ -51,6 +51,7 @@ from chatkit.models import (
     ArticleVotes,
     Attachment,
     Contact,
+    ContactChange,
     Conversation,
     ConversationStatus,
     CsatRating,
@@ -264,7 +265,7 @@ class SqlStore(RoutingSql, CrmSql, SessionSql, DeskSql, ProfileSql, ReportsSql):
         return _contact(row)
 
     async def identify_contact(self, contact_id: str, *, external_id: str, name: str | None,
-                               email: str | None) -> Contact:
+                               email: str | None) -> tuple[Contact, list[ContactChange]]:
         changes = _given(external_id=external_id, name=name, email=email)
         async with self._write() as conn:
             row = await _contact_row(conn, t.contacts.c.id == contact_id)
@@ -281,12 +282,13 @@ class SqlStore(RoutingSql, CrmSql, SessionSql, DeskSql, ProfileSql, ReportsSql):
             before, row = row, await _contact_row(conn, t.contacts.c.id == contact_id)
             assert row is not None
             # The page's unsigned claim: the host site's word, as far as anyone can tell.
-            await log_changes(conn, contact_id, contact_fields(before), contact_fields(row),
-                              actor_kind="host", actor_id=external_id, via="identify", at=now)
-        return _contact(row)
+            logged = await log_changes(conn, contact_id, contact_fields(before),
+                                       contact_fields(row), actor_kind="host",
+                                       actor_id=external_id, via="identify", at=now)
+        return _contact(row), logged
 
     async def verify_contact(self, contact_id: str, *, external_id: str, name: str | None,
-                             email: str | None) -> Contact:
+                             email: str | None) -> tuple[Contact, list[ContactChange]]:
         # Two processes may create the verified contact at once (PostgreSQL): the unique
         # index lets one win and the other's retry finds it. Likewise a conversation the
         # verified contact opened meanwhile stops an open one moving (then retried).
@@ -300,7 +302,7 @@ class SqlStore(RoutingSql, CrmSql, SessionSql, DeskSql, ProfileSql, ReportsSql):
         raise AssertionError("unreachable")
 
     async def _verify_contact(self, contact_id: str, *, external_id: str, name: str | None,
-                              email: str | None) -> Contact:
+                              email: str | None) -> tuple[Contact, list[ContactChange]]:
         k = t.contacts.c
         now = now_ms()
         async with self._write() as conn:
@@ -335,13 +337,14 @@ class SqlStore(RoutingSql, CrmSql, SessionSql, DeskSql, ProfileSql, ReportsSql):
                                 "conversations_moved": moved}, at=now)
             row = await _contact_row(conn, k.id == verified_id)
             assert row is not None
-            await log_changes(conn, verified_id, before, contact_fields(row), actor_kind="host",
-                              actor_id=external_id, via="identify", at=now)
-        return _contact(row)
+            logged = await log_changes(conn, verified_id, before, contact_fields(row),
+                                       actor_kind="host", actor_id=external_id, via="identify",
+                                       at=now)
+        return _contact(row), logged
 
     async def set_contact_attributes(
             self, contact_id: str, attributes: dict[str, str | int | float | bool | None], *,
-            max_keys: int) -> Contact:
+            max_keys: int) -> tuple[Contact, list[ContactChange]]:
         k = t.contacts.c
         async with self._write() as conn:
             # The write transaction holds the row (SQLite's one writer; FOR UPDATE on
@@ -365,11 +368,11 @@ class SqlStore(RoutingSql, CrmSql, SessionSql, DeskSql, ProfileSql, ReportsSql):
                           actor_kind="visitor", actor_id=contact_id,
                           data={"keys": sorted(attributes)}, at=now)
             contact = replace(_contact(row), attributes=merged)
-            await log_changes(conn, contact_id, contact_fields(row),
-                              {**contact_fields(row), **_attribute_fields(row, merged)},
-                              actor_kind="host", actor_id=row.external_id, via="attributes",
-                              at=now)
-        return contact
+            logged = await log_changes(conn, contact_id, contact_fields(row),
+                                       {**contact_fields(row), **_attribute_fields(row, merged)},
+                                       actor_kind="host", actor_id=row.external_id,
+                                       via="attributes", at=now)
+        return contact, logged
 
     # agents
 
@@ -443,6 +446,9 @@ class SqlStore(RoutingSql, CrmSql, SessionSql, DeskSql, ProfileSql, ReportsSql):
                     if row is not None:
                         found = await _conversation(conn, row.conversation_id)
                         assert found is not None
+                        if found.contact_id != contact_id or row.seq != 1:
+                            raise Conflict(f"client_id {message.client_id!r} is another "
+                                           "message's; give each new one its own")
                         return found, _to_message(row), True
                 if await conn.scalar(select(t.contacts.c.id)
                                      .where(t.contacts.c.id == contact_id)) is None:

@@ -1,18 +1,32 @@
 """The routing part of SqlStore (storage/routing.py): presence, queues, atomic assignment.
 
-How assignment stays atomic with any number of processes: every step that gives an agent a
-chat first locks the agent's row (`SELECT ... FOR UPDATE` on PostgreSQL; on SQLite the
-transaction holds the one write lock from BEGIN IMMEDIATE), then counts the agent's assigned
-chats and reads their presence under that lock, and only then moves the conversation with a
-conditional UPDATE (`WHERE status = 'queued'`, ...) whose row count says whether it won. Two
-transactions giving chats to one agent queue on the agent's row, and the second counts the
-first's chat; two giving out one chat race on the conditional UPDATE and one gets 0 rows.
-Locks are always taken agents first (in id order when several), then conversations, so these
-transactions cannot deadlock one another.
+Each agent's load (their assigned conversations) is kept on their row, `agents.load`, by
+triggers on conversations (migration 0017): whatever statement makes a conversation assigned
+to an agent or stops it being that adds or takes off one, in its own transaction. So
+choosing who may take a chat reads one row per candidate, and no code path can forget it;
+`check_loads` compares it with a count (and repairs it).
+
+How assignment stays atomic with any number of processes: a chat is given only to an agent
+whose row is locked (`FOR NO KEY UPDATE` on PostgreSQL; on SQLite the transaction holds the
+one write lock from BEGIN IMMEDIATE) and whose load, read under that lock, is below
+capacity, and only a conversation locked first or moved by a conditional UPDATE (`WHERE
+status IN (...)`, ...). Of two transactions giving chats to one agent, the second waits for
+the agent's row (claim) or skips the agent (assign_many), and reads the first's load; two
+giving out one chat cannot both hold its row.
+
+Locks are taken so that no two transactions wait for each other (PostgreSQL):
+* a transaction that waits for a conversation's row holds no agent's row: it locks the
+  conversation first, then agents in id order (claim; the triggers, which lock the agent
+  after the conversation in every resolve, requeue or transfer);
+* a transaction holding agents' rows never waits for a conversation, nor for an agent out of
+  id order: assign_many takes the free agents, then the queue's heads, with `SKIP LOCKED`;
+  sweep locks the conversations it times out (`SKIP LOCKED`), then their agents in id order
+  (holding none yet), and last the agents whose grace period starts (`SKIP LOCKED`).
 """
 
 from __future__ import annotations
 
+import functools
 import heapq
 from collections.abc import Collection, Mapping
 from typing import TYPE_CHECKING, Any
@@ -20,6 +34,7 @@ from typing import TYPE_CHECKING, Any
 import orjson
 from sqlalchemy import (
     JSON,
+    BigInteger,
     Integer,
     Text,
     and_,
@@ -59,9 +74,6 @@ _a, _c, _k = t.agents.c, t.conversations.c, t.agent_connections.c
 _r = t.routing_configs.c
 _v, _m = t.visitor_connections.c, t.queue_marks.c
 
-# How often assign_many starts again when the agents it ranked filled up meanwhile
-# (PostgreSQL, where the ranking is read before the locks).
-_ASSIGN_ATTEMPTS = 5
 
 
 class RoutingSql:
@@ -127,6 +139,25 @@ class RoutingSql:
         async with self._read() as conn:
             return await _loads(conn, agent_ids)
 
+    async def check_loads(self, *, repair: bool = False) -> dict[str, tuple[int, int]]:
+        counted = (select(func.count()).where(_c.agent_id == _a.id,
+                                             _c.status == str(S.ASSIGNED))
+                   .correlate(t.agents).scalar_subquery())
+        query = select(_a.id, _a.load, counted.label("counted")).where(_a.load != counted)
+        if not repair:
+            async with self._read() as conn:
+                rows = (await conn.execute(query)).all()
+            return {row.id: (int(row.load), int(row.counted)) for row in rows}
+        async with self._write() as conn:
+            # Under the write lock (SQLite) or the agents' row locks (PostgreSQL, in id
+            # order, as assignment takes them), so nothing changes between count and fix.
+            rows = (await conn.execute(query.order_by(_a.id)
+                                       .with_for_update(key_share=True))).all()
+            if rows:
+                await conn.execute(update(t.agents).where(_a.id.in_([row.id for row in rows]))
+                                   .values(load=counted))
+        return {row.id: (int(row.load), int(row.counted)) for row in rows}
+
     async def queue(self, team: str, *, limit: int = 100) -> list[Conversation]:
         from chatkit.storage.sql import _CONVERSATION_SELECT, _to_conversation
 
@@ -159,36 +190,24 @@ class RoutingSql:
                           limit: int) -> list[Conversation]:
         if strategy is Strategy.MANUAL or not candidates or limit < 1:
             return []
-        for _ in range(_ASSIGN_ATTEMPTS):
-            async with self._write() as conn:
-                free = await _free_candidates(conn, candidates, strategy, limit)
-                if not free:
-                    return []
-                if not self.is_sqlite:
-                    # PostgreSQL read the ranking without locks: lock the agents it would use
-                    # (in id order), then count again under the locks; agents that filled up
-                    # or went away meanwhile drop out. On SQLite the ranking was read inside
-                    # the write transaction (BEGIN IMMEDIATE), so it is already exact.
-                    plan = _plan(free, limit, strategy, now)
-                    free = await _lock_free(conn, sorted({agent for agent, _ in plan}),
-                                            candidates)
-                    if not free:
-                        continue
-                # The heads under row locks (other processes skip them: the next in line).
-                heads = list((await conn.scalars(
-                    select(_c.id).where(_c.status == str(S.QUEUED), _c.queue_team == team)
-                    .order_by(*_QUEUE_ORDER)
-                    .limit(min(limit, sum(room for room, _, _ in free.values())))
-                    .with_for_update(skip_locked=True))).all())
-                if not heads:
-                    return []
-                plan = _plan(free, len(heads), strategy, now)
-                return await _assign_heads(conn, list(zip(heads, (a for a, _ in plan),
-                                                          strict=False)),
-                                           now=now, accept_deadline=accept_deadline,
-                                           data={"strategy": str(strategy)},
-                                           sane_rowcount=self.is_sqlite)
-        return []
+        async with self._write() as conn:
+            # The free agents (locked), if anyone waits: when nobody is free or nothing
+            # waits, that one statement is all.
+            free = await _free_candidates(conn, candidates, strategy, limit, team=team)
+            if not free:
+                return []
+            # Then the heads, locked: other processes skip them and take the next in line.
+            heads = list((await conn.scalars(_HEADS, {
+                "team": team,
+                "limit": min(limit, sum(room for room, _, _, _ in free.values()))})).all())
+            if not heads:
+                return []
+            plan = _plan(free, len(heads), strategy, now)
+            pairs = list(zip(heads, (agent_id for agent_id, _ in plan), strict=False))
+            return await _assign_heads(conn, pairs, {a: name for a, (_, _, _, name)
+                                                     in free.items()},
+                                       now=now, accept_deadline=accept_deadline,
+                                       data={"strategy": str(strategy)})
 
     async def claim(self, conversation_id: str, agent_id: str, *, capacity: int,
                     allowed_from: Collection[ConversationStatus],
@@ -207,11 +226,36 @@ class RoutingSql:
         if queue_teams is not None:
             extra.append(_c.queue_team.in_(list(queue_teams)))
         async with self._write() as conn:
-            if not await _lock_if_free(conn, agent_id, capacity, require_online=require_online):
+            # The conversation first, then its agents (the new one and the one it leaves) in
+            # id order: the module's docstring says why.
+            before = (await conn.execute(
+                select(_c.status, _c.agent_id).where(_c.id == conversation_id)
+                .with_for_update(key_share=True))).first()
+            if before is None:
                 return None
-            return await _assign(conn, conversation_id, agent_id, allowed_from=allowed_from,
-                                 extra=extra, now=now, accept_deadline=accept_deadline,
-                                 actor_kind=actor_kind, actor_id=actor_id, data=dict(data or {}))
+            agents = {row.id: row for row in (await conn.execute(
+                select(_a.id, _a.presence, _a.load, _a.name)
+                .where(_a.id.in_(sorted({agent_id, before.agent_id} - {None})))
+                .order_by(_a.id).with_for_update(key_share=True))).all()}
+            me = agents.get(agent_id)
+            if me is None or me.load >= capacity or (
+                    require_online and me.presence != str(Presence.ONLINE)):
+                return None
+            row = (await conn.execute(
+                update(t.conversations)
+                .where(_c.id == conversation_id,
+                       _c.status.in_([str(s) for s in allowed_from]), *extra)
+                .values(status=str(S.ASSIGNED), agent_id=agent_id, assigned_at=now,
+                        accept_deadline=accept_deadline, abandon_deadline=None)
+                .returning(*_RETURNED))).first()
+            if row is None:
+                return None
+            moved: dict[str, object] = {"previous_agent_id": before.agent_id} if (
+                before.agent_id not in (None, agent_id)) else {}
+            await _log(conn, "conversation.assigned", conversation_id, actor_id,
+                       {"from": before.status, "agent_id": agent_id, **moved,
+                        **dict(data or {})}, now, actor_kind=actor_kind)
+            return _returned(row, me.name)
 
     async def accept(self, conversation_id: str, agent_id: str) -> Conversation | None:
         from chatkit.storage.sql import _conversation
@@ -257,24 +301,34 @@ class RoutingSql:
         requeued: list[str] = []
         changed: set[str] = set()
         async with self._write() as conn:
-            # Dead processes' connections, and agents left with none: the grace period starts.
             await conn.execute(delete(t.agent_connections).where(_k.expires_at <= now))
-            live = exists().where(_k.agent_id == _a.id, _k.expires_at > now)
-            await conn.execute(update(t.agents)
-                               .where(_a.presence != str(Presence.OFFLINE),
-                                      _a.offline_deadline.is_(None), ~live)
-                               .values(offline_deadline=now + grace_ms))
+            # The conversations first, skipping those another transaction is changing (the
+            # next sweep sees them again), then their agents (the module's docstring).
             expired = (await conn.execute(
                 select(_c.id, _c.agent_id, _c.queue_team)
-                .where(_c.status == str(S.ASSIGNED), _c.accept_deadline <= now))).all()
+                .where(_c.status == str(S.ASSIGNED), _c.accept_deadline <= now)
+                .order_by(_c.id).with_for_update(skip_locked=True, key_share=True))).all()
             gone = list((await conn.scalars(
-                select(_a.id).where(_a.offline_deadline <= now))).all())
+                select(_a.id).where(_a.offline_deadline <= now).order_by(_a.id))).all())
+            theirs: dict[str, list[Any]] = {agent_id: [] for agent_id in gone}
+            holding: dict[str, int] = {}
+            if gone:
+                for chat in (await conn.execute(
+                        select(_c.id, _c.agent_id, _c.queue_team, _c.assigned_at)
+                        .where(_c.agent_id.in_(gone), _c.status == str(S.ASSIGNED))
+                        .order_by(_c.id).with_for_update(skip_locked=True, key_share=True))).all():
+                    theirs[chat.agent_id].append(chat)
             agents = sorted({row.agent_id for row in expired} | set(gone))
-            if not agents:
-                return Swept()
-            # Agents first, in id order (the module's docstring says why).
-            await conn.execute(select(_a.id).where(_a.id.in_(agents)).order_by(_a.id)
-                               .with_for_update())
+            if agents:
+                await conn.execute(select(_a.id).where(_a.id.in_(agents)).order_by(_a.id)
+                                   .with_for_update(key_share=True))
+                if gone:
+                    # Under the agents' locks nobody gives them a chat or takes one away:
+                    # what they hold now is what they hold until this commits.
+                    holding = dict((await conn.execute(
+                        select(_c.agent_id, func.count())
+                        .where(_c.agent_id.in_(gone), _c.status == str(S.ASSIGNED))
+                        .group_by(_c.agent_id))).all())
             for row in expired:
                 moved = await _to_front(conn, [_c.id == row.id, _c.agent_id == row.agent_id,
                                                _c.status == str(S.ASSIGNED),
@@ -298,6 +352,8 @@ class RoutingSql:
                                now)
             live_now = exists().where(_k.agent_id == _a.id, _k.expires_at > now)
             for agent_id in gone:
+                if holding.get(agent_id, 0) != len(theirs[agent_id]):
+                    continue  # a chat of theirs is being changed: the agent waits a sweep
                 result = await conn.execute(
                     update(t.agents).where(_a.id == agent_id, _a.offline_deadline <= now,
                                            ~live_now)
@@ -308,12 +364,9 @@ class RoutingSql:
                 changed.add(agent_id)
                 await _log(conn, "agent.presence", None, agent_id,
                            {"presence": str(Presence.OFFLINE), "reason": "disconnected"}, now)
-                theirs = (await conn.execute(
-                    select(_c.id, _c.queue_team).where(_c.agent_id == agent_id,
-                                                       _c.status == str(S.ASSIGNED))
-                    .order_by(_c.assigned_at.desc()))).all()
                 # Newest first, each to the very front: they keep their order among themselves.
-                for conversation in theirs:
+                for conversation in sorted(theirs[agent_id],
+                                           key=lambda c: (-(c.assigned_at or 0), c.id)):
                     if await _to_front(conn, [_c.id == conversation.id,
                                               _c.agent_id == agent_id,
                                               _c.status == str(S.ASSIGNED)],
@@ -322,6 +375,19 @@ class RoutingSql:
                         await _log(conn, "conversation.queued", conversation.id, None,
                                    {"from": str(S.ASSIGNED), "agent_id": None,
                                     "previous_agent_id": agent_id, "reason": "agent_gone"}, now)
+            # Agents left with no live connection (a dead process's expired): the grace
+            # period starts. Last, and skipping rows others hold: this transaction already
+            # holds agents' rows (the module's docstring).
+            alone = t.agents.alias("alone")
+            lonely = (select(alone.c.id)
+                      .where(alone.c.presence != str(Presence.OFFLINE),
+                             alone.c.offline_deadline.is_(None),
+                             ~exists().where(_k.agent_id == alone.c.id, _k.expires_at > now))
+                      .with_for_update(skip_locked=True, key_share=True))
+            await conn.execute(update(t.agents).where(_a.id.in_(lonely))
+                               .values(offline_deadline=now + grace_ms))
+            if not requeued and not changed:
+                return Swept()
             conversations = [c for c in [await _conversation(conn, cid) for cid in requeued]
                              if c is not None]
             presences = await _presences(conn, changed)
@@ -560,60 +626,83 @@ async def _presences(conn: AsyncConnection, agent_ids: Collection[str]) -> dict[
 async def _loads(conn: AsyncConnection, agent_ids: Collection[str]) -> dict[str, int]:
     if not agent_ids:
         return {}
-    rows = (await conn.execute(
-        select(_c.agent_id, func.count().label("n"))
-        .where(_c.agent_id.in_(list(agent_ids)), _c.status == str(S.ASSIGNED))
-        .group_by(_c.agent_id))).all()
-    found = {row.agent_id: int(row.n) for row in rows}
+    rows = (await conn.execute(select(_a.id, _a.load)
+                               .where(_a.id.in_(list(agent_ids))))).all()
+    found = {row.id: int(row.load) for row in rows}
     return {agent_id: found.get(agent_id, 0) for agent_id in agent_ids}
 
 
-# Who may take a chat now: (room left, last_assigned_at, load) per free candidate.
-_Free = dict[str, tuple[int, int, int]]
+# Who may take a chat now: (room left, last_assigned_at, load, name) per free candidate.
+_Free = dict[str, tuple[int, int, int, str]]
 
 
-def _candidate_table(conn: AsyncConnection, candidates: Mapping[str, int]) -> Any:
-    """The candidates (agent id -> capacity) as a table of (key, value) rows, sent as ONE
-    JSON parameter: a thousand bound ids cost far more to send and compile than to parse."""
-    document = bindparam("candidates", orjson.dumps(dict(candidates)).decode(), type_=Text)
-    if conn.dialect.name == "sqlite":
-        return func.json_each(document).table_valued("key", "value").alias("candidate")
-    return (func.json_each_text(cast(document, JSON)).table_valued("key", "value")
-            .alias("candidate"))
+def _json_table(sqlite: bool, name: str) -> Any:
+    """A JSON object parameter `name` as a table of (key, value) rows (`json_each` on SQLite,
+    `json_each_text` on PostgreSQL): a thousand ids go as ONE parameter, which costs far less
+    to send and compile than a thousand bound ones."""
+    document = bindparam(name, type_=Text)
+    if sqlite:
+        return func.json_each(document).table_valued("key", "value").alias(name)
+    return func.json_each_text(cast(document, JSON)).table_valued("key", "value").alias(name)
+
+
+@functools.cache
+def _ranking(sqlite: bool, least_busy: bool) -> Any:
+    """_free_candidates' statement, built once per engine kind and strategy (building it per
+    call cost about as much CPU as running it). Parameters: candidates, team, limit."""
+    candidate = _json_table(sqlite, "candidates")
+    capacity = cast(candidate.c.value, Integer)
+    order: list[Any] = [_a.last_assigned_at, _a.id]
+    if least_busy:
+        order.insert(0, _a.load)
+    return (select(_a.id, _a.last_assigned_at, _a.load, _a.name, capacity.label("capacity"))
+            .select_from(candidate.join(t.agents, _a.id == candidate.c.key))
+            .where(_a.presence == str(Presence.ONLINE), _a.load < capacity,
+                   exists().where(_c.status == str(S.QUEUED),
+                                  _c.queue_team == bindparam("team")))
+            .order_by(*order).limit(bindparam("limit", type_=Integer))
+            .with_for_update(of=t.agents, skip_locked=True, key_share=True))
+
+
+# The heads of a team's queue, locked (other transactions skip them: the next in line).
+# Parameters: team, limit.
+_HEADS = (select(_c.id).where(_c.status == str(S.QUEUED), _c.queue_team == bindparam("team"))
+          .order_by(*_QUEUE_ORDER).limit(bindparam("limit", type_=Integer))
+          .with_for_update(skip_locked=True, key_share=True))
+
+
+@functools.cache
+def _give(sqlite: bool) -> Any:
+    """_assign_heads' UPDATE, built once per engine kind. Parameters: plan (a JSON object,
+    conversation id -> agent id), now, deadline. By id alone (the rows are locked): with
+    `status = 'queued'` in it, SQLite's planner walked the whole queue by its index instead
+    of the primary key."""
+    plan = _json_table(sqlite, "plan")
+    return (update(t.conversations).where(_c.id == plan.c.key)
+            .values(status=str(S.ASSIGNED), agent_id=plan.c.value,
+                    assigned_at=bindparam("now", type_=BigInteger),
+                    accept_deadline=bindparam("deadline", type_=BigInteger))
+            .returning(*_RETURNED))
 
 
 async def _free_candidates(conn: AsyncConnection, candidates: Mapping[str, int],
-                           strategy: Strategy, limit: int) -> _Free:
-    """The `limit` best online candidates below capacity, in one statement (read without
-    locks on PostgreSQL: a hint until _lock_free). The best `limit` are enough for `limit`
-    chats: an agent outside them is picked only after each of them was (_plan's keys only
-    grow), and that takes `limit` picks."""
-    candidate = _candidate_table(conn, candidates)
-    capacity = cast(candidate.c.value, Integer)
-    load = (select(func.count()).where(_c.agent_id == _a.id, _c.status == str(S.ASSIGNED))
-            .correlate(t.agents).scalar_subquery())
-    order: list[Any] = [_a.last_assigned_at, _a.id]
-    if strategy is Strategy.LEAST_BUSY:
-        order.insert(0, load)
-    rows = (await conn.execute(
-        select(_a.id, _a.last_assigned_at, load.label("load"), capacity.label("capacity"))
-        .select_from(candidate.join(t.agents, _a.id == candidate.c.key))
-        .where(_a.presence == str(Presence.ONLINE), load < capacity)
-        .order_by(*order).limit(limit))).all()
-    return {row.id: (row.capacity - row.load, row.last_assigned_at, row.load) for row in rows}
+                           strategy: Strategy, limit: int, *, team: str) -> _Free:
+    """The `limit` best online candidates below capacity, their rows locked, in one
+    statement, none when nothing waits in `team`'s queue: one primary-key read per
+    candidate, the load being on the row. The best `limit` are enough for `limit` chats: an
+    agent outside them is picked only after each of them was (_plan's keys only grow), and
+    that takes `limit` picks.
 
-
-async def _lock_free(conn: AsyncConnection, agent_ids: list[str],
-                     candidates: Mapping[str, int]) -> _Free:
-    """Lock these agents' rows (in id order: the module's docstring says why), then those of
-    them online and below capacity, counted under the locks."""
-    rows = (await conn.execute(
-        select(_a.id, _a.presence, _a.last_assigned_at).where(_a.id.in_(agent_ids))
-        .order_by(_a.id).with_for_update())).all()
-    loads = await _loads(conn, agent_ids)
-    return {row.id: (candidates[row.id] - loads[row.id], row.last_assigned_at, loads[row.id])
-            for row in rows
-            if row.presence == str(Presence.ONLINE) and loads[row.id] < candidates[row.id]}
+    On PostgreSQL the rows are locked as they are chosen, skipping those another
+    transaction holds (it is giving them chats, or changing their load: either way it
+    tells routing again when it is done), and a row changed since the statement's snapshot
+    is checked again at its newest (READ COMMITTED), so the loads read are exact."""
+    statement = _ranking(conn.dialect.name == "sqlite", strategy is Strategy.LEAST_BUSY)
+    rows = (await conn.execute(statement, {
+        "candidates": orjson.dumps(dict(candidates)).decode(), "team": team,
+        "limit": limit})).all()
+    return {row.id: (row.capacity - row.load, row.last_assigned_at, row.load, row.name)
+            for row in rows}
 
 
 def _plan(free: _Free, count: int, strategy: Strategy, now: int) -> list[tuple[str, int]]:
@@ -623,7 +712,7 @@ def _plan(free: _Free, count: int, strategy: Strategy, now: int) -> list[tuple[s
     chat more. Returns (agent id, place in the plan)."""
     least_busy = strategy is Strategy.LEAST_BUSY
     heap = [((load if least_busy else 0), last, agent_id, room)
-            for agent_id, (room, last, load) in free.items()]
+            for agent_id, (room, last, load, _) in free.items()]
     heapq.heapify(heap)
     plan: list[tuple[str, int]] = []
     while heap and len(plan) < count:
@@ -634,69 +723,51 @@ def _plan(free: _Free, count: int, strategy: Strategy, now: int) -> list[tuple[s
     return plan
 
 
-async def _assign_heads(conn: AsyncConnection, pairs: list[tuple[str, str]], *, now: int,
-                        accept_deadline: int | None, data: dict[str, object],
-                        sane_rowcount: bool) -> list[Conversation]:
-    """Give each (locked, queued) conversation to its (locked, free) agent: one statement per
-    table for the whole batch, and the log."""
-    from chatkit.storage.sql import _CONVERSATION_SELECT, _to_conversation
+# What an UPDATE of conversations returns: every column but the bot's state (as
+# sql._CONVERSATION_SELECT, whose agent name the caller adds).
+_RETURNED: list[Any] = [column for column in t.conversations.c if column.name != "bot_state"]
 
-    result = await conn.execute(
-        update(t.conversations)
-        .where(_c.id == bindparam("cid"), _c.status == str(S.QUEUED))
-        .values(status=str(S.ASSIGNED), agent_id=bindparam("aid"), assigned_at=now,
-                accept_deadline=accept_deadline),
-        [{"cid": conversation_id, "aid": agent_id} for conversation_id, agent_id in pairs])
-    # The rows are ours (row locks on PostgreSQL, the write lock on SQLite), so every UPDATE
-    # matches; where the driver reports a total, check it anyway.
-    if sane_rowcount and result.rowcount != len(pairs):
-        raise RuntimeError(f"assigned {result.rowcount} of {len(pairs)} locked chats")
-    await conn.execute(update(t.agents).where(_a.id.in_({a for _, a in pairs}))
-                       .values(last_assigned_at=now))
+
+def _returned(row: Any, agent_name: str | None) -> Conversation:
+    return Conversation(
+        id=row.id, contact_id=row.contact_id, status=ConversationStatus(row.status),
+        agent_id=row.agent_id, agent_name=agent_name, last_seq=row.last_seq,
+        created_at=row.created_at, queued_at=row.queued_at, assigned_at=row.assigned_at,
+        resolved_at=row.resolved_at, visitor_read_seq=row.visitor_read_seq,
+        agent_read_seq=row.agent_read_seq, team=row.team,
+        handoff_reason=None if row.handoff_reason is None else HandoffReason(row.handoff_reason),
+        queue_team=row.queue_team, priority=row.priority, accept_deadline=row.accept_deadline)
+
+
+async def _assign_heads(conn: AsyncConnection, pairs: list[tuple[str, str]],
+                        names: Mapping[str, str], *, now: int, accept_deadline: int | None,
+                        data: dict[str, object]) -> list[Conversation]:
+    """Give each (locked, queued) conversation to its (locked, free) agent: one UPDATE for
+    the whole batch that returns the rows, and the log. The triggers add each chat to its
+    agent's load and assigned time."""
+    rows = (await conn.execute(_give(conn.dialect.name == "sqlite"), {
+        "plan": orjson.dumps(dict(pairs)).decode(), "now": now,
+        "deadline": accept_deadline})).all()
+    # The rows are ours (row locks on PostgreSQL, the write lock on SQLite), so every one
+    # matches.
+    if len(rows) != len(pairs):
+        raise RuntimeError(f"assigned {len(rows)} of {len(pairs)} locked chats")
+    found = {row.id: _returned(row, names[row.agent_id]) for row in rows}
     await _log_many(conn, "conversation.assigned",
                     [(conversation_id, {"from": str(S.QUEUED), "agent_id": agent_id, **data})
                      for conversation_id, agent_id in pairs], now)
-    rows = (await conn.execute(_CONVERSATION_SELECT.where(
-        _c.id.in_([conversation_id for conversation_id, _ in pairs])))).all()
-    found = {row.id: _to_conversation(row) for row in rows}
     return [found[conversation_id] for conversation_id, _ in pairs]
 
 
 async def _lock_if_free(conn: AsyncConnection, agent_id: str, capacity: int, *,
                         require_online: bool) -> bool:
-    """Lock the agent's row; then whether they may take one more chat."""
-    presence = await conn.scalar(select(_a.presence).where(_a.id == agent_id)
-                                 .with_for_update())
-    if presence is None or (require_online and presence != str(Presence.ONLINE)):
+    """Lock the agent's row; then whether they may take one more chat (their load is on the
+    row)."""
+    row = (await conn.execute(select(_a.presence, _a.load).where(_a.id == agent_id)
+                              .with_for_update(key_share=True))).first()
+    if row is None or (require_online and row.presence != str(Presence.ONLINE)):
         return False
-    load = await conn.scalar(select(func.count()).select_from(t.conversations)
-                             .where(_c.agent_id == agent_id, _c.status == str(S.ASSIGNED)))
-    return int(load or 0) < capacity
-
-
-async def _assign(conn: AsyncConnection, conversation_id: str, agent_id: str, *,
-                  allowed_from: Collection[ConversationStatus], extra: list[Any], now: int,
-                  accept_deadline: int | None, actor_kind: str, actor_id: str | None,
-                  data: dict[str, object]) -> Conversation | None:
-    """The conditional UPDATE that gives the chat to the (locked) agent, and its log."""
-    from chatkit.storage.sql import _conversation
-
-    before = (await conn.execute(select(_c.status, _c.agent_id)
-                                 .where(_c.id == conversation_id))).first()
-    result = await conn.execute(
-        update(t.conversations)
-        .where(_c.id == conversation_id, _c.status.in_([str(s) for s in allowed_from]), *extra)
-        .values(status=str(S.ASSIGNED), agent_id=agent_id, assigned_at=now,
-                accept_deadline=accept_deadline, abandon_deadline=None))
-    if result.rowcount != 1 or before is None:
-        return None
-    await conn.execute(update(t.agents).where(_a.id == agent_id).values(last_assigned_at=now))
-    extra_data: dict[str, object] = {"previous_agent_id": before.agent_id} if (
-        before.agent_id not in (None, agent_id)) else {}
-    await _log(conn, "conversation.assigned", conversation_id, actor_id,
-               {"from": before.status, "agent_id": agent_id, **extra_data, **data}, now,
-               actor_kind=actor_kind)
-    return await _conversation(conn, conversation_id)
+    return int(row.load) < capacity
 
 
 async def _to_front(conn: AsyncConnection, conditions: list[Any], *, team: str | None,

@@ -8,6 +8,7 @@ a browser here. Without /usr/bin/chromium these tests are skipped.
 
 from __future__ import annotations
 
+import json
 import os
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
@@ -125,11 +126,26 @@ async def serve_page(aiohttp_server: Callable[..., Awaitable[TestServer]], html:
     return f"http://{server.host}:{server.port}/"
 
 
+async def serve_host_page(aiohttp_server: Callable[..., Awaitable[TestServer]], chat: Chat, *,
+                          identify: dict[str, Any] | None = None,
+                          attributes: dict[str, Any] | None = None,
+                          every_path: bool = False) -> str:
+    """The hostile host page with chatkit's widget, on another origin (another port) than
+    chatkit; returns its URL. `identify` and `attributes` are queued through the page's
+    ChatKit stub before widget.js has loaded, as a host site's template would."""
+    calls = "".join(f"\n    ChatKit({json.dumps(name)}, {json.dumps(value)});"
+                    for name, value in (("identify", identify), ("setAttributes", attributes))
+                    if value is not None).replace("</", "<\\/")  # inside the page's <script>
+    stub = "window.__events = [];"
+    html = (HOSTILE_HOST_PAGE.replace(stub, stub + calls)
+            .replace("__WIDGET__", f"{chat.mount}/widget.js"))
+    return await serve_page(aiohttp_server, html, every_path=every_path)
+
+
 @pytest.fixture
 async def host_page(aiohttp_server: Callable[..., Awaitable[TestServer]], chat: Chat) -> str:
     """URL of the hostile host page, on another origin (another port) than chatkit."""
-    return await serve_page(aiohttp_server,
-                            HOSTILE_HOST_PAGE.replace("__WIDGET__", f"{chat.mount}/widget.js"))
+    return await serve_host_page(aiohttp_server, chat)
 
 
 @pytest.fixture

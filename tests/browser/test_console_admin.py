@@ -1,5 +1,5 @@
-"""The console's admin view: an admin edits routing (a team's strategy, an agent's
-capacity); what the server refuses is shown next to the row it is about."""
+"""The console's admin view: an admin edits routing (a team's strategy and business hours, an
+agent's capacity); what the server refuses is shown next to the row it is about."""
 
 from __future__ import annotations
 
@@ -37,8 +37,24 @@ async def test_an_admin_changes_a_strategy_and_a_capacity(page: Any, chat: Chat,
     assert (await chat.kit.routing.current_config()).version == 1
 
     await grace.locator("[data-field=capacity]").fill("5")
+    # Business hours as a form: a time zone, each day's hours, holidays one per line.
+    await expect(team.locator("[data-field=time-zone]")).to_be_hidden()  # always open
+    await team.locator("[data-field=hours-mode]").select_option("weekly")
+    await team.locator("[data-field=time-zone]").fill("Europe/Madrid")
+    await team.locator("[data-field=hours-mon]").fill("09:00-14:00, 15:00-18:00")
+    await team.locator("[data-field=hours-fri]").fill("9 to 5")
+    await team.locator("[data-field=holidays]").fill(
+        "2026-12-25\n2026-12-24 09:00-13:00 Christmas Eve")
+    await page.click("#admin-save")
+    await expect(team.locator(".row-problems")).to_contain_text(
+        "teams[0].hours.weekly.fri: write times as 09:00-18:00")
+    assert (await chat.kit.routing.current_config()).version == 1
+    await team.locator("[data-field=hours-fri]").fill("22:00-02:00")
     await page.click("#admin-save")
     await expect(page.locator("#admin-saved")).to_contain_text("Saved: version 2")
+    await expect(team.locator("[data-field=hours-fri]")).to_have_value("22:00-02:00")
+    await expect(team.locator("[data-field=holidays]")).to_have_value(
+        "2026-12-25\n2026-12-24 09:00-13:00 Christmas Eve")
     await expect(grace.locator(".row-problems")).to_be_empty()
     await screenshot(page, "routing")
 
@@ -46,6 +62,12 @@ async def test_an_admin_changes_a_strategy_and_a_capacity(page: Any, chat: Chat,
     assert stored.version == 2 and stored.source == "admin"
     assert stored.document["teams"][0]["strategy"] == "least_busy"
     assert stored.document["agents"][AGENT_EMAIL]["capacity"] == 5
+    assert stored.document["teams"][0]["hours"] == {  # as the server stores it
+        "time_zone": "Europe/Madrid", "always": False,
+        "weekly": {"mon": [["09:00", "14:00"], ["15:00", "18:00"]], "fri": [["22:00", "02:00"]]},
+        "holidays": [{"date": "2026-12-25", "hours": [], "name": None},
+                     {"date": "2026-12-24", "hours": [["09:00", "13:00"]],
+                      "name": "Christmas Eve"}]}
     agent = await chat.kit.store.get_agent_by_email(AGENT_EMAIL)
     assert agent is not None and chat.kit.routing.routing.capacity_of(agent) == 5
     # The form shows the saved version; the admin's own name is on it.

@@ -4,7 +4,6 @@ markup render as inert text."""
 
 from __future__ import annotations
 
-import json
 from collections.abc import Awaitable, Callable
 from typing import Any
 
@@ -12,10 +11,9 @@ import pytest
 from aiohttp.test_utils import TestServer
 
 from tests.browser.conftest import (
-    HOSTILE_HOST_PAGE,
     Chat,
     inbox_view,
-    serve_page,
+    serve_host_page,
     sign_in,
 )
 
@@ -30,12 +28,8 @@ async def test_the_panel_shows_the_context_after_a_handoff_and_renders_markup_in
         on_duty: None, screenshot: Any) -> None:
     from playwright.async_api import expect
 
-    calls = (f"ChatKit('identify', {json.dumps({'id': 'eve-1', 'name': XSS_NAME})});\n"
-             f"    ChatKit('setAttributes', {json.dumps({'note': XSS_VALUE, 'plan': 'Pro'})});\n"
-             ).replace("</", "<\\/")  # inside the host page's <script>
-    stub = "window.__events = [];"
-    host = await serve_page(aiohttp_server, HOSTILE_HOST_PAGE.replace(
-        stub, f"{stub}\n    {calls}").replace("__WIDGET__", f"{chat.mount}/widget.js"))
+    host = await serve_host_page(aiohttp_server, chat, identify={"id": "eve-1", "name": XSS_NAME},
+                                 attributes={"note": XSS_VALUE, "plan": "Pro"})
     await page.goto(host + "?from=ad")
     await page.evaluate("ChatKit('open')")
     frame = page.frame_locator("chatkit-widget iframe")

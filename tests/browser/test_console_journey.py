@@ -6,7 +6,6 @@ resolves it. Markup in the visitor's text, name and attributes stays inert text 
 
 from __future__ import annotations
 
-import json
 from collections.abc import Awaitable, Callable
 from typing import Any
 
@@ -19,11 +18,10 @@ from tests.browser.conftest import (
     AGENT_EMAIL,
     AGENT_NAME,
     AGENT_PASSWORD,
-    HOSTILE_HOST_PAGE,
     PREFIX,
     Chat,
     inbox_view,
-    serve_page,
+    serve_host_page,
     sign_in,
 )
 from tests.browser.test_console_inbox import until_online
@@ -77,12 +75,9 @@ async def test_handoff_canned_note_whisper_transfer_and_resolve(
         await until_online(chat, AGENT_EMAIL, grace)
 
         # The visitor, on the host site, who says who they are (unsigned) with markup in it.
-        calls = (f"ChatKit('identify', {json.dumps({'id': 'eve-1', 'name': XSS_NAME})});\n"
-                 f"    ChatKit('setAttributes', {json.dumps({'plan': XSS_PLAN})});\n"
-                 ).replace("</", "<\\/")
-        stub = "window.__events = [];"
-        host = await serve_page(aiohttp_server, HOSTILE_HOST_PAGE.replace(
-            stub, f"{stub}\n    {calls}").replace("__WIDGET__", f"{chat.mount}/widget.js"))
+        host = await serve_host_page(aiohttp_server, chat,
+                                     identify={"id": "eve-1", "name": XSS_NAME},
+                                     attributes={"plan": XSS_PLAN})
         await page.goto(host)
         await page.evaluate("ChatKit('open')")
         widget = page.frame_locator("chatkit-widget iframe")
@@ -103,6 +98,7 @@ async def test_handoff_canned_note_whisper_transfer_and_resolve(
         # A canned response, then a note only agents see.
         reply = grace.locator("#reply-input")
         await reply.type("/hel")
+        await expect(grace.locator("#canned-list li b")).to_have_text(["/hello"])
         await reply.press("Enter")
         # Filled in with the visitor's first name, markup and all, as text.
         greeting = f"Hi <img, I'm {AGENT_NAME}. How can I help you today?"

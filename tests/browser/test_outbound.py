@@ -17,10 +17,9 @@ from tests.browser.conftest import (
     AGENT_EMAIL,
     AGENT_NAME,
     AGENT_PASSWORD,
-    HOSTILE_HOST_PAGE,
     PREFIX,
     Chat,
-    serve_page,
+    serve_host_page,
 )
 
 pytestmark = pytest.mark.browser
@@ -58,8 +57,7 @@ async def chat(aiohttp_server: Callable[..., Awaitable[TestServer]], tmp_path: P
 @pytest.fixture
 async def site(aiohttp_server: Callable[..., Awaitable[TestServer]], chat: Chat) -> str:
     """The host site, on another origin: every path serves the page with the widget."""
-    html = HOSTILE_HOST_PAGE.replace("__WIDGET__", f"{chat.mount}/widget.js")
-    return (await serve_page(aiohttp_server, html, every_path=True)).rstrip("/")
+    return (await serve_host_page(aiohttp_server, chat, every_path=True)).rstrip("/")
 
 
 

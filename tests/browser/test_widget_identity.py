@@ -3,7 +3,6 @@ its server) before the widget's script has loaded, and the agent sees a verified
 
 from __future__ import annotations
 
-import json
 from collections.abc import Awaitable, Callable
 from typing import Any
 
@@ -12,7 +11,7 @@ from aiohttp.test_utils import TestServer
 
 from chatkit.identity import identity_hash
 from tests.browser.agent import Agent
-from tests.browser.conftest import HOSTILE_HOST_PAGE, Chat, serve_page
+from tests.browser.conftest import Chat, serve_host_page
 
 pytestmark = pytest.mark.browser
 
@@ -27,13 +26,8 @@ async def identified_page(aiohttp_server: Callable[..., Awaitable[TestServer]],
     attributes) through the queue stub, before widget.js has loaded."""
     # The host site's server side: it signs the id with the shared secret.
     signed = {**USER, "hash": identity_hash(IDENTITY_SECRET, USER["id"])}
-    calls = (f"ChatKit('identify', {json.dumps(signed)});\n"
-             "    ChatKit('setAttributes', {plan: 'pro', seats: 12, trial: false});\n")
-    stub = "window.__events = [];"
-    html = (HOSTILE_HOST_PAGE.replace(stub, f"{stub}\n    {calls}")
-            .replace("__WIDGET__", f"{chat.mount}/widget.js"))
-
-    return await serve_page(aiohttp_server, html)
+    return await serve_host_page(aiohttp_server, chat, identify=signed,
+                                 attributes={"plan": "pro", "seats": 12, "trial": False})
 
 
 
@@ -83,3 +77,41 @@ async def test_a_page_identifies_before_the_script_loads_and_the_agent_sees_it_v
     history = (await agent.ok("join", {"conversation_id": conversation}))["messages"]
     assert [m["body"] for m in history if m["sender"] == "visitor"] == [
         "Is my order on its way?", "Logged in again"]
+
+
+async def test_a_tab_that_becomes_another_contact_shows_only_that_contacts_chat(
+        page: Any, host_page: str, chat: Chat) -> None:
+    from playwright.async_api import expect
+
+    from tests.clients import Visitor
+
+    chat.kit.identity.secret = IDENTITY_SECRET
+    signed = {**USER, "hash": identity_hash(IDENTITY_SECRET, USER["id"])}
+    # The user has a chat going on their phone...
+    phone = Visitor(chat.server)
+    await phone.start()
+    await phone.ok("identify", signed)
+    await phone.say("Asked from my phone", "p-1")
+    # ...and, not signed in yet on this computer, starts another one.
+    await page.goto(host_page)
+    await page.evaluate("ChatKit('open')")
+    frame = page.frame_locator("chatkit-widget iframe")
+    await frame.locator("#ck-input").fill("Asked before signing in")
+    await frame.locator("#ck-input").press("Enter")
+    anonymous = frame.locator("li.ck-msg--visitor", has_text="Asked before signing in")
+    await expect(anonymous).to_have_attribute("data-state", "sent")
+    # Signing in makes this tab the user's: it shows their chat, and only theirs (the
+    # computer's own open chat stays with the computer's anonymous contact).
+    await page.evaluate("(user) => ChatKit('identify', user)", signed)
+    phone_message = frame.locator("li.ck-msg--visitor", has_text="Asked from my phone")
+    await expect(phone_message).to_be_visible()
+    await expect(anonymous).to_have_count(0)
+    # What this tab sends now goes to that chat.
+    await frame.locator("#ck-input").fill("Now signed in")
+    await frame.locator("#ck-input").press("Enter")
+    await expect(frame.locator("li.ck-msg--visitor", has_text="Now signed in")).to_have_attribute(
+        "data-state", "sent")
+    while (received := await phone.next("message"))["sender"] != "visitor":
+        pass  # the bot's replies to the phone's message
+    assert received["body"] == "Now signed in"
+    await phone.close()

@@ -4,7 +4,6 @@ site did not verify gets no such view."""
 
 from __future__ import annotations
 
-import json
 from collections.abc import Awaitable, Callable
 from typing import Any
 
@@ -12,7 +11,7 @@ import pytest
 from aiohttp.test_utils import TestServer
 
 from chatkit.identity import identity_hash
-from tests.browser.conftest import HOSTILE_HOST_PAGE, Chat, serve_page
+from tests.browser.conftest import Chat, serve_host_page
 
 pytestmark = pytest.mark.browser
 
@@ -23,10 +22,7 @@ USER = {"id": "customer-2002", "name": "Hedy Lamarr", "email": "hedy@exmaple.com
 async def page_identifying(aiohttp_server: Callable[..., Awaitable[TestServer]], chat: Chat,
                            user: dict[str, str]) -> str:
     """A host page on another origin that identifies `user` before widget.js has loaded."""
-    stub = "window.__events = [];"
-    html = (HOSTILE_HOST_PAGE.replace(stub, f"{stub}\n    ChatKit('identify', {json.dumps(user)});")
-            .replace("__WIDGET__", f"{chat.mount}/widget.js"))
-    return await serve_page(aiohttp_server, html)
+    return await serve_host_page(aiohttp_server, chat, identify=user)
 
 
 async def test_a_verified_visitor_corrects_their_email(

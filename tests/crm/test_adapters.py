@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
 import sqlite3
 from collections.abc import AsyncIterator
@@ -11,7 +12,16 @@ import pytest
 from aiohttp import web
 
 from chatkit import ChatKit, Settings
-from chatkit.crm import CRM_OUTCOME, ContactsCRM, CRMAdapter, CRMIdentity, Outcome
+from chatkit.crm import (
+    CRM_OUTCOME,
+    ContactsCRM,
+    ContextService,
+    CRMAdapter,
+    CRMContact,
+    CRMContext,
+    CRMIdentity,
+    Outcome,
+)
 from chatkit.storage import SqlStore
 from tests.bot.conftest import load_example
 
@@ -85,3 +95,38 @@ def test_a_crm_without_the_ports_methods_is_refused(tmp_path: Path) -> None:
     with pytest.raises(TypeError, match="crm"):
         ChatKit(Settings(database_url=f"sqlite:///{tmp_path}/x.db"),
                 crm=object())  # type: ignore[arg-type]
+
+
+class GatedCRM(ContactsCRM):
+    """chatkit's contacts, with each fetch held until the test opens the gate."""
+
+    def __init__(self, store: SqlStore) -> None:
+        super().__init__(store)
+        self.gate = asyncio.Event()
+        self.fetches = 0
+
+    async def fetch_context(self, contact: CRMContact) -> CRMContext:
+        self.fetches += 1
+        await self.gate.wait()
+        return await super().fetch_context(contact)
+
+
+async def test_an_agent_who_opens_the_chat_during_the_build_waits_for_it(
+        store: SqlStore) -> None:
+    crm = GatedCRM(store)
+    service = ContextService(store, crm)
+    contact = await store.create_contact()
+    await store.identify_contact(contact.id, external_id="user-7", name="Lin", email=None)
+    conversation = await store.create_conversation(contact.id)
+    service.handed_over(conversation)
+    opened = [asyncio.create_task(service.panel(conversation)) for _ in range(2)]
+    await asyncio.sleep(0.05)
+    assert not any(task.done() for task in opened) and crm.fetches == 1
+    crm.gate.set()
+    first, second = await asyncio.gather(*opened)
+    assert first == second and first["crm"]["status"] == "ok" and crm.fetches == 1
+    assert (await store.get_conversation_context(conversation.id))[0] == first  # type: ignore[index]
+    # Built and kept: the next agent reads it; a refresh asks the CRM again.
+    assert await service.panel(conversation) == first and crm.fetches == 1
+    await service.panel(conversation, refresh=True)
+    assert crm.fetches == 2

@@ -18,6 +18,7 @@ TRICKY = [
     "a\u0000b\u200bc\ufffd", "don't can't won't", "¿Cuánto tarda el envío?", "ﬁne ligature",
     "İstanbul", "e-mail: ada@example.com, +44 (0)20 7946-0958", "unaffordableness",
     "ÀÉÎÕÜ ß æ ø", "1,000.50$", "x\u0301\u0302", "\U0001F600\U0001F600", "a\r\nb",
+    "ascii controls a\x0bb\x1fc\x7fd\x00e\tf\x0cg [x]{y}~`z^_|\\@#", "MiXeD CaSe 42x",
 ]
 
 

@@ -103,3 +103,64 @@ def test_search_as_you_type_takes_the_last_word_as_unfinished(kb: KnowledgeBase)
     assert prefixed[0].confidence > plain[0].confidence + 0.1
     # A finished word the KB knows is left alone.
     assert kb.search("return policy", limit=1, prefix=True)[0].entry.id == "returns"
+
+
+def test_meaning_cells_partition_the_entries_and_find_near_ones() -> None:
+    import numpy as np
+
+    from chatkit.kb.matcher import PROBED_CELLS, _Cells, _unit_rows
+
+    rng = np.random.default_rng(3)
+    # 40 topics, 100 vectors each scattered around the topic's direction.
+    topics = _unit_rows(rng.normal(size=(40, 32)))
+    rows = _unit_rows(np.repeat(topics, 100, axis=0) + 0.15 * rng.normal(size=(4000, 32)))
+    cells = _Cells.build(rows)
+    assert len(cells.centres) == 63 and cells.starts[-1] == len(rows)
+    assert sorted(cells.members.tolist()) == list(range(len(rows)))  # each row in one cell
+    assert len(cells.centres) > PROBED_CELLS  # a lookup reads a few cells, not all
+    hits = 0
+    for i in rng.choice(len(rows), size=200, replace=False).tolist():
+        query = _unit_rows(rows[i] + 0.05 * rng.normal(size=32))
+        exact = set(np.argsort(-(rows @ query))[:10].tolist())
+        found = set(cells.top(query, 10).tolist())
+        assert len(found) == 10
+        hits += len(found & exact)
+    assert hits / 2000 > 0.9  # recall of the exact ten nearest
+
+
+def test_a_big_kb_finds_by_meaning_through_the_cells(monkeypatch: pytest.MonkeyPatch) -> None:
+    from chatkit.kb import matcher
+
+    monkeypatch.setattr(matcher, "MEANING_SCAN_LIMIT", 50)
+    filler = [entry(f"store-{n}", f"What are the opening hours of store number {n}?")
+              for n in range(200)]
+    kb = KnowledgeBase([
+        entry("lost-card", "How do I report a lost card?", "I lost my credit card"),
+        entry("shipping", "How long does shipping take?", "When will my order arrive?"),
+        *filler])
+    found = kb.matcher("en")
+    assert found is not None and found._cells is not None
+    # No word in common with any entry: only the meaning index can find these.
+    assert top(kb, "stolen wallet and visa") == "lost-card"
+    assert top(kb, "parcel delivery days") == "shipping"
+
+
+def test_big_kbs_sum_postings_in_a_scratch_array_with_the_same_result(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    import numpy as np
+
+    from chatkit.kb import matcher
+
+    rng = np.random.default_rng(5)
+    rows = np.repeat(np.arange(3000), 5)
+    features = rng.integers(0, 60, size=len(rows))  # about 250 postings per feature
+    index, _ = matcher._Rows.build(rows, features, rng.random(len(rows)), 3000)
+    queries = [(np.sort(rng.choice(60, size=size, replace=False)), rng.random(size))
+               for size in (1, 3, 8) for _ in range(5)]
+    expected = [sorted(index.top(ids, weights, 10).tolist()) for ids, weights in queries]
+    assert all(len(found) == 10 for found in expected)
+    monkeypatch.setattr(matcher, "DENSE_ROWS", 0)  # as in a KB of more than 65,536 rows
+    for _ in range(2):  # the scratch array is clean again after each lookup
+        assert [sorted(index.top(ids, weights, 10).tolist())
+                for ids, weights in queries] == expected
+    assert not index._scratch.sums.any()

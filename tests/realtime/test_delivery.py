@@ -227,3 +227,23 @@ async def test_agent_token_expires(server: TestServer, make_settings: object) ->
     with pytest.raises(Exception, match="failed to connect"):
         await agent.connect({"token": token})
     assert agent.connect_error == {"code": "invalid_token", "message": "token expired"}
+
+
+async def test_a_message_stored_while_an_agent_joins_reaches_them(
+        server: TestServer, visitor: Visitor, agent: AgentClient) -> None:
+    """Joining reads the transcript after the socket is in the conversation's room: a message
+    stored right after the read (another process, say) arrives live instead of being missed."""
+    sent = await visitor.start() and await visitor.say("first", "v-1")
+    service = server.kit.conversations  # type: ignore[attr-defined]
+    read_page = service._page
+
+    async def page_then_a_message(*args: object, **kwargs: object) -> object:
+        page = await read_page(*args, **kwargs)
+        await visitor.say("while joining", "v-2")  # stored after the read, before the ack
+        return page
+
+    service._page = page_then_a_message
+    joined = await agent.ok("join", {"conversation_id": sent["conversation_id"]})
+    assert [m["body"] for m in joined["messages"]] == ["first"]
+    live = await agent.next("message")
+    assert live["body"] == "while joining"

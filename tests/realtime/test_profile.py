@@ -225,3 +225,36 @@ async def test_the_preferred_language_is_the_conversations(start_server: StartSe
     assert greeting_es["conversation_id"] != preferred["conversation_id"]
     for visitor in (spanish_page, english_page):
         await visitor.close()
+
+
+async def test_the_host_sites_identify_and_attributes_reach_agents_in_a_chat(
+        server: TestServer) -> None:
+    ada, sue = [await console(server, name) for name in ("ada", "sue")]
+    visitor = Visitor(server)
+    await visitor.start()
+    # No conversation yet: a page view's identify and attributes are logged, nobody is told.
+    await visitor.ok("identify", {"id": "user-9", "name": "Lin"})
+    await visitor.ok("attributes", {"attributes": {"plan": "free"}})
+    contact_id = await contact_id_of(visitor)
+    assert len((await store(server).contact_history(contact_id))[0]) == 3
+    await visitor.say("Hello", "v-1")  # queued for support: Ada's team
+    await sue.ok("conversations")
+    assert sue.pending("contact") == [] and ada.pending("contact") == []
+    # In a chat, the next page's changes reach who may see it, with the host as the actor.
+    await visitor.ok("attributes", {"attributes": {"plan": "pro"}})
+    for agent in (ada, sue):
+        told = await agent.next("contact")
+        assert told["contact"]["id"] == contact_id
+        assert told["contact"]["attributes"] == {"plan": "pro"}
+        assert [(c["field"], c["old"], c["new"], c["actor_kind"], c["via"])
+                for c in told["changes"]] == [("attributes.plan", "free", "pro", "host",
+                                               "attributes")]
+    await visitor.ok("identify", {"id": "user-9", "name": "Lin Wu"})
+    assert [c["field"] for c in (await sue.next("contact"))["changes"]] == ["name"]
+    # The same again changes nothing and tells nobody.
+    await visitor.ok("identify", {"id": "user-9", "name": "Lin Wu"})
+    await visitor.ok("attributes", {"attributes": {"plan": "pro"}})
+    await sue.ok("conversations")
+    assert sue.pending("contact") == []
+    for client in (ada, sue, visitor):
+        await client.close()

@@ -151,6 +151,9 @@ class World:
     async def check(self) -> list[str]:
         """The invariants that hold at any moment, read from the store."""
         problems = list(self.notifier.problems)
+        # The load kept on each agent's row is their count of assigned chats.
+        problems += [f"agent {agent_id} has load {kept}, holds {counted}"
+                     for agent_id, (kept, counted) in (await self.store.check_loads()).items()]
         loads = await self.store.agent_loads([a.id for a in self.agents])
         for agent in self.agents:
             if loads[agent.id] > self.routing.routing.capacity_of(agent):

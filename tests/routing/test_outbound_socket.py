@@ -187,3 +187,66 @@ async def test_the_visitor_status_route_needs_a_valid_token(chat: TestServer) ->
     agent_token = await agent.login("ada@example.com", PASSWORD)
     assert (await visitor_status(chat, agent_token))[0] == 401
     await agent.close()
+
+
+async def test_outbound_over_rest_for_programs(chat: TestServer) -> None:
+    """GET /api/contacts and POST /api/conversations do what `contacts` and `start` do, with
+    an agent's bearer token; their errors are JSON with the REST statuses."""
+    contact_id, token = await known_visitor(chat, "grace@example.com")
+    base = f"http://{chat.host}:{chat.port}{PREFIX}/api"
+    async with aiohttp.ClientSession() as http:
+        async with http.post(f"{base}/agents/login", json={
+                "email": "ada@example.com", "password": PASSWORD}) as response:
+            bearer = {"Authorization": f"Bearer {(await response.json())['token']}"}
+
+        async def call(method: str, path: str, **kwargs: Any) -> tuple[int, Any]:
+            async with http.request(method, f"{base}{path}", **kwargs) as response:
+                return response.status, await response.json()
+
+        assert (await call("GET", "/contacts?query=grace", headers=bearer))[1] == {
+            "contacts": (await call("GET", "/contacts?query=GRACE@example", headers=bearer)
+                         )[1]["contacts"]}
+        status, found = await call("GET", "/contacts?query=grace&limit=5", headers=bearer)
+        assert status == 200
+        assert [(c["id"], c["email"]) for c in found["contacts"]] == [
+            (contact_id, "grace@example.com")]
+        for query, problem in [("", "query"), ("?query=%20", "query"),
+                               ("?query=a&limit=0", "limit"), ("?query=a&query=b", "query"),
+                               ("?query=a&extra=1", "extra")]:
+            status, refused = await call("GET", f"/contacts{query}", headers=bearer)
+            assert (status, refused["error"]["code"]) == (422, "invalid_query"), query
+            assert problem in refused["error"]["message"]
+        assert (await call("GET", "/contacts?query=grace"))[0] == 401
+
+        start = {"contact_id": contact_id, "client_id": "crm-1", "body": "Your order shipped."}
+        status, started = await call("POST", "/conversations", json=start, headers=bearer)
+        assert status == 201
+        conversation = started["conversation"]
+        assert (conversation["status"], conversation["agent_name"],
+                conversation["contact_id"]) == ("assigned", "Ada", contact_id)
+        assert (started["message"]["seq"], started["message"]["body"]) == (
+            1, "Your order shipped.")
+        # A resend answers what the first one started; another start is a conflict naming it.
+        status, again = await call("POST", "/conversations", json=start, headers=bearer)
+        assert (status, again["conversation"]["id"]) == (201, conversation["id"])
+        status, refused = await call("POST", "/conversations", headers=bearer,
+                                     json={**start, "client_id": "crm-2"})
+        assert (status, refused["error"]["code"]) == (409, "conflict")
+        assert refused["error"]["conversation_id"] == conversation["id"]
+        for payload, expected in [({**start, "client_id": "crm-3", "contact_id": "nobody"},
+                                   (404, "not_found")),
+                                  # Its client id is the first start's, for another contact.
+                                  ({**start, "contact_id": "nobody"}, (409, "conflict")),
+                                  ({**start, "body": " "}, (400, "invalid_payload")),
+                                  ({"contact_id": contact_id}, (400, "invalid_payload"))]:
+            status, refused = await call("POST", "/conversations", json=payload,
+                                         headers=bearer)
+            assert (status, refused["error"]["code"]) == expected, payload
+        assert (await call("POST", "/conversations", json=start))[0] == 401
+
+    # The visitor sees it on their next visit, as with the socket.
+    visitor = Visitor(chat)
+    resumed = await visitor.start(token)
+    assert resumed["conversation"]["id"] == conversation["id"]
+    assert [m["body"] for m in resumed["messages"]] == ["Your order shipped."]
+    await visitor.close()

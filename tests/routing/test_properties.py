@@ -6,8 +6,10 @@ agent above capacity, every assignment to an eligible online agent and to the fi
 from __future__ import annotations
 
 import asyncio
+import os
 import tempfile
 
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -15,6 +17,7 @@ from chatkit.errors import ChatKitError
 from chatkit.models import ConversationStatus, Handoff, HandoffReason, Presence
 from chatkit.storage import SqlStore
 from tests.routing.harness import TEAMS, Clock, World, make_world, open_chats
+from tests.storage.conftest import _drop_postgres_database, _postgres_database
 
 S = ConversationStatus
 OPS = ["queue", "online", "away", "connect", "disconnect", "accept", "pick", "transfer_agent",
@@ -71,10 +74,11 @@ async def apply(world: World, step: Step, connections: dict[int, list[str]],
         pass  # refused (at capacity, not theirs, ...): refusals change nothing
 
 
-async def run(script: list[Step]) -> int:
-    """Run the script, checking after each step; returns how many assignments were made."""
+async def run(script: list[Step], url: str | None = None) -> int:
+    """Run the script (on a new SQLite file, or the database `url` names), checking after
+    each step; returns how many assignments were made."""
     with tempfile.TemporaryDirectory() as directory:
-        store = SqlStore(f"sqlite:///{directory}/p.db")
+        store = SqlStore(url or f"sqlite:///{directory}/p.db")
         await store.open()
         try:
             world = await make_world(store)
@@ -104,6 +108,22 @@ def test_assignment_invariants_hold_whatever_happens(script: list[Step]) -> None
 
 def test_a_busy_day_keeps_the_invariants() -> None:
     """One long fixed script, so the interesting states are surely reached."""
+    assert asyncio.run(run(_busy_day())) > 10
+
+
+@pytest.mark.postgres
+async def test_a_busy_day_keeps_the_invariants_on_postgresql() -> None:
+    """The same on PostgreSQL, whose locking (storage/sql_routing.py) differs."""
+    if not os.environ.get("CHATKIT_TEST_POSTGRES"):
+        pytest.skip("needs CHATKIT_TEST_POSTGRES")
+    url, name = await _postgres_database()
+    try:
+        assert await run(_busy_day(), url) > 10
+    finally:
+        await _drop_postgres_database(name)
+
+
+def _busy_day() -> list[Step]:
     script: list[Step] = []
     for n in range(4):
         script += [("connect", n, 0), ("online", n, 0)]
@@ -114,7 +134,7 @@ def test_a_busy_day_keeps_the_invariants() -> None:
         if n % 6 == 5:
             script += [("disconnect", n % 4, 0), ("tick", 0, 4), ("connect", n % 4, 0),
                        ("online", n % 4, 0)]
-    assert asyncio.run(run(script)) > 10
+    return script
 
 
 def test_chats_waiting_for_a_team_that_is_gone_move_to_the_default_team() -> None:

@@ -2,11 +2,13 @@
 ../shared/DESIGN.md promises for scale-out, proven with whole processes (each test gets a
 fresh database and its own Redis channel).
 
-- a visitor on one process and its agent on another talk both ways;
+- a visitor on one process and its agent on another talk both ways, and a third process
+  hears none of it (Redis routes each event to the processes holding its rooms);
 - handoffs racing on all three processes never give a chat to two agents nor an agent more
   than their capacity;
-- kill -9 of the visitor's process mid-stream: the visitor reconnects to another, and no
-  acknowledged message is lost or stored twice;
+- kill -9 of the visitor's process mid-stream: the visitor reconnects to another, no
+  acknowledged message is lost or stored twice, and the dead process's entries leave Redis's
+  room directory;
 - kill -9 of an agent's process: another process takes over its timers and gives the
   agent's chats to someone else.
 """
@@ -21,11 +23,14 @@ from pathlib import Path
 from typing import Any
 
 import aiohttp
+import orjson
 import pytest
+from redis.asyncio import Redis
 from sqlalchemy import func, select
 
 from chatkit import AgentRole
 from chatkit.agents import AgentService
+from chatkit.realtime.agent import AGENT
 from chatkit.storage import SqlStore
 from chatkit.storage import schema as t
 from tests.clients import AgentClient, Visitor
@@ -64,6 +69,8 @@ class Cluster:
         }
         self.processes: list[Served] = []
         self.store = SqlStore(database)
+        self.redis = Redis.from_url(redis)
+        self.channel = self.env["CHATKIT_REDIS_CHANNEL"]
 
     async def start(self, count: int, **settings: str) -> list[Served]:
         self.env.update({f"CHATKIT_{name.upper()}": value for name, value in settings.items()})
@@ -84,6 +91,16 @@ class Cluster:
             await served.__aexit__()
             assert "Traceback" not in served.output, served.output
         await self.store.close()
+        await self.redis.aclose()
+
+    async def holders(self, namespace: str, room: str) -> set[str]:
+        """The processes (ids) Redis's directory has for a room."""
+        key = f"{self.channel}:room:{namespace}:{room}"
+        return {member.decode() for member in await self.redis.smembers(key)}
+
+    async def hosts(self) -> set[str]:
+        return {member.decode() for member in
+                await self.redis.smembers(f"{self.channel}:hosts")}
 
     async def scalar(self, query: Any) -> Any:
         async with self.store._read() as conn:
@@ -129,9 +146,23 @@ async def eventually(check: Callable[[], Awaitable[bool]]) -> None:
 
 
 async def test_visitor_and_agent_on_different_processes(cluster: Cluster) -> None:
-    one, two, _ = await cluster.start(3)
+    one, two, three = await cluster.start(3)
     await cluster.agent("ada")
     ada = await online(two, "ada")
+    bystander = Visitor(Address(three))  # type: ignore[arg-type]
+    await bystander.start()  # another visitor: process three is in the directory too
+    # What Redis sends to each process's own channel, from here on.
+    by_host: dict[str, list[Any]] = {}
+    listener = cluster.redis.pubsub()
+    await listener.psubscribe(f"{cluster.channel}:host:*")
+
+    async def listen() -> None:
+        async for message in listener.listen():
+            if message["type"] == "pmessage":
+                host = bytes(message["channel"]).decode().rsplit(":", 1)[1]
+                by_host.setdefault(host, []).extend(orjson.loads(message["data"]))
+
+    listening = asyncio.create_task(listen())
     visitor, conversation_id = await handed_off(one, 1)
     # Assigned by process one's routing, announced to the agent on process two via Redis.
     offer = await ada.next("assignment")
@@ -148,8 +179,89 @@ async def test_visitor_and_agent_on_different_processes(cluster: Cluster) -> Non
     while (got := await ada.next("message"))["id"] != follow_up["id"]:
         pass
     assert got == follow_up
+
+    # Only the visitor's process and the agent's heard anything; the third, with neither, no
+    # event at all.
+    contact_id = await cluster.scalar(select(t.conversations.c.contact_id)
+                                      .where(t.conversations.c.id == conversation_id))
+    visitor_side = await cluster.holders("/visitor", f"contact:{contact_id}")
+    agent_side = await cluster.holders("/agent", f"conv:{conversation_id}")
+    assert len(visitor_side) == 1 and len(agent_side) == 1 and visitor_side != agent_side
+    third = await cluster.hosts() - visitor_side - agent_side
+    assert len(third) == 1
+    await asyncio.sleep(0.3)  # (anything still on its way to the listener)
+    listening.cancel()
+    await listener.aclose()
+    assert set(by_host) == visitor_side | agent_side
+    assert [m["event"] for m in by_host[agent_side.pop()]
+            if m["data"][0].get("id") == follow_up["id"]] == ["message"]
+    await bystander.close()
     await visitor.close()
     await ada.close()
+
+
+async def test_an_assigned_chats_activity_goes_to_its_agent_not_the_team(
+        cluster: Cluster) -> None:
+    # A chat taken on another process than its visitor's: the visitor's process learns of
+    # it, and the visitor's next messages tell its agent, not every agent of the team (on
+    # every process), that the chat has activity.
+    one, two, three = await cluster.start(3)
+    await cluster.agent("ada")
+    await cluster.agent("bo")
+    visitor, conversation_id = await handed_off(one, 1)  # nobody online: it waits
+    ada, bo = AgentClient(Address(two)), AgentClient(Address(three))  # type: ignore[arg-type]
+    for agent, name in ((ada, "ada"), (bo, "bo")):  # signed in, not online: no offers
+        agent.events["activity"] = asyncio.Queue()  # (tests/clients.py does not listen)
+        agent.sio.on("activity", agent.events["activity"].put_nowait, namespace=AGENT)
+        await agent.login(f"{name}@example.com", PASSWORD)
+    joined = await ada.ok("join", {"conversation_id": conversation_id})  # taken on two
+    assert joined["conversation"]["status"] == "assigned"
+    reply = await ada.ok("message", {"conversation_id": conversation_id, "client_id": "a-1",
+                                     "body": "Hello"})
+    while (await visitor.next("message"))["id"] != reply["id"]:
+        pass
+    sent = await visitor.say("thanks", "v-2")
+    while (await ada.next("activity"))["seq"] != sent["seq"]:
+        pass
+    await asyncio.sleep(0.5)
+    assert [event for event in bo.pending("activity")
+            if event["conversation_id"] == conversation_id
+            and event["seq"] >= sent["seq"]] == []
+    for client in (visitor, ada, bo):
+        await client.close()
+
+
+async def test_a_chat_moved_on_another_process_is_no_longer_its_old_agents(
+        cluster: Cluster) -> None:
+    # Ada has the chat open on one process; a supervisor on another gives it to Bo. Ada's
+    # process lets it go: her next message there is refused, as it would be on the same one.
+    one, two = await cluster.start(2)
+    for name in ("ada", "bo"):
+        await cluster.agent(name)
+    await AgentService(cluster.store, token_ttl=3600).create(
+        email="sue@example.com", name="Sue", password=PASSWORD, role=AgentRole.SUPERVISOR)
+    visitor, conversation_id = await handed_off(one, 1)  # nobody online: it waits
+    ada = AgentClient(Address(one))  # type: ignore[arg-type]
+    sue = AgentClient(Address(two))  # type: ignore[arg-type]
+    await ada.login("ada@example.com", PASSWORD)
+    await sue.login("sue@example.com", PASSWORD)
+    await ada.ok("join", {"conversation_id": conversation_id})
+    await ada.ok("message", {"conversation_id": conversation_id, "client_id": "a-1",
+                             "body": "Hello, Ada here"})
+    bo_client = await online(two, "bo")  # after Ada took it: nothing else waits for him
+    bo = await cluster.scalar(select(t.agents.c.id).where(t.agents.c.email == "bo@example.com"))
+    moved = await sue.ok("reassign", {"conversation_id": conversation_id, "to_agent_id": bo})
+    assert moved["agent_id"] == bo
+    while (await ada.next("conversation"))["agent_id"] != bo:
+        pass  # her process heard of it before her socket did
+    refused = await ada.call("message", {"conversation_id": conversation_id,
+                                         "client_id": "a-2", "body": "Still me"})
+    assert not refused["ok"] and refused["error"]["code"] == "conflict"
+    bodies = await cluster.rows(select(t.messages.c.body).where(
+        t.messages.c.conversation_id == conversation_id))
+    assert "Still me" not in [row.body for row in bodies]
+    for client in (visitor, ada, sue, bo_client):
+        await client.close()
 
 
 async def test_racing_handoffs_on_three_processes_never_double_assign(
@@ -215,7 +327,7 @@ async def _equals(read: Callable[[], Awaitable[int]], expected: int) -> bool:
 async def test_kill_9_of_the_visitors_process_loses_nothing_acknowledged(
         cluster: Cluster) -> None:
     # The stream sends as fast as it can, far beyond a person's rate limit.
-    one, two, three = await cluster.start(3, visitor_event_rate="0")
+    one, two, three = await cluster.start(3, visitor_event_rate="0", connection_ttl="5")
     await cluster.agent("ada")
     ada = await online(two, "ada")
     visitor, conversation_id = await handed_off(one, 1)
@@ -234,6 +346,9 @@ async def test_kill_9_of_the_visitors_process_loses_nothing_acknowledged(
 
     # The widget reconnects (the load balancer sends it to process three) and resends what
     # has no ack, with the same client ids.
+    contact_id = await cluster.scalar(select(t.conversations.c.contact_id)
+                                      .where(t.conversations.c.id == conversation_id))
+    dead = await cluster.holders("/visitor", f"contact:{contact_id}")
     visitor = Visitor(Address(three))  # type: ignore[arg-type]
     await visitor.start(token)
     by_client = {m["client_id"]: m for m in await all_messages(visitor)}
@@ -258,6 +373,16 @@ async def test_kill_9_of_the_visitors_process_loses_nothing_acknowledged(
             break
         before = page["messages"][0]["seq"]
     assert [m["id"] for m in history] == [m["id"] for m in final]
+    # The dead process's entries leave Redis's directory once its key runs out
+    # (connection_ttl, 5 s here) and a survivor sweeps: nothing is routed to it any more.
+    assert len(dead) == 1 and dead <= await cluster.hosts()
+
+    async def swept() -> bool:
+        return not dead & await cluster.hosts()
+
+    await eventually(swept)
+    assert dead.isdisjoint(await cluster.holders("/visitor", f"contact:{contact_id}"))
+    assert await cluster.redis.exists(f"{cluster.channel}:rooms-of:{dead.pop()}") == 0
     await visitor.close()
     await ada.close()
 

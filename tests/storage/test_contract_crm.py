@@ -25,8 +25,8 @@ async def test_the_visitors_page_is_the_latest_recorded(store: SqlStore) -> None
 async def test_a_contact_is_found_by_external_id_then_email(store: SqlStore) -> None:
     claimed = await store.create_contact()
     await store.identify_contact(claimed.id, external_id="u-1", name=None, email="A@b.example")
-    verified = await store.verify_contact((await store.create_contact()).id,
-                                          external_id="u-1", name="Vee", email=None)
+    verified, _ = await store.verify_contact((await store.create_contact()).id,
+                                             external_id="u-1", name="Vee", email=None)
     found = await store.find_contact_by_identity(external_id="u-1", email=None)
     assert found is not None and found.id == verified.id  # the verified one first
     found = await store.find_contact_by_identity(external_id="u-2", email="a@B.example")

@@ -15,7 +15,7 @@ S = ConversationStatus
 
 async def test_an_unverified_identify_marks_the_contact_unverified(store: SqlStore) -> None:
     contact = await store.create_contact()
-    identified = await store.identify_contact(contact.id, external_id="u-1", name="Ada",
+    identified, _ = await store.identify_contact(contact.id, external_id="u-1", name="Ada",
                                               email=None)
     assert (identified.id, identified.external_id, identified.verified) == (contact.id, "u-1",
                                                                              False)
@@ -30,8 +30,8 @@ async def test_an_unverified_identify_marks_the_contact_unverified(store: SqlSto
 
 async def test_unverified_claims_of_one_id_never_merge(store: SqlStore) -> None:
     first, second = await store.create_contact(), await store.create_contact()
-    a = await store.identify_contact(first.id, external_id="u-1", name=None, email=None)
-    b = await store.identify_contact(second.id, external_id="u-1", name=None, email=None)
+    a, _ = await store.identify_contact(first.id, external_id="u-1", name=None, email=None)
+    b, _ = await store.identify_contact(second.id, external_id="u-1", name=None, email=None)
     assert a.id != b.id and not a.verified and not b.verified
 
 
@@ -40,9 +40,9 @@ async def test_a_verified_contact_is_one_per_external_id(store: SqlStore) -> Non
     # A pretender's unverified claim to the same id does not become the verified contact.
     pretender = await store.create_contact()
     await store.identify_contact(pretender.id, external_id="u-1", name="Eve", email=None)
-    a = await store.verify_contact(device_a.id, external_id="u-1", name="Ada",
+    a, _ = await store.verify_contact(device_a.id, external_id="u-1", name="Ada",
                                    email="ada@example.com")
-    b = await store.verify_contact(device_b.id, external_id="u-1", name=None, email=None)
+    b, _ = await store.verify_contact(device_b.id, external_id="u-1", name=None, email=None)
     assert a.id == b.id == device_a.id and b.verified and b.external_id == "u-1"
     assert b.name == "Ada" and b.email == "ada@example.com"
     assert not (await store.get_contact(pretender.id)).verified  # type: ignore[union-attr]
@@ -51,7 +51,7 @@ async def test_a_verified_contact_is_one_per_external_id(store: SqlStore) -> Non
 
 
 async def test_an_unsigned_claim_never_changes_a_verified_contact(store: SqlStore) -> None:
-    verified = await store.verify_contact((await store.create_contact()).id, external_id="u-1",
+    verified, _ = await store.verify_contact((await store.create_contact()).id, external_id="u-1",
                                           name="Ada", email=None)
     with pytest.raises(Forbidden):
         await store.identify_contact(verified.id, external_id="u-2", name="Eve", email=None)
@@ -60,7 +60,7 @@ async def test_an_unsigned_claim_never_changes_a_verified_contact(store: SqlStor
 
 async def test_verifying_moves_the_devices_conversations(store: SqlStore) -> None:
     home = await store.create_contact()
-    verified = await store.verify_contact(home.id, external_id="u-1", name=None, email=None)
+    verified, _ = await store.verify_contact(home.id, external_id="u-1", name=None, email=None)
     phone = await store.create_contact()
     earlier = await store.create_conversation(phone.id)
     await store.transition(earlier.id, S.RESOLVED, allowed_from=OPEN_STATUSES, agent_id=None,
@@ -76,7 +76,7 @@ async def test_verifying_moves_the_devices_conversations(store: SqlStore) -> Non
 
 async def test_an_open_conversation_stays_when_the_verified_contact_has_one(
         store: SqlStore) -> None:
-    verified = await store.verify_contact((await store.create_contact()).id, external_id="u-1",
+    verified, _ = await store.verify_contact((await store.create_contact()).id, external_id="u-1",
                                           name=None, email=None)
     its_own = await store.create_conversation(verified.id)
     phone = await store.create_contact()
@@ -98,16 +98,16 @@ async def test_concurrent_verifications_make_one_contact(store: SqlStore) -> Non
                                    email=None)
     found = await asyncio.gather(*(store.verify_contact(d.id, external_id="u-1", name=None,
                                                         email=None) for d in devices))
-    assert len({c.id for c in found}) == 1
+    assert len({c.id for c, _ in found}) == 1
 
 
 async def test_attributes_merge_and_a_null_removes_one(store: SqlStore) -> None:
     contact = await store.create_contact()
-    got = await store.set_contact_attributes(contact.id, {"plan": "pro", "seats": 3},
-                                             max_keys=3)
+    got, _ = await store.set_contact_attributes(contact.id, {"plan": "pro", "seats": 3},
+                                                max_keys=3)
     assert got.attributes == {"plan": "pro", "seats": 3}
-    got = await store.set_contact_attributes(contact.id, {"seats": None, "vip": True,
-                                                          "mrr": 9.5}, max_keys=3)
+    got, _ = await store.set_contact_attributes(contact.id, {"seats": None, "vip": True,
+                                                             "mrr": 9.5}, max_keys=3)
     assert got.attributes == {"plan": "pro", "vip": True, "mrr": 9.5}
     assert (await store.get_contact(contact.id)).attributes == got.attributes  # type: ignore[union-attr]
     with pytest.raises(InvalidPayload):
@@ -122,7 +122,8 @@ async def test_attributes_merge_and_a_null_removes_one(store: SqlStore) -> None:
 async def test_contacts_lists_carry_the_identity(store: SqlStore) -> None:
     contact = await store.create_contact()
     await store.set_contact_attributes(contact.id, {"plan": "pro"}, max_keys=5)
-    verified = await store.verify_contact(contact.id, external_id="u-9", name="Ada", email=None)
+    verified, _ = await store.verify_contact(contact.id, external_id="u-9", name="Ada",
+                                             email=None)
     assert (await store.get_contacts([contact.id]))[contact.id] == verified
     assert verified.attributes == {"plan": "pro"}
 
@@ -132,7 +133,7 @@ async def test_a_resend_across_the_identify_is_still_stored_once(store: SqlStore
     conversation = await store.create_conversation(device.id)
     [first] = await store.append_messages([NewMessage(
         conversation.id, SenderKind.VISITOR, "hello", "c-1", device.id)])
-    verified = await store.verify_contact(device.id, external_id="u-1", name=None, email=None)
+    verified, _ = await store.verify_contact(device.id, external_id="u-1", name=None, email=None)
     # The ack was lost: the widget resends the same client id, now as the verified contact.
     [again] = await store.append_messages([NewMessage(
         conversation.id, SenderKind.VISITOR, "hello", "c-1", verified.id)])

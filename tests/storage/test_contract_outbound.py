@@ -68,6 +68,13 @@ async def test_an_agent_starts_an_assigned_conversation_with_a_first_message(
                                        message=agent_says(agent.id, "Hi there", "c-1"),
                                        now=now_ms())
     assert again == (conversation, message, True)
+    # That client id for another contact is no resend: refused, nothing started.
+    other = await store.create_contact()
+    with pytest.raises(Conflict, match="another message's"):
+        await store.start_outbound(other.id, agent.id, capacity=2, queue_team="support",
+                                   message=agent_says(agent.id, "Hi there", "c-1"),
+                                   now=now_ms())
+    assert await store.open_conversation_for(other.id) is None
 
 
 async def test_outbound_refuses_a_contact_with_an_open_conversation(store: SqlStore) -> None:

@@ -105,34 +105,42 @@ async def test_concurrent_edits_both_land_and_are_logged(store: SqlStore) -> Non
 
 
 async def test_identify_and_attributes_are_logged_as_the_host(store: SqlStore) -> None:
+    # Each call returns the history entries it logged (ProfileService.announce tells agents).
     device = await store.create_contact()
-    await store.identify_contact(device.id, external_id="u-1", name="Eve", email=None)
+    _, logged = await store.identify_contact(device.id, external_id="u-1", name="Eve",
+                                             email=None)
     history, _ = await store.contact_history(device.id)
     assert sorted(entries(history), key=repr) == [
         ("external_id", None, "u-1", "host", "u-1", "identify"),
         ("name", None, "Eve", "host", "u-1", "identify")]
+    assert sorted(logged, key=repr) == sorted(history, key=repr)
 
     other = await store.create_contact()
-    verified = await store.verify_contact(other.id, external_id="u-2", name="Ada",
-                                          email="ada@example.com")
+    verified, logged = await store.verify_contact(other.id, external_id="u-2", name="Ada",
+                                                  email="ada@example.com")
     history, _ = await store.contact_history(verified.id)
     assert sorted(entries(history), key=repr) == [
         ("email", None, "ada@example.com", "host", "u-2", "identify"),
         ("external_id", None, "u-2", "host", "u-2", "identify"),
         ("name", None, "Ada", "host", "u-2", "identify"),
         ("verified", False, True, "host", "u-2", "identify")]
+    assert sorted(logged, key=repr) == sorted(history, key=repr)
     # The same identity again: nothing changed, nothing logged; a new email is logged.
-    await store.verify_contact(other.id, external_id="u-2", name="Ada", email="ada@example.com")
-    assert len((await store.contact_history(verified.id))[0]) == 4
-    await store.verify_contact((await store.create_contact()).id, external_id="u-2",
-                               name=None, email="ada@example.org")
+    _, logged = await store.verify_contact(other.id, external_id="u-2", name="Ada",
+                                           email="ada@example.com")
+    assert logged == [] and len((await store.contact_history(verified.id))[0]) == 4
+    _, logged = await store.verify_contact((await store.create_contact()).id,
+                                           external_id="u-2", name=None,
+                                           email="ada@example.org")
     newest = (await store.contact_history(verified.id))[0][0]
     assert entries([newest]) == [("email", "ada@example.com", "ada@example.org", "host", "u-2",
                                   "identify")]
+    assert logged == [newest]
 
-    await store.set_contact_attributes(verified.id, {"plan": "pro", "seats": 3}, max_keys=50)
-    await store.set_contact_attributes(verified.id, {"plan": "team", "seats": None},
-                                       max_keys=50)
+    _, first = await store.set_contact_attributes(verified.id, {"plan": "pro", "seats": 3},
+                                                  max_keys=50)
+    _, second = await store.set_contact_attributes(verified.id, {"plan": "team", "seats": None},
+                                                   max_keys=50)
     history, _ = await store.contact_history(verified.id, limit=4)
     # Newest first; within one change, in field order.
     assert entries(history) == [
@@ -140,6 +148,10 @@ async def test_identify_and_attributes_are_logged_as_the_host(store: SqlStore) -
         ("attributes.plan", "pro", "team", "host", "u-2", "attributes"),
         ("attributes.seats", None, 3, "host", "u-2", "attributes"),
         ("attributes.plan", None, "pro", "host", "u-2", "attributes")]
+    assert [*reversed(first + second)] == history
+    _, unchanged = await store.set_contact_attributes(verified.id, {"plan": "team"},
+                                                      max_keys=50)
+    assert unchanged == []
 
 
 async def test_a_refused_attribute_merge_logs_nothing(store: SqlStore) -> None:
@@ -152,9 +164,9 @@ async def test_a_refused_attribute_merge_logs_nothing(store: SqlStore) -> None:
 
 async def test_a_verified_contact_created_by_identify_logs_its_fields(store: SqlStore) -> None:
     # The device is verified as someone else: the new identity's contact is a new row.
-    device = await store.verify_contact((await store.create_contact()).id, external_id="u-1",
-                                        name=None, email=None)
-    created = await store.verify_contact(device.id, external_id="u-2", name="Bo", email=None)
+    device, _ = await store.verify_contact((await store.create_contact()).id,
+                                           external_id="u-1", name=None, email=None)
+    created, _ = await store.verify_contact(device.id, external_id="u-2", name="Bo", email=None)
     assert created.id != device.id
     history, _ = await store.contact_history(created.id)
     assert sorted(entries(history), key=repr) == [

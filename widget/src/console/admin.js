@@ -1,8 +1,9 @@
-// The console's admin side: the routing configuration (teams and agents) as forms, over
-// GET/PUT {mount}/api/routing (docs/protocol.md, "Routing administration"). The server
-// validates everything; this view only shapes what the admin typed into the document and
-// shows the server's problems next to the rows they are about. Everything is rendered as
-// text (h() never parses HTML): team names and emails come from people.
+// The console's admin side: the routing configuration (teams, their business hours, and
+// agents) as forms, over GET/PUT {mount}/api/routing (docs/protocol.md, "Routing
+// administration"). The server validates everything; this view only shapes what the admin
+// typed into the document and shows the server's problems next to the rows they are about.
+// Everything is rendered as text (h() never parses HTML): team names and emails come from
+// people.
 import { byId, h } from '../shared/dom.js';
 
 const STRATEGIES = [
@@ -10,6 +11,48 @@ const STRATEGIES = [
   ['least_busy', 'Least busy'],
   ['manual', 'Manual pick from the queue'],
 ];
+
+const DAYS = [['mon', 'Mon'], ['tue', 'Tue'], ['wed', 'Wed'], ['thu', 'Thu'], ['fri', 'Fri'],
+  ['sat', 'Sat'], ['sun', 'Sun']];
+const HOURS_MODES = [
+  ['', 'Always open (no schedule)'],
+  ['weekly', 'Weekly schedule'],
+  ['always', 'Open 24/7, closed on holidays'],
+];
+const INTERVAL = /^(\d{1,2}:\d{2})\s*-\s*(\d{1,2}:\d{2})$/;
+const DATE = /^\d{4}-\d{2}-\d{2}$/;
+
+/** [["09:00", "14:00"], ...] -> "09:00-14:00, ..." */
+function intervalsText(intervals) {
+  return (intervals || []).map(([start, end]) => `${start}-${end}`).join(', ');
+}
+
+/** "09:00-14:00, 15:00-18:00" -> [["09:00", "14:00"], ...]; null when a part is not one. */
+function parseIntervals(text) {
+  const parts = text.split(',').map((part) => part.trim()).filter(Boolean);
+  const found = parts.map((part) => INTERVAL.exec(part));
+  return found.every(Boolean) ? found.map((m) => [m[1], m[2]]) : null;
+}
+
+/** A holiday as the document has it -> "2026-12-24 09:00-13:00 Christmas Eve". */
+function holidayText(holiday) {
+  if (typeof holiday === 'string') return holiday;
+  return [holiday.date, intervalsText(holiday.hours).replaceAll(', ', ','), holiday.name]
+    .filter(Boolean).join(' ');
+}
+
+/** "DATE [HH:MM-HH:MM,...] [name]" -> a holiday; null when the line is not one. */
+function parseHoliday(line) {
+  const [date, ...rest] = line.trim().split(/\s+/);
+  if (!DATE.test(date)) return null;
+  let hours = [];
+  if (rest.length && /^\d{1,2}:\d{2}-/.test(rest[0])) {
+    hours = parseIntervals(rest.shift());
+    if (!hours) return null;
+  }
+  const name = rest.join(' ');
+  return hours.length || name ? { date, hours, ...(name ? { name } : {}) } : date;
+}
 
 /** "a, b ,c" -> ["a", "b", "c"] (empty parts dropped). */
 function words(text) {
@@ -58,8 +101,62 @@ export function createAdmin({ mount, csrf, onClose }) {
     return { status: response.status, data };
   }
 
+  /** A team's business hours as a form: a mode, a time zone, each day's intervals and the
+   * holidays, one per line. */
+  function hoursEditor(hours) {
+    const mode = !hours ? '' : hours.always ? 'always' : 'weekly';
+    const editor = {
+      mode: h('select', { 'data-field': 'hours-mode' },
+        ...HOURS_MODES.map(([value, text]) => h('option', { value, text, selected: value === mode }))),
+      timeZone: input({ value: hours ? hours.time_zone || '' : '', list: 'admin-time-zones', maxlength: 100,
+        'data-field': 'time-zone', placeholder: 'Europe/Madrid' }),
+      days: DAYS.map(([day]) => input({ value: intervalsText(hours && hours.weekly ? hours.weekly[day] : null),
+        'data-field': `hours-${day}`, placeholder: 'closed' })),
+      holidays: h('textarea', { rows: 2, 'data-field': 'holidays', spellcheck: 'false',
+        placeholder: '2026-12-25\n2026-12-24 09:00-13:00 Christmas Eve' }),
+    };
+    editor.holidays.value = (hours && hours.holidays ? hours.holidays : []).map(holidayText).join('\n');
+    const week = h('div', { class: 'admin-week' },
+      ...DAYS.map(([, label], index) => labelled(label, editor.days[index])));
+    const details = h('div', { class: 'admin-hours-details' },
+      labelled('Time zone', editor.timeZone), week,
+      labelled('Holidays (one per line: date, optional hours, optional name)', editor.holidays, 'wide'));
+    const show = () => {
+      details.hidden = !editor.mode.value;
+      week.hidden = editor.mode.value !== 'weekly';
+    };
+    editor.mode.addEventListener('change', show);
+    show();
+    editor.el = h('div', { class: 'admin-hours' }, labelled('Business hours', editor.mode), details);
+    return editor;
+  }
+
+  /** The hours document the editor describes (null: always open); problems go in `local`. */
+  function collectHours(editor, where, local) {
+    if (!editor.mode.value) return null;
+    const hours = { time_zone: editor.timeZone.value.trim() };
+    if (editor.mode.value === 'always') {
+      hours.always = true;
+    } else {
+      hours.weekly = {};
+      DAYS.forEach(([day], index) => {
+        const text = editor.days[index].value.trim();
+        if (!text) return;
+        const intervals = parseIntervals(text);
+        if (intervals) hours.weekly[day] = intervals;
+        else local.push({ field: `${where}.weekly.${day}`, message: 'write times as 09:00-18:00, comma-separated' });
+      });
+    }
+    const lines = editor.holidays.value.split('\n').filter((line) => line.trim());
+    hours.holidays = lines.map((line) => {
+      const holiday = parseHoliday(line);
+      if (!holiday) local.push({ field: `${where}.holidays`, message: `"${line.trim()}": write a date as 2026-12-25, then optional hours (09:00-13:00) and a name` });
+      return holiday;
+    });
+    return hours;
+  }
+
   function teamRow(team) {
-    const hours = team.hours ? JSON.stringify(team.hours, null, 2) : '';
     const row = {
       team,
       id: input({ value: team.id, required: true, maxlength: 100, 'data-field': 'id', readonly: team.id ? true : null }),
@@ -68,18 +165,16 @@ export function createAdmin({ mount, csrf, onClose }) {
         ...STRATEGIES.map(([value, text]) => h('option', { value, text, selected: value === team.strategy }))),
       skills: input({ value: (team.skills || []).join(', '), 'data-field': 'skills', placeholder: 'none' }),
       overflow: input({ value: team.overflow || '', maxlength: 100, 'data-field': 'overflow', placeholder: 'none' }),
-      hours: h('textarea', { rows: hours ? 4 : 1, 'data-field': 'hours', spellcheck: 'false',
-        placeholder: 'always open; or JSON: {"time_zone": "Europe/Madrid", "weekly": {"mon": [["09:00", "18:00"]]}}' }),
+      hours: hoursEditor(team.hours),
       error: h('ul', { class: 'row-problems', role: 'alert' }),
     };
-    row.hours.value = hours;
     const remove = h('button', { type: 'button', class: 'remove', text: 'Remove team' });
     row.el = h('fieldset', { class: 'admin-team', 'data-team': team.id || '' },
       h('legend', { text: team.id ? `Team ${team.id}` : 'New team' }),
       h('div', { class: 'admin-grid' },
         labelled('Id', row.id), labelled('Name', row.name), labelled('Strategy', row.strategy),
         labelled('Skills (comma-separated)', row.skills), labelled('Overflow team', row.overflow)),
-      labelled('Business hours (JSON)', row.hours, 'wide'),
+      row.hours.el,
       row.error, remove);
     remove.addEventListener('click', () => {
       teamRows = teamRows.filter((other) => other !== row);
@@ -127,21 +222,13 @@ export function createAdmin({ mount, csrf, onClose }) {
     for (const row of [...teamRows, ...agentRows]) row.error.replaceChildren();
   }
 
-  /** The document to send, or null (with the problems shown) when a field is not even JSON. */
+  /** The document to send, or null (with the problems shown) when a field cannot be read. */
   function collect() {
     const local = [];
     const teams = teamRows.map((row, index) => {
-      const team = { id: row.id.value.trim(), name: row.name.value.trim(), strategy: row.strategy.value,
-        skills: words(row.skills.value), overflow: row.overflow.value.trim() || null, hours: null };
-      const hours = row.hours.value.trim();
-      if (hours) {
-        try {
-          team.hours = JSON.parse(hours);
-        } catch (error) {
-          local.push({ field: `teams[${index}].hours`, message: `not JSON: ${error.message}` });
-        }
-      }
-      return team;
+      return { id: row.id.value.trim(), name: row.name.value.trim(), strategy: row.strategy.value,
+        skills: words(row.skills.value), overflow: row.overflow.value.trim() || null,
+        hours: collectHours(row.hours, `teams[${index}].hours`, local) };
     });
     const agents = {};
     for (const row of agentRows) {
@@ -236,6 +323,12 @@ export function createAdmin({ mount, csrf, onClose }) {
     row.email.focus();
   });
   byId('admin-close').addEventListener('click', onClose);
+
+  // Time zone names to pick from (the server checks the name against its own database).
+  if (typeof Intl.supportedValuesOf === 'function' && !document.getElementById('admin-time-zones')) {
+    ui.form.append(h('datalist', { id: 'admin-time-zones' },
+      ...Intl.supportedValuesOf('timeZone').map((zone) => h('option', { value: zone }))));
+  }
 
   return {
     open() {

@@ -12,6 +12,8 @@ import { createAdmin } from './admin.js';
 import { createCrmPanel } from './crm.js';
 import { STATUS_LABEL, countUnread, createAlerts, createInbox } from './inbox.js';
 import { createDesk } from './desk.js';
+import { createQa } from './qa.js';
+import { createReports } from './reports.js';
 
 const mount = mountFromScript(document.currentScript, '/static/console/console.js');
 const LISTED = ['bot', 'queued', 'assigned'];
@@ -327,7 +329,7 @@ async function flushOutbox() {
   if (flushing) return;
   flushing = true;
   try {
-    while (state.outbox.length && state.socket.connected) {
+    while (state.outbox.length && state.socket && state.socket.connected) {
       const item = state.outbox[0];
       const { conversation_id, client_id, attachment_ids } = item;
       const body = item.body || undefined;
@@ -354,14 +356,20 @@ function connect() {
   ui.presence.value = localStorage.getItem('chatkit.console.presence') === 'away' ? 'away' : 'online';
   ui.agentName.textContent = state.auth.agent.name;
   byId('admin-open').hidden = state.auth.agent.role !== 'admin';
+  byId('reports-open').hidden = !['supervisor', 'admin'].includes(state.auth.agent.role);
   // No auth: the server reads the session cookie, which the browser sends (same origin).
   const socket = connectNamespace(mount, '/agent', () => ({}));
   state.socket = socket;
   socket.on('connect', async () => {
     ui.conn.textContent = 'Online';
-    await setPresence(ui.presence.value);
-    await refreshList();
-    await joinCurrent();
+    try {
+      await setPresence(ui.presence.value);
+      await refreshList();
+      await joinCurrent();
+    } catch (error) {
+      // The socket went away meanwhile (signed out, reconnecting): its next connect loads again.
+      if (state.socket === socket && socket.connected) ui.conn.textContent = `Could not load your conversations: ${error.message}`;
+    }
   });
   // A conversation offered to this agent: it appears in the list; opening it accepts it.
   socket.on('assignment', async ({ conversation }) => {
@@ -481,14 +489,26 @@ ui.resolve.addEventListener('click', async () => {
   }
 });
 
-// Admins edit routing (teams, agents) in a view of its own (admin.js).
-const admin = createAdmin({ mount, csrf: state.auth.csrf, onClose: () => showAdmin(false) });
-function showAdmin(open) {
-  ui.appView.classList.toggle('admin-open', open);
-  if (open) admin.open();
-  else admin.close();
+// Views that take the place of the list and the thread: routing for admins (admin.js),
+// reports for supervisors and admins (reports.js), quality reviews for everyone (qa.js; an
+// agent sees their own). One is open at a time; closing it goes back to the conversations.
+const directory = () => request(state.socket, 'directory', {});
+const views = {
+  admin: createAdmin({ mount, csrf: state.auth.csrf, onClose: () => showView(null) }),
+  reports: createReports({ mount, directory, onClose: () => showView(null) }),
+  qa: createQa({ mount, csrf: state.auth.csrf, me: state.auth.agent, directory, onClose: () => showView(null) }),
+};
+function showView(name) {
+  for (const [key, view] of Object.entries(views)) {
+    ui.appView.classList.toggle(`${key}-open`, key === name);
+    if (key !== name) view.close();
+  }
+  ui.appView.classList.toggle('view-open', Boolean(name));
+  if (name) views[name].open();
 }
-byId('admin-open').addEventListener('click', () => showAdmin(true));
+byId('admin-open').addEventListener('click', () => showView('admin'));
+byId('reports-open').addEventListener('click', () => showView('reports'));
+byId('qa-open').addEventListener('click', () => showView('qa'));
 
 
 // ---- outbound: start a conversation with a known contact ----

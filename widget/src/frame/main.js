@@ -233,6 +233,10 @@ function main() {
 
   session.on('status', (status) => view.setOnline(status !== 'offline'));
   session.on('conversation', (conversation) => view.setConversation(conversation));
+  session.on('switched', () => {
+    view.clear();
+    unread = 0;
+  });
   session.on('wait', (wait) => view.setWait(wait));
   session.on('csat', (pending) => view.askCsat(pending));
   session.on('rated', () => view.csatDone());

@@ -12,6 +12,7 @@
 //   wait(wait)               where our queued conversation stands ({conversation_id, position,
 //                            estimated_wait}), or null
 //   verified(verified)       whether the host site verified who the visitor is (identify)
+//   switched()               identify made this tab another contact's: forget what it showed
 import { ProtocolError, isRetryable, request } from '../shared/ack.js';
 import { Emitter } from '../shared/emitter.js';
 import { isReplyTo } from './storage.js';
@@ -309,6 +310,15 @@ export class VisitorSession extends Emitter {
         const data = await request(socket, 'identify', this.identity);
         if (typeof data.token === 'string') this.storage.token = data.token;
         moved = data.changed === true;
+        if (moved) {
+          // Another contact: what this tab showed and knew was the previous one's (the
+          // caller resumes as the new one); what waits in the outbox is sent as the new one.
+          this.lastSeq = this.maxSeq = 0;
+          this.seen = new Set();
+          this.conversation = null;
+          this.emit('switched');
+          for (const item of this.outbox) this.emit('pending', item);
+        }
         this.emit('verified', data.verified === true);
       }
       if (this.attributes) await request(socket, 'attributes', { attributes: this.attributes });
@@ -321,10 +331,7 @@ export class VisitorSession extends Emitter {
 
   async #resume() {
     this.#setStatus('connecting');
-    if (await this.#identify()) {
-      // Another contact: what this tab knew of the previous one's conversation is stale.
-      this.lastSeq = this.maxSeq = 0;
-    }
+    await this.#identify();
     try {
       let since = this.lastSeq;
       let currentId = this.conversation && this.conversation.id;

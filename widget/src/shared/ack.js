@@ -21,12 +21,13 @@ export function isRetryable(error) {
 
 /**
  * Emits `event` and resolves with the ack's data, or rejects with a ProtocolError
- * (code `offline` or `timeout` when no ack came). Never queues: socket.io-client would
+ * (code `offline` or `timeout` when no ack came; `offline` too when there is no socket, as
+ * after the console signed out). Never queues: socket.io-client would
  * buffer emits while disconnected, and our outboxes already resend what was not acked.
  */
 export function request(socket, event, payload = {}, timeoutMs = 10000) {
   return new Promise((resolve, reject) => {
-    if (!socket.connected) {
+    if (!socket || !socket.connected) { // null: signed out, or never connected
       reject(new ProtocolError('offline', 'not connected'));
       return;
     }
