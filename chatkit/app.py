@@ -37,6 +37,7 @@ from chatkit.identity import IdentityService
 from chatkit.kb import KnowledgeBase
 from chatkit.kb.source import KBSource
 from chatkit.keys import KB_PROVIDER, KIT
+from chatkit.loops import stop_if_cancelled
 from chatkit.models import AgentRole, now_ms
 from chatkit.profile import ProfileService
 from chatkit.realtime.ratelimit import RateLimit
@@ -286,6 +287,7 @@ class ChatKit:
                     log.info("deleted %d abandoned attachment uploads", deleted)
             except Exception:
                 log.exception("deleting abandoned attachment uploads failed; trying later")
+            stop_if_cancelled()
             await asyncio.sleep(3600)
 
     async def _sweep_sign_ins(self) -> None:
@@ -297,6 +299,7 @@ class ChatKit:
                 await self.logins.sweep()
             except Exception:
                 log.exception("deleting ended console sessions failed; trying later")
+            stop_if_cancelled()
             await asyncio.sleep(3600)
 
     @property

@@ -27,6 +27,7 @@ from typing import Any, Protocol
 from chatkit.bot import BotState
 from chatkit.conversations.service import Notifier
 from chatkit.errors import Conflict, Forbidden, InvalidPayload, NotFound
+from chatkit.loops import stop_if_cancelled
 from chatkit.models import (
     OPEN_STATUSES,
     Agent,
@@ -544,6 +545,7 @@ class RoutingService:
                 await self.sweep()
             except Exception:
                 log.exception("the routing sweep failed; trying again")
+            stop_if_cancelled()
             await asyncio.sleep(self.sweep_interval)
 
     # helpers
@@ -598,3 +600,4 @@ class RoutingService:
             return Conflict("the conversation is assigned to "
                             f"{current.agent_name or 'another agent'}")
         return Conflict(f"you are at your capacity ({self.routing.capacity_of(agent)} chats)")
+

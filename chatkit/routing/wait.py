@@ -27,6 +27,7 @@ from collections.abc import Callable, Collection
 from dataclasses import dataclass
 from typing import Any, Protocol
 
+from chatkit.loops import stop_if_cancelled
 from chatkit.models import Conversation, ConversationStatus, Presence
 from chatkit.routing.config import Routing
 from chatkit.routing.disconnections import Disconnections
@@ -144,6 +145,7 @@ class QueueWaits:
                 await self.publish()
             except Exception:
                 log.exception("publishing queue positions failed; trying again")
+            stop_if_cancelled()
             await asyncio.sleep(self.interval)
 
     async def publish(self) -> None:

@@ -12,14 +12,16 @@ count the past by the new ones.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping
-from dataclasses import asdict, dataclass, fields
+from dataclasses import asdict, dataclass, fields, replace
 from typing import Any
 
 import orjson
-from sqlalchemy import and_, bindparam, delete, func, insert, or_, select, update
+from sqlalchemy import ColumnElement, and_, bindparam, delete, func, insert, or_, select, update
+from sqlalchemy.engine import Connection
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from chatkit.models import CSAT_RATED, ConversationStatus, SenderKind
+from chatkit.storage import rollups
 from chatkit.storage import schema as t
 
 #: (team, start ms, end ms) -> how many ms of [start, end) the team was open; a team
@@ -134,7 +136,7 @@ _f = t.conversation_facts.c
 async def project(conn: AsyncConnection,
                   events: Iterable[tuple[str | None, str, Mapping[str, Any], int]]) -> None:
     """Fold these (conversation id, kind, data, at) events, just logged on `conn`, into
-    their conversations' facts."""
+    their conversations' facts, and the facts' changes into the roll-ups."""
     wanted = [event for event in events if event[0] is not None and event[1] in KINDS]
     if not wanted:
         return
@@ -145,17 +147,26 @@ async def project(conn: AsyncConnection,
         .where(t.conversations.c.id.in_(ids - set(found))))).all()) if (
         ids - set(found)) else {}
     open_hours = _open_hours(conn)
-    before = {cid: (facts.topic, True) for cid, facts in found.items()}
+    # The rows as they were (`apply` changes them in place): the roll-ups lose these.
+    before: dict[str, Facts | None] = {cid: replace(facts) for cid, facts in found.items()}
     for cid, kind, data, at in wanted:
         assert cid is not None
         facts = apply(found.get(cid), kind, data, at, conversation_id=cid,
                       contact_id=contacts.get(cid, ""), open_hours=open_hours)
         if facts is not None:
             found[cid] = facts
-    await _save(conn, found, existing={cid for cid in before})
-    for cid, facts in found.items():
-        if facts.topic is not None and before.get(cid, (None, False))[0] is None:
-            await _link_topic(conn, facts)
+    await _save(conn, found, existing=set(before))
+    linked = [facts for cid, facts in found.items()
+              if facts.topic is not None and (before.get(cid) or _NO_TOPIC).topic is None]
+    for facts in linked:
+        for cid, old in (await _link_topic(conn, facts)).items():
+            before.setdefault(cid, old)
+    if linked:  # the links changed rows in SQL: read them back
+        found = {**found, **await _load(conn, set(before) | set(found))}
+    await rollups.adjust(conn, ((before.get(cid), facts) for cid, facts in found.items()))
+
+
+_NO_TOPIC = Facts("", "", "", 0)
 
 
 async def project_replies(conn: AsyncConnection, replies: Mapping[str, int]) -> None:
@@ -165,28 +176,39 @@ async def project_replies(conn: AsyncConnection, replies: Mapping[str, int]) -> 
     rows = await _load(conn, set(replies), unanswered=True)
     if not rows:
         return
+    before = {cid: replace(facts) for cid, facts in rows.items()}
     open_hours = _open_hours(conn)
     for cid, facts in rows.items():
         replied(facts, replies[cid], open_hours)
     await _save(conn, rows, existing=set(rows))
+    await rollups.adjust(conn, ((before[cid], facts) for cid, facts in rows.items()))
 
 
 async def moved(conn: AsyncConnection, conversation_ids: list[str], from_contact: str,
                 to_contact: str) -> None:
     """Conversations given to another contact (a verified identity): their facts follow, and
     both contacts' next-conversation-on-the-topic links are worked out again."""
+    both = _f.contact_id.in_([from_contact, to_contact])
+    before = await _load_where(conn, both)
     await conn.execute(update(t.conversation_facts)
                        .where(_f.conversation_id.in_(conversation_ids))
                        .values(contact_id=to_contact))
-    await _relink(conn, _f.contact_id.in_([from_contact, to_contact]))
+    await _relink(conn, both)
+    after = await _load(conn, set(before))
+    await rollups.adjust(conn, ((old, after.get(cid)) for cid, old in before.items()))
 
 
 async def _load(conn: AsyncConnection, ids: set[str], *,
                 unanswered: bool = False) -> dict[str, Facts]:
-    query = select(t.conversation_facts).where(_f.conversation_id.in_(ids))
+    condition: ColumnElement[bool] = _f.conversation_id.in_(ids)
     if unanswered:
-        query = query.where(_f.first_response_at.is_(None))
-    rows = (await conn.execute(query.with_for_update())).all()
+        condition = and_(condition, _f.first_response_at.is_(None))
+    return await _load_where(conn, condition)
+
+
+async def _load_where(conn: AsyncConnection, condition: Any) -> dict[str, Facts]:
+    rows = (await conn.execute(select(t.conversation_facts).where(condition)
+                               .with_for_update())).all()
     return {row.conversation_id: _from_row(row) for row in rows}
 
 
@@ -213,31 +235,39 @@ async def _save(conn: AsyncConnection, found: Mapping[str, Facts], *,
              for row in old])
 
 
-async def _link_topic(conn: AsyncConnection, facts: Facts) -> None:
+async def _link_topic(conn: AsyncConnection, facts: Facts) -> dict[str, Facts]:
     """`facts` just got its topic: it is the contact's next conversation on that topic for
-    those before it, and its own next one is the first after it."""
+    those before it, and its own next one is the first after it. Returns the rows of the
+    former as they were (the roll-ups' upkeep)."""
     same = and_(_f.contact_id == facts.contact_id, _f.topic == facts.topic)
-    await conn.execute(
-        update(t.conversation_facts)
-        .where(same, _f.created_at < facts.created_at,
-               or_(_f.next_same_topic_at.is_(None), _f.next_same_topic_at > facts.created_at))
-        .values(next_same_topic_at=facts.created_at))
+    earlier = and_(same, _f.created_at < facts.created_at,
+                   or_(_f.next_same_topic_at.is_(None),
+                       _f.next_same_topic_at > facts.created_at))
+    changed = await _load_where(conn, earlier)
+    if changed:
+        await conn.execute(update(t.conversation_facts)
+                           .where(_f.conversation_id.in_(list(changed)))
+                           .values(next_same_topic_at=facts.created_at))
     later = await conn.scalar(select(func.min(_f.created_at))
                               .where(same, _f.created_at > facts.created_at))
     if later is not None:
         await conn.execute(update(t.conversation_facts)
                            .where(_f.conversation_id == facts.conversation_id)
                            .values(next_same_topic_at=later))
+    return changed
 
 
-async def _relink(conn: AsyncConnection, condition: Any) -> None:
+def _relink_statement(condition: Any) -> Any:
     later = t.conversation_facts.alias("later")
     following = (select(func.min(later.c.created_at))
                  .where(later.c.contact_id == _f.contact_id, later.c.topic == _f.topic,
                         later.c.created_at > _f.created_at)
                  .scalar_subquery())
-    await conn.execute(update(t.conversation_facts).where(condition)
-                       .values(next_same_topic_at=following))
+    return update(t.conversation_facts).where(condition).values(next_same_topic_at=following)
+
+
+async def _relink(conn: AsyncConnection, condition: Any) -> None:
+    await conn.execute(_relink_statement(condition))
 
 
 def _open_hours(conn: AsyncConnection) -> OpenHours:
@@ -248,32 +278,46 @@ def _open_hours(conn: AsyncConnection) -> OpenHours:
 # the rebuild, from the log
 
 async def rebuild(conn: AsyncConnection, open_hours: OpenHours, *, batch: int = 2000) -> int:
-    """Recompute every conversation's facts from the event log and the messages, a batch of
-    conversations at a time (memory stays flat); returns how many conversations."""
+    """Recompute every conversation's facts from the event log and the messages, and the
+    roll-ups from them; returns how many conversations."""
+    return await conn.run_sync(rebuild_sync, open_hours, batch=batch)
+
+
+def rebuild_sync(conn: Connection, open_hours: OpenHours, *, batch: int = 2000,
+                 only_missing: bool = False) -> int:
+    """`rebuild` on a synchronous connection (a migration runs it too), a batch of
+    conversations at a time (memory stays flat). `only_missing`: keep the fact rows there
+    are and fold only the conversations without one. Returns how many it folded."""
     c, e, m = t.conversations.c, t.events.c, t.messages.c
-    await conn.execute(delete(t.conversation_facts))
+    if not only_missing:
+        conn.execute(delete(t.conversation_facts))
     last = ""
     total = 0
+    contacts_folded: set[str] = set()
     while True:
-        page = (await conn.execute(select(c.id, c.contact_id).where(c.id > last)
-                                   .order_by(c.id).limit(batch))).all()
+        query = select(c.id, c.contact_id).where(c.id > last)
+        if only_missing:
+            query = query.where(~select(_f.conversation_id)
+                                .where(_f.conversation_id == c.id).exists())
+        page = conn.execute(query.order_by(c.id).limit(batch)).all()
         if not page:
             break
         last = page[-1][0]
         contacts = dict(page)
         ids = list(contacts)
-        events = (await conn.execute(
+        events = conn.execute(
             select(e.conversation_id, e.kind, e.data, e.created_at)
             .where(e.conversation_id.in_(ids), e.kind.in_(KINDS))
-            .order_by(e.conversation_id, e.id))).all()
-        replies = dict((await conn.execute(
+            .order_by(e.conversation_id, e.id)).all()
+        replies = dict(conn.execute(
             select(m.conversation_id, func.min(m.created_at))
             .where(m.conversation_id.in_(ids), m.sender == str(SenderKind.AGENT),
                    m.internal.is_(False))
-            .group_by(m.conversation_id))).all())
+            .group_by(m.conversation_id)).all())
         built: dict[str, Facts] = {}
         for row in events:
-            facts = apply(built.get(row.conversation_id), row.kind, orjson.loads(row.data),
+            data = row.data if isinstance(row.data, dict) else orjson.loads(row.data)
+            facts = apply(built.get(row.conversation_id), row.kind, data,
                           row.created_at, conversation_id=row.conversation_id,
                           contact_id=contacts[row.conversation_id], open_hours=open_hours)
             if facts is not None:
@@ -281,10 +325,23 @@ async def rebuild(conn: AsyncConnection, open_hours: OpenHours, *, batch: int = 
         for cid, at in replies.items():
             if cid in built:
                 replied(built[cid], at, open_hours)
-        await _save(conn, built, existing=set())
+        if built:
+            conn.execute(insert(t.conversation_facts), [asdict(f) for f in built.values()])
+            contacts_folded.update(f.contact_id for f in built.values())
         total += len(built)
-    await _relink(conn, _f.topic.is_not(None))
+    if not only_missing:
+        _relink_sync(conn, _f.topic.is_not(None))
+    elif contacts_folded:
+        folded = sorted(contacts_folded)
+        for start in range(0, len(folded), 500):
+            _relink_sync(conn, and_(_f.topic.is_not(None),
+                                    _f.contact_id.in_(folded[start:start + 500])))
+    rollups.rebuild_sync(conn)
     return total
+
+
+def _relink_sync(conn: Connection, condition: Any) -> None:
+    conn.execute(_relink_statement(condition))
 
 
 async def read_all(conn: AsyncConnection) -> list[Facts]:

@@ -140,6 +140,13 @@ class ReportsStore(Protocol):
     async def all_facts(self) -> list[Facts]:
         """Every conversation's facts, by id (small stores: tests, diagnostics)."""
 
+    async def all_rollups(self) -> tuple[list[tuple[Any, ...]], list[tuple[Any, ...]]]:
+        """The roll-ups' non-zero rows and histogram entries in key order (small stores:
+        tests compare their upkeep with `rebuild_rollups`)."""
+
+    async def rebuild_rollups(self) -> int:
+        """Recompute the roll-ups from the facts; returns the fact rows read."""
+
     async def queue_stats(self) -> dict[str, tuple[int, int]]:
         """Each team with conversations waiting: how many, and since when the one waiting
         longest was queued (ms). One indexed query (scraped by Prometheus)."""

@@ -3,6 +3,8 @@ compares the two so they cannot drift apart."""
 
 from __future__ import annotations
 
+from typing import Any
+
 from sqlalchemy import (
     JSON,
     BigInteger,
@@ -14,6 +16,7 @@ from sqlalchemy import (
     Integer,
     LargeBinary,
     MetaData,
+    PrimaryKeyConstraint,
     String,
     Table,
     Text,
@@ -385,6 +388,55 @@ for _duration in ("wait_ms", "wait_open_ms", "first_response_ms", "first_respons
     Index(f"ix_facts_{_duration}", conversation_facts.c[_duration],
           conversation_facts.c.created_at, conversation_facts.c.team,
           conversation_facts.c.agent_id)
+
+# ... and, for the percentiles of an agent, the same walk within the agent (0016), the
+# team in the index too (one team's breakdown by agent).
+for _duration in ("wait_ms", "wait_open_ms", "first_response_ms", "first_response_open_ms",
+                  "handle_ms", "resolution_ms"):
+    Index(f"ix_facts_agent_{_duration}", conversation_facts.c.agent_id,
+          conversation_facts.c[_duration], conversation_facts.c.created_at,
+          conversation_facts.c.team)
+
+# The reports' roll-ups of the facts (0016; storage/rollups.py), kept in the same
+# transaction as the facts. Key: scope ("t": team and channel, "a": agent and channel,
+# "ta": all three), span ("m": a calendar month, "y": a year, UTC) and its start (ms), team
+# and agent ("" for none), channel.
+_ROLLUP_KEY = ("scope", "span", "start", "team", "agent", "channel")
+
+
+def _rollup_key() -> list[Column[Any]]:
+    return [Column("scope", String(2), nullable=False),
+            Column("span", String(1), nullable=False),
+            Column("start", BigInteger, nullable=False),
+            Column("team", String(100), nullable=False),
+            Column("agent", String(32), nullable=False),
+            Column("channel", String(20), nullable=False)]
+
+
+report_rollups = Table(
+    "report_rollups", metadata,
+    *_rollup_key(),
+    *(Column(name, BigInteger, nullable=False, server_default="0") for name in (
+        "conversations", "inbound", "handed_off", "resolved", "inbound_resolved",
+        "bot_resolved", "abandoned", "fcr_eligible", "csat_ratings", "csat_satisfied",
+        "csat_total")),
+    # each duration's count and sum (its mean)
+    *(Column(f"{name}_{part}", BigInteger, nullable=False, server_default="0")
+      for name in ("wait_ms", "wait_open_ms", "first_response_ms", "first_response_open_ms",
+                   "handle_ms", "resolution_ms") for part in ("n", "sum")),
+    PrimaryKeyConstraint(*_ROLLUP_KEY, name="pk_report_rollups"),
+)
+
+# How many conversations of a roll-up key fall in each bucket of a measure: a duration's
+# bucket is its lower bound in whole seconds (rollups.bucket_s), fcr_gap_days's the days.
+report_histograms = Table(
+    "report_histograms", metadata,
+    *_rollup_key(),
+    Column("measure", String(30), nullable=False),
+    Column("bucket", BigInteger, nullable=False),
+    Column("n", BigInteger, nullable=False, server_default="0"),
+    PrimaryKeyConstraint(*_ROLLUP_KEY, "measure", "bucket", name="pk_report_histograms"),
+)
 
 # QA (0015): a supervisor's review of a conversation against the scorecard in use: one per
 # conversation and reviewer (saving again replaces it), with its agent copied in so that an

@@ -66,6 +66,7 @@ from chatkit.models import (
     now_ms,
 )
 from chatkit.storage import facts as projection
+from chatkit.storage import rollups
 from chatkit.storage import schema as t
 from chatkit.storage.facts import OPEN_HOURS_KEY, OpenHours, wall_clock
 from chatkit.storage.sql_crm import CrmSql
@@ -176,7 +177,13 @@ class SqlStore(RoutingSql, CrmSql, SessionSql, DeskSql, ProfileSql, ReportsSql):
         async with self._writer.begin() as conn:
             # The facts projected in this transaction count waits in these hours.
             conn.info[OPEN_HOURS_KEY] = self.open_hours
-            yield conn
+            # Their roll-ups are written last, just before the commit (storage/rollups.py).
+            rollups.begin(conn)
+            try:
+                yield conn
+                await rollups.flush(conn)
+            finally:
+                rollups.discard(conn)
 
     @asynccontextmanager
     async def _read(self) -> AsyncIterator[AsyncConnection]:

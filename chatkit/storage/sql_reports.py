@@ -1,19 +1,26 @@
-"""The SQL store's reporting part (storage/reports.py): metrics over conversation_facts, the
-export's pages, and QA reviews.
+"""The SQL store's reporting part (storage/reports.py): metrics over the conversation facts
+and their monthly roll-ups, the export's pages, and QA reviews.
 
-Percentiles are nearest-rank on both engines: the value at rank ceil(p/100 * n) of the n
-sorted values. PostgreSQL has it built in (percentile_disc); SQLite has no percentile
-function, so there the ranks are numbered with window functions (row_number over the sorted
-values, count over the group) and the rows at the wanted ranks kept. Both give the same value.
+A metrics report adds up pieces of its range: the whole calendar months in it from the
+roll-ups (storage/rollups.py), the rest from the fact rows - or, when a month is mostly
+inside the range, the month's roll-up minus the fact rows of it outside the range. Counts,
+sums and the histograms of the durations add up the same way.
+
+Percentiles are nearest-rank (the value at rank ceil(p/100 * n) of the n sorted values),
+exact, in two steps: the histogram says which bucket holds that rank and how many values
+lie below the bucket; then one index walk within the bucket, `ORDER BY duration LIMIT 1
+OFFSET k` over the durations in [bucket low, bucket high) of the selection, finds the
+value. A walk reads at most the bucket's values, not the selection's.
 """
 
 from __future__ import annotations
 
-import asyncio
 import uuid
-from collections.abc import Collection, Sequence
+from collections.abc import Collection, Iterable, Sequence
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+import numpy as np
 from sqlalchemy import (
     ColumnElement,
     and_,
@@ -21,9 +28,9 @@ from sqlalchemy import (
     func,
     insert,
     literal,
-    literal_column,
     or_,
     select,
+    text,
     tuple_,
     update,
 )
@@ -33,6 +40,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from chatkit.errors import Conflict, NotFound
 from chatkit.models import CSAT_SATISFIED, ConversationStatus, Message
 from chatkit.storage import facts as projection
+from chatkit.storage import rollups
 from chatkit.storage import schema as t
 from chatkit.storage.facts import Facts, OpenHours
 from chatkit.storage.reports import (
@@ -50,13 +58,17 @@ if TYPE_CHECKING:
 
 _f = t.conversation_facts.c
 _q = t.qa_reviews.c
+_r = t.report_rollups.c
+_h = t.report_histograms.c
+DAY_MS = rollups.DAY_MS
+#: Walks per statement (each a scalar subquery, a column of one row).
+_WALKS_PER_STATEMENT = 100
 
 
-def _selected(selection: Selection, *, by_time: bool = True) -> list[ColumnElement[bool]]:
-    # Without `by_time`, the range is written so that no index on created_at serves it
-    # (SQLite's planner would otherwise prefer one and sort: see _ranked).
-    created: Any = _f.created_at if by_time else _f.created_at + 0
-    conditions = [created >= selection.start, created < selection.end]
+def _selected(selection: Selection, start: int | None = None,
+              end: int | None = None) -> list[ColumnElement[bool]]:
+    conditions = [_f.created_at >= (selection.start if start is None else start),
+                  _f.created_at < (selection.end if end is None else end)]
     if selection.team is not None:
         conditions.append(_f.team == selection.team)
     if selection.agent_id is not None:
@@ -64,59 +76,158 @@ def _selected(selection: Selection, *, by_time: bool = True) -> list[ColumnEleme
     return conditions
 
 
+_FACT_GROUP = {Group.TEAM: _f.team, Group.AGENT: _f.agent_id, Group.CHANNEL: _f.channel}
+_ROLLUP_GROUP = {Group.TEAM: _r.team, Group.AGENT: _r.agent, Group.CHANNEL: _r.channel}
+_HISTOGRAM_GROUP = {Group.TEAM: _h.team, Group.AGENT: _h.agent, Group.CHANNEL: _h.channel}
+
+
+def _fact_sums() -> list[Any]:
+    """The roll-ups' COUNTS, summed over fact rows."""
+    inbound = _f.channel != "outbound"
+    resolved = _f.resolved_at.is_not(None)
+    return [func.count(), _count_if(inbound), _count_if(_f.handed_off), _count_if(resolved),
+            _count_if(and_(resolved, inbound)),
+            _count_if(and_(resolved, inbound, ~_f.handed_off)), _count_if(_f.abandoned),
+            _count_if(and_(resolved, ~_f.abandoned)), func.count(_f.csat),
+            _count_if(_f.csat >= CSAT_SATISFIED), func.coalesce(func.sum(_f.csat), 0),
+            *(part for name in DURATIONS
+              for part in (func.count(_f[name]), func.coalesce(func.sum(_f[name]), 0)))]
+
+
 def _group_key(group: Group) -> Any:
-    if group is Group.TEAM:
-        return _f.team
-    if group is Group.AGENT:
-        return _f.agent_id
-    if group is Group.CHANNEL:
-        return _f.channel
-    return literal("")
-
-
-#: Breakdowns whose percentiles are walked per group (the column is in the durations'
-#: covering indexes), when they have at most this many groups; beyond, one sort per duration
-#: costs less than a walk per group.
-_WALKED = {Group.TEAM: _f.team, Group.AGENT: _f.agent_id}
-MAX_WALKED_GROUPS = 12
+    return _FACT_GROUP.get(group, literal(""))
 
 
 def _count_if(condition: Any) -> Any:
     return func.count(case((condition, 1)))
 
 
-async def _most_of_it(conn: AsyncConnection, selection: Selection) -> bool:
-    """Whether the selection is over a quarter of the facts (SQLite): then reading the table
-    straight through beats a lookup per row from the created_at index, which SQLite's planner
-    would choose whatever the range. Counting the range reads that index only."""
-    total = await conn.scalar(select(func.max(literal_column("rowid")))
-                              .select_from(t.conversation_facts))
-    if not total:
-        return False
-    chosen = await conn.scalar(select(func.count()).select_from(t.conversation_facts)
-                               .where(*_selected(selection)))
-    return int(chosen or 0) * 4 > int(total)
+def _scope(selection: Selection, group: Group) -> str:
+    """The roll-up keys a report reads: by team, by agent, or by both when it needs both."""
+    team = selection.team is not None or group is Group.TEAM
+    agent = selection.agent_id is not None or group is Group.AGENT
+    return "ta" if team and agent else "a" if agent else "t"
 
 
-async def _ranked(conn: AsyncConnection, selection: Selection, name: str, n: int,
-                  within: Any = None) -> dict[int, int | None]:
-    """The duration's nearest-rank percentiles over the selection, which has `n` values of
-    it: each the value at rank ceil(p * n) in value order, which the duration's covering
-    index (duration, created_at, team, agent_id) gives without a sort, walked from the
-    nearer end. `within`: a further condition on team or agent_id (also in the index)."""
-    column = _f[name]
-    found: dict[int, int | None] = dict.fromkeys(PERCENTILES)
-    by_time = conn.dialect.name != "sqlite"
-    for p in PERCENTILES if n else ():
-        rank = (n * p + 99) // 100  # 1..n, ascending
-        # From whichever end is nearer: the 90th percentile is the 10%-th from the top.
-        order, offset = (column, rank - 1) if rank <= n - rank else (column.desc(), n - rank)
-        value = await conn.scalar(
-            select(column).where(*_selected(selection, by_time=by_time), column.is_not(None),
-                                 *(() if within is None else (within,)))
-            .order_by(order).limit(1).offset(offset))
-        found[p] = None if value is None else int(value)
-    return found
+def _fcr_days(window_ms: int) -> int | None:
+    """The window in whole days when the roll-ups' FCR histogram can answer it."""
+    days, rest = divmod(window_ms, DAY_MS)
+    return days if not rest and 1 <= days <= rollups.FCR_MAX_DAYS else None
+
+
+@dataclass(slots=True)
+class _Plan:
+    """A range as pieces, each added (+1) or taken away (-1): whole years and months from
+    the roll-ups, spans of fact rows."""
+
+    rollups: list[tuple[int, str, int]]  # (sign, span, start)
+    spans: list[tuple[int, int, int]]  # (sign, start, end)
+    cost: int = 0
+
+    def extend(self, other: _Plan, sign: int = 1) -> None:
+        self.rollups += [(sign * s, span, start) for s, span, start in other.rollups]
+        self.spans += [(sign * s, start, end) for s, start, end in other.spans]
+        self.cost += other.cost
+
+
+#: What reading one roll-up piece costs, in fact rows read (a guess: a month of a breakdown
+#: by agent is a few tens of thousands of histogram rows; a month of a team's, far fewer).
+_PIECE_COST = 20_000
+
+
+async def _plan(conn: AsyncConnection, selection: Selection) -> _Plan:
+    """The cheapest pieces: a year that is mostly inside the range is its roll-up less the
+    months (or facts) outside; a month likewise; else the months, or facts, inside."""
+    plan = _Plan([], [])
+    year = rollups.year_of(selection.start)
+    while year < selection.end:
+        following = rollups.next_year(year)
+        start, end = max(year, selection.start), min(following, selection.end)
+        if (start, end) == (year, following):
+            plan.extend(_Plan([(1, rollups.YEAR, year)], [], _PIECE_COST))
+        else:
+            inside = await _months(conn, selection, start, end)
+            outside = _Plan([(1, rollups.YEAR, year)], [], _PIECE_COST)
+            for a, b in ((year, start), (end, following)):
+                if a < b:
+                    outside.extend(await _months(conn, selection, a, b), -1)
+            plan.extend(inside if inside.cost <= outside.cost else outside)
+        year = following
+    return plan
+
+
+async def _months(conn: AsyncConnection, selection: Selection, first: int, last: int
+                  ) -> _Plan:
+    """[first, last) (within a year) as months and facts."""
+    plan = _Plan([], [])
+    month = rollups.month_of(first)
+    while month < last:
+        following = rollups.next_month(month)
+        start, end = max(month, first), min(following, last)
+        if (start, end) == (month, following):
+            plan.extend(_Plan([(1, rollups.MONTH, month)], [], _PIECE_COST))
+        else:
+            outside = [(a, b) for a, b in ((month, start), (end, following)) if a < b]
+            inside_n = await _count(conn, selection, start, end)
+            outside_n = sum([await _count(conn, selection, a, b) for a, b in outside])
+            if outside_n + _PIECE_COST < inside_n:
+                plan.extend(_Plan([(1, rollups.MONTH, month)],
+                                  [(-1, a, b) for a, b in outside], _PIECE_COST + outside_n))
+            elif inside_n:
+                plan.extend(_Plan([], [(1, start, end)], inside_n))
+        month = following
+    return plan
+
+
+async def _count(conn: AsyncConnection, selection: Selection, start: int, end: int) -> int:
+    return int(await conn.scalar(select(func.count()).select_from(t.conversation_facts)
+                                 .where(*_selected(selection, start, end))) or 0)
+
+
+def _rollup_filters(columns: Any, scope: str, selection: Selection,
+                    pieces: list[tuple[str, int]]) -> list[Any]:
+    spans = {span: [start for s, start in pieces if s == span] for span, _ in pieces}
+    conditions = [columns.scope == scope,
+                  or_(*(and_(columns.span == span, columns.start.in_(starts))
+                        for span, starts in spans.items()))]
+    if selection.team is not None:
+        conditions.append(columns.team == selection.team)
+    if selection.agent_id is not None:
+        conditions.append(columns.agent == selection.agent_id)
+    return conditions
+
+
+def _key(group: Group, value: Any) -> str | None:
+    if group is Group.NONE:
+        return None
+    return None if value in (None, "") and group is not Group.CHANNEL else str(value)
+
+
+_GROUP_SPAN = 1 << 40  # above any bucket (seconds)
+
+
+def _bucketed(group: Group, rows: Sequence[Any], bits: int
+              ) -> Iterable[tuple[str | None, str, int, int]]:
+    """(group, duration, bucket, count) of rows of (group key, *DURATIONS): what
+    rollups.bucket_s gives, value by value, vectorized."""
+    if not rows:
+        return
+    columns = list(zip(*rows, strict=True))
+    groups: dict[Any, int] = {}
+    index = np.array([groups.setdefault(raw, len(groups)) for raw in columns[0]],
+                     dtype=np.int64)
+    keys = [_key(group, raw) for raw in groups]
+    for name, column in zip(DURATIONS, columns[1:], strict=True):
+        found = np.array(column, dtype=object)
+        present = found != None  # noqa: E711 - elementwise, not identity
+        values = found[present].astype(np.int64)
+        seconds = np.where(values > 0, values // 1000, 0)
+        length = np.frexp(seconds.astype(np.float64))[1].astype(np.int64)  # bit_length
+        shift = np.maximum(length - bits, 0)
+        buckets = (seconds >> shift) << shift
+        pairs, counts = np.unique(index[present] * _GROUP_SPAN + buckets, return_counts=True)
+        for pair, n in zip(pairs.tolist(), counts.tolist(), strict=True):
+            yield keys[pair // _GROUP_SPAN], name, pair % _GROUP_SPAN, n
 
 
 class ReportsSql:
@@ -132,96 +243,198 @@ class ReportsSql:
 
     async def report_metrics(self, selection: Selection, *, group: Group,
                              fcr_window_ms: int) -> list[Metrics]:
-        key = _group_key(group).label("g")
-        inbound = _f.channel != "outbound"
-        resolved = _f.resolved_at.is_not(None)
-        eligible = and_(resolved, ~_f.abandoned)
-        query = select(
-            key, func.count().label("conversations"),
-            _count_if(inbound).label("inbound"),
-            _count_if(_f.handed_off).label("handed_off"),
-            _count_if(resolved).label("resolved"),
-            _count_if(and_(resolved, inbound)).label("inbound_resolved"),
-            _count_if(and_(resolved, inbound, ~_f.handed_off)).label("bot_resolved"),
-            _count_if(_f.abandoned).label("abandoned"),
-            _count_if(eligible).label("fcr_eligible"),
-            _count_if(and_(eligible, or_(
-                _f.next_same_topic_at.is_(None),
-                _f.next_same_topic_at > _f.resolved_at + fcr_window_ms))).label("fcr_resolved"),
-            func.count(_f.csat).label("csat_ratings"),
-            _count_if(_f.csat >= CSAT_SATISFIED).label("csat_satisfied"),
-            func.coalesce(func.sum(_f.csat), 0).label("csat_total"),
-            *(func.avg(_f[name]).label(name) for name in DURATIONS),
-            *(func.count(_f[name]).label(f"n_{name}") for name in DURATIONS),
-        )
+        scope = _scope(selection, group)
+        bits = rollups.BUCKET_BITS[scope]
+        days = _fcr_days(fcr_window_ms)
         async with self._read() as conn:
-            by_time = not self.is_sqlite or not await _most_of_it(conn, selection)
-            query = query.where(*_selected(selection, by_time=by_time)).group_by(key)
-            rows = (await conn.execute(query)).all()
-            found: dict[str | None, Metrics] = {}
-            for row in rows:
-                g = None if group is Group.NONE else row.g
-                found[g] = Metrics(
-                    g, **{name: int(getattr(row, name)) for name in (
-                        "conversations", "inbound", "handed_off", "resolved",
-                        "inbound_resolved", "bot_resolved", "abandoned", "fcr_eligible",
-                        "fcr_resolved", "csat_ratings", "csat_satisfied", "csat_total")},
-                    means={name: None if getattr(row, name) is None
-                           else float(getattr(row, name)) for name in DURATIONS},
-                    percentiles={name: dict.fromkeys(PERCENTILES) for name in DURATIONS})
-            walk_groups = group in _WALKED and len(found) <= MAX_WALKED_GROUPS
-            if group is not Group.NONE and not walk_groups:
-                for name in DURATIONS:
-                    for g, p, value in await self._percentiles(conn, selection, group, name):
-                        metrics = found.get(g)
-                        if metrics is not None:
-                            metrics.percentiles[name][p] = value
-        if group is Group.NONE and rows:
-            # One index walk per duration, side by side on the pool's connections.
-            walks = await asyncio.gather(*(
-                self._ranked(selection, name, int(getattr(rows[0], f"n_{name}")))
-                for name in DURATIONS))
-            found[None].percentiles = dict(zip(DURATIONS, walks, strict=True))
-        elif group is not Group.NONE and walk_groups:
-            # A few teams (or agents): the same walks, each within its group.
-            column = _WALKED[group]
-            for row in rows:
-                within = column.is_(None) if row.g is None else column == row.g
-                walks = await asyncio.gather(*(
-                    self._ranked(selection, name, int(getattr(row, f"n_{name}")), within)
-                    for name in DURATIONS))
-                found[row.g].percentiles = dict(zip(DURATIONS, walks, strict=True))
+            if not self.is_sqlite:
+                # One snapshot for the pieces and the walks.
+                await conn.execution_options(isolation_level="REPEATABLE READ")
+            plan = await _plan(conn, selection)
+            counts: dict[str | None, list[int]] = {}
+            relapsed: dict[str | None, int] = {}
+            histograms: dict[tuple[str | None, str], dict[int, int]] = {}
+
+            def tally(key: str | None, values: Iterable[int], sign: int = 1) -> None:
+                row = counts.setdefault(key, [0] * len(rollups.COUNTS))
+                for i, value in enumerate(values):
+                    row[i] += sign * int(value or 0)
+
+            def bucket(key: str | None, measure: str, value: int, n: int) -> None:
+                found = histograms.setdefault((key, measure), {})
+                found[value] = found.get(value, 0) + n
+
+            for sign in (1, -1):
+                pieces = [(span, start) for s, span, start in plan.rollups if s == sign]
+                if pieces:
+                    await self._from_rollups(conn, selection, group, scope, pieces, sign,
+                                             days, tally, relapsed, bucket)
+            for sign, start, end in plan.spans:
+                await self._from_facts(conn, selection, group, start, end, sign, bits,
+                                       fcr_window_ms if days is not None else None,
+                                       tally, relapsed, bucket)
+            if days is None:  # a window the roll-ups do not answer: from the facts
+                relapsed = await self._relapsed(conn, selection, group, fcr_window_ms)
+            found = self._metrics(group, counts, relapsed)
+            await self._percentiles(conn, selection, group, bits, found, histograms)
         return sorted(found.values(), key=lambda m: (m.key is None, m.key or ""))
 
-    async def _ranked(self, selection: Selection, name: str, n: int,
-                      within: Any = None) -> dict[int, int | None]:
-        async with self._read() as conn:
-            return await _ranked(conn, selection, name, n, within)
+    async def _from_rollups(self, conn: AsyncConnection, selection: Selection, group: Group,
+                            scope: str, pieces: list[tuple[str, int]], sign: int,
+                            days: int | None, tally: Any, relapsed: dict[str | None, int],
+                            bucket: Any) -> None:
+        key = _ROLLUP_GROUP.get(group, literal("")).label("g")
+        rows = (await conn.execute(
+            select(key, *(func.sum(_r[name]) for name in rollups.COUNTS))
+            .where(*_rollup_filters(_r, scope, selection, pieces)).group_by(key))).all()
+        for row in rows:
+            if row[1]:
+                tally(_key(group, row.g), row[1:], sign)
+        hkey = _HISTOGRAM_GROUP.get(group, literal("")).label("g")
+        measures = list(DURATIONS) + ([rollups.FCR_GAP] if days is not None else [])
+        rows = (await conn.execute(
+            select(hkey, _h.measure, _h.bucket, func.sum(_h.n).label("n"))
+            .where(*_rollup_filters(_h, scope, selection, pieces), _h.measure.in_(measures))
+            .group_by(hkey, _h.measure, _h.bucket))).all()
+        for row in rows:
+            g = _key(group, row.g)
+            if row.measure == rollups.FCR_GAP:
+                assert days is not None
+                if row.bucket <= days:
+                    relapsed[g] = relapsed.get(g, 0) + sign * int(row.n)
+            elif row.n:
+                bucket(g, row.measure, int(row.bucket), sign * int(row.n))
+
+    async def _from_facts(self, conn: AsyncConnection, selection: Selection, group: Group,
+                          start: int, end: int, sign: int, bits: int,
+                          fcr_window_ms: int | None, tally: Any,
+                          relapsed: dict[str | None, int], bucket: Any) -> None:
+        key = _group_key(group).label("g")
+        conditions = _selected(selection, start, end)
+        # The relapses (first-contact resolution) in the same scan as the counts.
+        window = 0 if fcr_window_ms is None else fcr_window_ms
+        relapses = _count_if(and_(_f.resolved_at.is_not(None), ~_f.abandoned,
+                                  _f.next_same_topic_at <= _f.resolved_at + window))
+        rows = (await conn.execute(select(key, relapses, *_fact_sums()).where(*conditions)
+                                   .group_by(key))).all()
+        for row in rows:
+            g = _key(group, row.g)
+            tally(g, row[2:], sign)
+            if fcr_window_ms is not None:
+                relapsed[g] = relapsed.get(g, 0) + sign * int(row[1])
+        # The durations' histograms: the rows read once, bucketed and counted by numpy (a
+        # Python loop over each value, or a GROUP BY per duration, cost several times more).
+        rows = (await conn.execute(select(key, *(_f[name] for name in DURATIONS))
+                                   .where(*conditions))).all()
+        for g, name, value, n in _bucketed(group, rows, bits):
+            bucket(g, name, value, sign * n)
+
+    async def _relapsed(self, conn: AsyncConnection, selection: Selection, group: Group,
+                        window_ms: int, start: int | None = None,
+                        end: int | None = None) -> dict[str | None, int]:
+        """Per group, the conversations that count for first-contact resolution but whose
+        contact began another on the same topic within the window of their resolution."""
+        key = _group_key(group).label("g")
+        rows = (await conn.execute(
+            select(key, func.count().label("n"))
+            .where(*_selected(selection, start, end), _f.resolved_at.is_not(None),
+                   ~_f.abandoned, _f.next_same_topic_at <= _f.resolved_at + window_ms)
+            .group_by(key))).all()
+        found: dict[str | None, int] = {}
+        for row in rows:
+            g = _key(group, row.g)
+            found[g] = found.get(g, 0) + int(row.n)
+        return found
+
+    @staticmethod
+    def _metrics(group: Group, counts: dict[str | None, list[int]],
+                 relapsed: dict[str | None, int]) -> dict[str | None, Metrics]:
+        found: dict[str | None, Metrics] = {}
+        for g, row in counts.items():
+            values = dict(zip(rollups.COUNTS, row, strict=True))
+            if values["conversations"] <= 0:
+                continue
+            means: dict[str, float | None] = {}
+            for name in DURATIONS:
+                n = values[f"{name}_n"]
+                means[name] = values[f"{name}_sum"] / n if n else None
+            found[g] = Metrics(
+                g, **{name: values[name] for name in (
+                    "conversations", "inbound", "handed_off", "resolved", "inbound_resolved",
+                    "bot_resolved", "abandoned", "fcr_eligible", "csat_ratings",
+                    "csat_satisfied", "csat_total")},
+                fcr_resolved=values["fcr_eligible"] - relapsed.get(g, 0),
+                means=means,
+                percentiles={name: dict.fromkeys(PERCENTILES) for name in DURATIONS})
+        return found
 
     async def _percentiles(self, conn: AsyncConnection, selection: Selection, group: Group,
-                           name: str) -> list[tuple[Any, int, int]]:
-        column = _f[name]
-        key = _group_key(group).label("g")
-        conditions = [*_selected(selection), column.is_not(None)]
-        if not self.is_sqlite:
-            query = select(key, *(func.percentile_disc(p / 100).within_group(column)
-                                  .label(f"p{p}") for p in PERCENTILES)
-                           ).where(*conditions).group_by(key)
-            rows = (await conn.execute(query)).all()
-            return [(row.g, p, int(getattr(row, f"p{p}"))) for row in rows
-                    for p in PERCENTILES]
-        ranked = select(
-            key, column.label("v"),
-            func.row_number().over(partition_by=key, order_by=column).label("rn"),
-            func.count().over(partition_by=key).label("n"),
-        ).where(*conditions).subquery()
-        # ceil(p * n / 100) in integers.
-        ranks = {p: (ranked.c.n * p + 99) // 100 for p in PERCENTILES}
-        rows = (await conn.execute(
-            select(ranked.c.g, ranked.c.v, ranked.c.rn, ranked.c.n)
-            .where(or_(*(ranked.c.rn == rank for rank in ranks.values()))))).all()
-        return [(row.g, p, int(row.v)) for row in rows for p in PERCENTILES
-                if row.rn == (row.n * p + 99) // 100]
+                           bits: int, found: dict[str | None, Metrics],
+                           histograms: dict[tuple[str | None, str], dict[int, int]]) -> None:
+        """Each percentile: its bucket from the histogram, then a walk within the bucket."""
+        walks: list[tuple[Metrics, str, int, Any]] = []
+        for (g, name), counted in histograms.items():
+            metrics = found.get(g)
+            if metrics is None:
+                continue
+            ordered = sorted((b, n) for b, n in counted.items() if n)
+            total = sum(n for _, n in ordered)
+            for p in PERCENTILES if total > 0 else ():
+                rank = (total * p + 99) // 100
+                below = 0
+                for value, n in ordered:
+                    if below + n >= rank:
+                        walks.append((metrics, name, p, (selection, group, g, name, value,
+                                                         bits, rank - below)))
+                        break
+                    below += n
+        for start in range(0, len(walks), _WALKS_PER_STATEMENT):
+            chunk = walks[start:start + _WALKS_PER_STATEMENT]
+            params: dict[str, Any] = {}
+            columns = [self._walk(params, f"w{i}_", *walk_args)
+                       for i, (_, _, _, walk_args) in enumerate(chunk)]
+            row = (await conn.execute(text("SELECT " + ", ".join(columns)), params)).one()
+            for (metrics, name, p, _), value in zip(chunk, row, strict=True):
+                metrics.percentiles[name][p] = None if value is None else int(value)
+
+    def _walk(self, params: dict[str, Any], prefix: str, selection: Selection, group: Group,
+              g: str | None, name: str, bucket: int, bits: int, offset: int) -> str:
+        """The `offset`-th (1-based) smallest duration of the selection's group within the
+        bucket: a scalar subquery (SQL text, its parameters added to `params`: thousands of
+        them in a breakdown by agent, where building SQLAlchemy expressions would cost
+        more than the walks) that walks the duration's index."""
+        assert name in DURATIONS  # a column name, in the SQL text
+        low, high = rollups.bucket_bounds_ms(bucket, bits)
+        # Written so that the planner walks the duration's index (duration, created_at,
+        # team, agent_id), or (agent_id, duration, created_at) for an agent, rather than
+        # sorting a range of created_at or of a team (SQLite: `+ 0` keeps it off the
+        # created_at index).
+        created = "created_at + 0" if self.is_sqlite else "created_at"
+        conditions = [f"{name} < :{prefix}h", f"{created} >= :{prefix}s",
+                      f"{created} < :{prefix}e"]
+        params.update({f"{prefix}h": high, f"{prefix}s": selection.start,
+                       f"{prefix}e": selection.end, f"{prefix}o": offset - 1})
+        if low is None:
+            conditions.append(f"{name} IS NOT NULL")
+        else:
+            conditions.append(f"{name} >= :{prefix}l")
+            params[f"{prefix}l"] = low
+        agent = selection.agent_id if group is not Group.AGENT else g
+        if selection.agent_id is not None or group is Group.AGENT:
+            if agent is None:
+                conditions.append("agent_id IS NULL")
+            else:
+                conditions.append(f"agent_id = :{prefix}a")
+                params[f"{prefix}a"] = agent
+        team = selection.team if group is not Group.TEAM else g
+        if selection.team is not None or group is Group.TEAM:
+            conditions.append(f"coalesce(team, '') = :{prefix}t")
+            params[f"{prefix}t"] = team or ""
+        if group is Group.CHANNEL:
+            conditions.append(f"channel = :{prefix}c")
+            params[f"{prefix}c"] = g
+        return (f"(SELECT {name} FROM conversation_facts WHERE {' AND '.join(conditions)} "
+                f"ORDER BY {name} LIMIT 1 OFFSET :{prefix}o)")
 
     async def report_volume(self, selection: Selection, *, bucket_ms: int,
                             offset_ms: int = 0) -> list[Volume]:
@@ -281,6 +494,14 @@ class ReportsSql:
     async def all_facts(self) -> list[Facts]:
         async with self._read() as conn:
             return await projection.read_all(conn)
+
+    async def all_rollups(self) -> tuple[list[tuple[Any, ...]], list[tuple[Any, ...]]]:
+        async with self._read() as conn:
+            return await rollups.read_all(conn)
+
+    async def rebuild_rollups(self) -> int:
+        async with self._write() as conn:
+            return await conn.run_sync(rollups.rebuild_sync)
 
     async def queue_stats(self) -> dict[str, tuple[int, int]]:
         c = t.conversations.c

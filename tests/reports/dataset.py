@@ -26,6 +26,8 @@ HOUR = 3600 * 1000
 DAY = 24 * HOUR
 START = 1_790_000_000_000  # a fixed instant (2026-09-21 UTC)
 TEAMS = ("billing", "sales")
+#: The time between two conversations' creation (ms, from, to): spread over days and hours.
+spacing = (10 * 60_000, 90 * 60_000)
 
 
 def billing_open(team: str | None, start: int, end: int) -> int:
@@ -75,11 +77,12 @@ class Clock:
 
 
 async def generate(store: SqlStore, monkeypatch: pytest.MonkeyPatch, *, seed: int = 7,
-                   count: int = 120) -> Dataset:
+                   count: int = 120,
+                   open_hours: Callable[[str | None, int, int], int] | None = None) -> Dataset:
     rng = random.Random(seed)
     clock = Clock()
     monkeypatch.setattr("chatkit.storage.sql.now_ms", clock)
-    store.open_hours = billing_open
+    store.open_hours = billing_open if open_hours is None else open_hours
     data = Dataset()
     for n in range(3):
         agent = await store.create_agent(email=f"a{n}@example.com", name=f"Agent {n}",
@@ -87,7 +90,7 @@ async def generate(store: SqlStore, monkeypatch: pytest.MonkeyPatch, *, seed: in
         data.agents.append(agent.id)
     contacts = [(await store.create_contact()).id for _ in range(25)]
     for index in range(count):
-        clock.now += rng.randrange(10 * 60_000, 90 * 60_000)  # spread over days and hours
+        clock.now += rng.randrange(*spacing)
         contact = rng.choice(contacts)
         kind = "open" if index >= count - 3 else rng.choices(
             ["bot", "handled", "abandoned", "outbound"], [25, 55, 10, 10])[0]

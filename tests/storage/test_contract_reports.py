@@ -4,11 +4,15 @@ Python), the export's pages, and QA reviews."""
 
 from __future__ import annotations
 
+import asyncio
+import random
+
 import pytest
 
 from chatkit.errors import Conflict, NotFound
 from chatkit.storage import SqlStore
 from chatkit.storage.reports import DURATIONS, Group, Selection
+from chatkit.storage.rollups import month_of, next_year, year_of
 from tests.reports.dataset import DAY, HOUR, START, billing_open, expected_metrics, generate
 
 WINDOW = 3 * DAY
@@ -132,3 +136,72 @@ async def test_qa_reviews_are_stored_per_reviewer(store: SqlStore,
     resolved = await store.resolved_by_agents(START, START + 100 * DAY)
     assert resolved == sorted(c.id for c in data.conversations
                               if c.agent is not None and c.resolved is not None)
+
+
+@pytest.mark.parametrize("seed", [3, 11])
+async def test_the_rollups_kept_equal_a_rebuild(store: SqlStore, monkeypatch: pytest.MonkeyPatch,
+                                                seed: int) -> None:
+    """Every change of a fact row (each step of a conversation, a later conversation on the
+    same topic, conversations moving to a verified contact) moves the roll-ups by the row's
+    old and new contribution: what they hold then equals a rebuild from the facts."""
+    rng = random.Random(seed)
+    data = await generate(store, monkeypatch, seed=seed, count=45)
+    contacts = sorted({c.contact for c in data.conversations})
+    for n in range(4):  # two devices of one customer: the second's conversations move
+        first, second = rng.sample(contacts, 2)
+        await store.verify_contact(first, external_id=f"customer-{n}", name=None, email=None)
+        await store.verify_contact(second, external_id=f"customer-{n}", name=None, email=None)
+    kept = await store.all_rollups()
+    assert kept[0] and kept[1]
+    facts = await store.all_facts()
+    assert await store.rebuild_rollups() == len(facts) == 45
+    assert await store.all_rollups() == kept
+    assert await store.rebuild_facts(billing_open) == 45  # rebuilds the roll-ups too
+    assert await store.all_rollups() == kept
+
+
+async def test_reports_over_months_agree_with_the_plan(store: SqlStore,
+                                                        monkeypatch: pytest.MonkeyPatch) -> None:
+    """Ranges of whole months (roll-ups only), of a month less a few days (a roll-up less
+    facts), across months, of a year and most of one (its roll-up less the months and days
+    outside): every figure as computed from the plan."""
+    monkeypatch.setattr("tests.reports.dataset.spacing", (6 * HOUR, 30 * HOUR))
+    data = await generate(store, monkeypatch, count=90)
+    end = max(c.created for c in data.conversations) + 1
+    months = sorted({month_of(c.created) for c in data.conversations})
+    assert len(months) >= 3
+    year = year_of(START)
+    ranges = [(months[1], months[2]), (months[0], end), (months[1] + 2 * DAY, months[2]),
+              (months[0] + 5 * DAY, months[2] - 3 * DAY + HOUR),
+              (year, next_year(year)),  # the year's roll-up
+              (year + 3 * DAY, months[2] + 9 * DAY)]  # the year's, less what is outside
+    for start, stop in ranges:
+        for group, key in ((Group.NONE, lambda c: None), (Group.AGENT, lambda c: c.agent),
+                           (Group.TEAM, lambda c: c.team)):
+            for team in (None, "sales"):
+                actual = _actual(await store.report_metrics(
+                    Selection(start, stop, team=team), group=group, fcr_window_ms=WINDOW),
+                    group)
+                expected = _expected(expected_metrics(data, start, stop, key=key,
+                                                      fcr_window=WINDOW, team=team))
+                assert actual == expected, (start, stop, group, team)
+
+
+async def test_concurrent_changes_add_up_in_the_rollups(store: SqlStore) -> None:
+    """Many transactions at once change facts of the same roll-up keys (same month, team,
+    channel): their increments add up (PostgreSQL runs them side by side on the pool)."""
+    from chatkit.models import ConversationStatus as S
+
+    contacts = [(await store.create_contact()).id for _ in range(24)]
+
+    async def one(contact: str) -> None:
+        conversation = await store.create_conversation(contact)
+        done = await store.transition(conversation.id, S.RESOLVED, allowed_from={S.BOT},
+                                      agent_id=None, actor_kind="visitor", actor_id=contact)
+        assert done is not None
+
+    await asyncio.gather(*(one(contact) for contact in contacts))
+    kept = await store.all_rollups()
+    assert sum(row[6] for row in kept[0] if row[:2] == ("t", "m")) == 24  # conversations
+    assert await store.rebuild_rollups() == 24
+    assert await store.all_rollups() == kept

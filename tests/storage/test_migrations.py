@@ -61,3 +61,53 @@ async def test_upgrading_keeps_the_conversations_of_the_first_schema(store_url: 
         assert [(m.body, m.meta) for m in messages] == [("from before", None)]
     finally:
         await store.close()
+
+
+async def test_upgrading_from_0015_fills_the_facts_and_the_rollups(
+        store_url: str, monkeypatch: Any) -> None:
+    """A database at 0015 whose older conversations have no facts (0015 left them to
+    `chatkit reports rebuild`): 0016 folds them, in the stored business hours, and fills the
+    roll-ups; the reports then equal a rebuild's."""
+    from alembic import command
+    from sqlalchemy import delete
+
+    from chatkit.cli import _stored_open_hours
+    from chatkit.storage import schema as t
+    from chatkit.storage.migrate import alembic_config
+    from chatkit.storage.reports import Group, Selection
+    from tests.reports.dataset import START, generate
+
+    hours = {"time_zone": "UTC", "weekly": {day: [["09:00", "17:00"]] for day in (
+        "mon", "tue", "wed", "thu", "fri")}}
+    document = {"teams": [{"id": "billing", "name": "Billing", "hours": hours},
+                          {"id": "sales", "name": "Sales"}]}
+    old = SqlStore(store_url)
+    await old.open()
+    assert await old.save_routing_config(document, expected_version=0, source="admin",
+                                         file_digest=None, changed_by=None, now=1) is not None
+    data = await generate(old, monkeypatch, count=30, open_hours=await _stored_open_hours(old))
+    older = sorted(data.conversations, key=lambda c: c.created)[:18]
+    async with old._write() as conn:
+        await conn.run_sync(lambda c: command.downgrade(alembic_config(c), "0015"))
+        await conn.execute(delete(t.conversation_facts).where(
+            t.conversation_facts.c.conversation_id.in_([c.id for c in older])))
+    await old.close()
+
+    store = SqlStore(store_url)
+    await store.open()
+    try:
+        whole = Selection(START, START + 400 * 24 * 3600 * 1000)
+
+        async def reports() -> list[Any]:
+            return [await store.report_metrics(whole, group=group, fcr_window_ms=7 * 86_400_000)
+                    for group in Group]
+
+        facts, kept, upgraded = await store.all_facts(), await store.all_rollups(), await reports()
+        assert len(facts) == 30
+        assert any(f.wait_open_ms != f.wait_ms for f in facts)  # the stored hours counted
+        assert await store.rebuild_facts(await _stored_open_hours(store)) == 30
+        assert await store.all_facts() == facts
+        assert await store.all_rollups() == kept
+        assert await reports() == upgraded
+    finally:
+        await store.close()

@@ -12,7 +12,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0017"
-down_revision = "0015"  # to be "0016" at merge: the lead re-chains the migrations
+down_revision = "0016"
 branch_labels = None
 depends_on = None
 
@@ -94,5 +94,6 @@ def downgrade() -> None:
             op.execute(f"DROP TRIGGER tr_conversations_load_{trigger} ON conversations")
     if op.get_bind().dialect.name != "sqlite":
         op.execute("DROP FUNCTION chatkit_agent_load()")
-    with op.batch_alter_table("agents") as batch:
-        batch.drop_column("load")
+    # A plain ALTER (SQLite 3.35+): a batch copy would drop the agents table, which the
+    # conversations' foreign keys refuse once there are any.
+    op.drop_column("agents", "load")
