@@ -17,6 +17,15 @@ StartServer = Callable[..., Awaitable[TestServer]]
 
 
 @pytest.fixture
+def redis_url() -> str:
+    """CHATKIT_TEST_REDIS; the test is skipped, saying so, without it."""
+    url = os.environ.get("CHATKIT_TEST_REDIS")
+    if not url:
+        pytest.skip("Redis tests need CHATKIT_TEST_REDIS (e.g. redis://127.0.0.1:6379/0)")
+    return url
+
+
+@pytest.fixture
 def db_url(tmp_path: Path) -> str:
     return f"sqlite:///{tmp_path}/chatkit.db"
 

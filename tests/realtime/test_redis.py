@@ -4,7 +4,6 @@ whichever server they are connected to."""
 from __future__ import annotations
 
 import asyncio
-import os
 import time
 import uuid
 
@@ -16,14 +15,6 @@ from tests.clients import AgentClient, Visitor
 from tests.conftest import StartServer
 
 pytestmark = pytest.mark.redis
-
-
-@pytest.fixture
-def redis_url() -> str:
-    url = os.environ.get("CHATKIT_TEST_REDIS")
-    if not url:
-        pytest.skip("Redis tests need CHATKIT_TEST_REDIS (e.g. redis://127.0.0.1:6379/0)")
-    return url
 
 
 async def test_visitor_and_agent_on_different_servers(start_server: StartServer,

@@ -5,11 +5,6 @@ count. On SQLite and PostgreSQL."""
 
 from __future__ import annotations
 
-import os
-from collections.abc import AsyncIterator
-from pathlib import Path
-
-import pytest
 from sqlalchemy import text
 
 from chatkit.models import (
@@ -24,30 +19,8 @@ from chatkit.models import (
     Strategy,
 )
 from chatkit.storage import SqlStore
-from tests.storage.conftest import _drop_postgres_database, _postgres_database
 
 S = ConversationStatus
-
-
-@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
-async def store_url(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[str]:
-    """A new database on each engine (as tests/storage/conftest.py's)."""
-    if request.param == "sqlite":
-        yield f"sqlite:///{tmp_path}/store.db"
-        return
-    if not os.environ.get("CHATKIT_TEST_POSTGRES"):
-        pytest.skip("needs CHATKIT_TEST_POSTGRES")
-    url, name = await _postgres_database()
-    yield url
-    await _drop_postgres_database(name)
-
-
-@pytest.fixture
-async def store(store_url: str) -> AsyncIterator[SqlStore]:
-    store = SqlStore(store_url)
-    await store.open()
-    yield store
-    await store.close()
 
 
 async def _agent(store: SqlStore, name: str) -> Agent:

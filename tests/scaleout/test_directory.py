@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import os
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
@@ -24,14 +23,6 @@ from chatkit.realtime.server import _TextPacket
 pytestmark = pytest.mark.redis
 
 NS = "/agent"
-
-
-@pytest.fixture
-def redis_url() -> str:
-    url = os.environ.get("CHATKIT_TEST_REDIS")
-    if not url:
-        pytest.skip("Redis tests need CHATKIT_TEST_REDIS (e.g. redis://127.0.0.1:6379/0)")
-    return url
 
 
 class Process:
