@@ -218,25 +218,19 @@ class SocketNotifier:
         self.crm: ContextService | None = None
 
     def heard_from_another_process(self, namespace: str, event: Any, data: Any) -> None:
-        """A conversation changed in another process (its visitor's connections here hear
-        of it): the view this process's visitor connections keep of it is dropped, and
-        their next event reads it afresh. Otherwise a visitor here would keep an assigned
-        chat's status as "queued", and each of its messages would tell the whole team
-        (every process) of activity meant for its agent. Agent sockets here that joined it
-        let it go when it went to someone else (AgentNamespace.changed_elsewhere)."""
+        """A conversation changed in another process (sockets here hear of it): the view
+        this process's visitor connections keep of it is dropped
+        (VisitorNamespace.changed_elsewhere); otherwise a visitor here would keep an
+        assigned chat's status as "queued", and each of its messages would tell the whole
+        team (every process) of activity meant for its agent. Agent sockets here that joined
+        it let it go when it went to someone else (AgentNamespace.changed_elsewhere)."""
         if event != "conversation" or not isinstance(data, list) or not data \
                 or not isinstance(data[0], dict):
             return
         if namespace == AGENT and self.agents is not None:
             self.agents.changed_elsewhere(data[0])
-        if namespace != VISITOR or self.visitors is None:
-            return
-        contact_id = data[0].get("contact_id")
-        if isinstance(contact_id, str):
-            for sid in self.visitors.connections_of(contact_id):
-                connection = self.visitors.connections.get(sid)
-                if connection is not None:
-                    connection.conversation = None
+        elif namespace == VISITOR and self.visitors is not None:
+            self.visitors.changed_elsewhere(data[0])
 
     async def message_stored(self, conversation: Conversation, message: Message,
                              origin: str | None) -> None:

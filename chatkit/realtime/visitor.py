@@ -314,6 +314,15 @@ class VisitorNamespace(Namespace):
         for sid in self._by_contact.get(conversation.contact_id, ()):
             self.connections[sid].conversation = conversation if conversation.is_open else None
 
+    def changed_elsewhere(self, wire: dict[str, Any]) -> None:
+        """A conversation changed in another process (its `conversation` event, as sent):
+        this process's view of it is dropped, and the contact's connections here read it
+        afresh at their next event."""
+        contact_id = wire.get("contact_id")
+        if isinstance(contact_id, str):
+            for sid in self._by_contact.get(contact_id, ()):
+                self.connections[sid].conversation = None
+
 
 #: The longest User-Agent kept (real ones are a few hundred characters).
 MAX_USER_AGENT = 500
