@@ -15,7 +15,7 @@ from chatkit.models import AgentRole, now_ms
 from chatkit.reports.metrics import ReportQuery, report_csv
 from chatkit.reports.prometheus import CONTENT_TYPE
 from chatkit.reports.qa import ReviewIn, day_bounds
-from chatkit.routes import json_body, query_params
+from chatkit.routes import error_response, json_body, query_params
 
 routes = web.RouteTableDef()
 MANAGERS = (AgentRole.SUPERVISOR, AgentRole.ADMIN)
@@ -23,13 +23,9 @@ _NO_STORE = {"Cache-Control": "no-store"}
 _STATUS = {NotFound: 404, Forbidden: 403, InvalidPayload: 422}
 
 
-def _problem(status: int, code: str, message: str) -> web.Response:
-    return web.json_response({"error": {"code": code, "message": message}}, status=status)
-
-
 def _error(exc: ChatKitError) -> web.Response:
     status = next((code for kind, code in _STATUS.items() if isinstance(exc, kind)), 409)
-    return _problem(status, exc.code, exc.message)
+    return error_response(status, exc.code, exc.message)
 
 
 def _csv(body: bytes, name: str) -> web.Response:
@@ -137,7 +133,7 @@ async def transcript(request: web.Request) -> web.Response:
     store = request.config_dict[KIT].store
     conversation = await store.get_conversation(request.match_info["conversation_id"])
     if conversation is None:
-        return _problem(404, "not_found", "no such conversation")
+        return error_response(404, "not_found", "no such conversation")
     messages, more = await store.get_messages(conversation.id, limit=1000)
     return web.json_response({"conversation": conversation.to_wire(),
                               "messages": [m.to_wire() for m in messages], "truncated": more},
