@@ -119,11 +119,11 @@ class RoutingStore(Protocol):
 
     async def requeue(self, conversation_id: str, *, team: str, now: int,
                       expected_agents: Collection[str | None] | None = None,
-                      actor_kind: str, actor_id: str | None,
+                      from_team: str | None = None, actor_kind: str, actor_id: str | None,
                       data: dict[str, object] | None = None) -> Conversation | None:
         """Put an open (queued or assigned) conversation at the front of `team`'s queue, with
-        no agent (a transfer to a team). None when it is not open or its agent is not in
-        `expected_agents`."""
+        no agent (a transfer to a team). None when it is not open, its agent is not in
+        `expected_agents`, or (with `from_team`) it is no longer in that team's queue."""
 
     async def sweep(self, *, now: int, grace_ms: int) -> Swept:
         """The timers, claimed atomically so that any number of processes may sweep at once:

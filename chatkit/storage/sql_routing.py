@@ -272,12 +272,14 @@ class RoutingSql:
 
     async def requeue(self, conversation_id: str, *, team: str, now: int,
                       expected_agents: Collection[str | None] | None = None,
-                      actor_kind: str, actor_id: str | None,
+                      from_team: str | None = None, actor_kind: str, actor_id: str | None,
                       data: dict[str, object] | None = None) -> Conversation | None:
         from chatkit.storage.sql import _conversation
 
         conditions: list[Any] = [_c.id == conversation_id,
                                  _c.status.in_([str(S.QUEUED), str(S.ASSIGNED)])]
+        if from_team is not None:
+            conditions.append(_c.queue_team == from_team)
         if expected_agents is not None:
             named = [a for a in expected_agents if a is not None]
             either = [_c.agent_id.in_(named)] if named else []
