@@ -61,7 +61,7 @@ from chatkit.models import (
 )
 from chatkit.storage import schema as t
 from chatkit.storage.facts import project
-from chatkit.storage.routing import InLine, StoredRouting, Swept
+from chatkit.storage.routing import ROUTING_VERSIONS_KEPT, InLine, StoredRouting, Swept
 
 if TYPE_CHECKING:
     from contextlib import AbstractAsyncContextManager
@@ -427,6 +427,8 @@ class RoutingSql:
                 await _log(conn, "routing.changed", None, changed_by,
                            {"version": version, "source": source}, now,
                            actor_kind="agent" if changed_by is not None else "system")
+                await conn.execute(delete(t.routing_configs).where(
+                    _r.version <= version - ROUTING_VERSIONS_KEPT))
         except IntegrityError:
             return None
         return StoredRouting(version, document, source, file_digest, changed_by, now)
