@@ -110,6 +110,7 @@ class Matcher:
         self.embedder = embedder
         self.model = LEXICAL if embedder is None else SEMANTIC
         self._feature_ids: dict[str, int] = {}
+        self._scratch = threading.local()  # per thread: the question as a dense vector
         # Flat (phrasing, feature, count) columns in compact arrays: a KB of 100k entries has
         # millions of them, too many for a Python object each.
         feature_col, count_col, lengths_col = array("q"), array("d"), array("q")
@@ -228,12 +229,13 @@ class Matcher:
         found.sort(key=lambda w: self._idf[self._feature_ids[w]])
         return found[:COMPLETIONS]
 
-    def _query(self, text: str, prefix: bool = False) -> tuple[IntArray, FloatArray]:
-        """The question as a unit vector: known feature ids (sorted) and their weights.
-        Unknown features count in its length, so a question that is mostly about something
-        else scores lower everywhere. With `prefix`, an unknown last word is taken as the
-        start of a word still being typed."""
-        terms = self.analyzer.terms(text)
+    def _query(self, words: list[str], prefix: bool = False) -> tuple[IntArray, FloatArray]:
+        """The question (its analyzer words) as a unit vector: known feature ids (sorted) and
+        their weights. Unknown features count in its length, so a question that is mostly
+        about something else scores lower everywhere. With `prefix`, an unknown last word is
+        taken as the start of a word still being typed."""
+        stop_words, stem = self.analyzer.stop_words, self.analyzer.stem
+        terms = [stem(w) for w in words if w not in stop_words]
         completions: list[str] = []
         if prefix and terms and terms[-1] not in self._feature_ids:
             completions = self._completions(terms[-1])
@@ -256,10 +258,11 @@ class Matcher:
 
     def candidates(self, text: str, *, prefix: bool = False) -> list[Candidate]:
         """The entries worth scoring for `text`, with the features that score them."""
-        words = " ".join(self.analyzer.words(text))
-        if not words:
+        split = self.analyzer.words(text)
+        if not split:
             return []  # punctuation, emoji: nothing to go on
-        ids, weights = self._query(text, prefix)
+        words = " ".join(split)
+        ids, weights = self._query(split, prefix)
         chosen: set[int] = set()
         if len(ids):
             # The entries of the best phrasings and the best centroids, by the capped
@@ -293,17 +296,24 @@ class Matcher:
         # Every candidate is scored exactly by the cheap features; the dearest one (aligned
         # word pieces) only for the best RESCORED of them by the others.
         entries = np.fromiter(sorted(chosen), dtype=np.int64, count=len(chosen))
-        centroid = self._centroids.dot(entries, ids, weights)
         counts = self._count[entries]
         rows = np.repeat(self._first[entries] - np.cumsum(counts) + counts, counts) \
             + np.arange(int(counts.sum()))
-        cosines = self._phrasings.dot(rows, ids, weights)
+        query = self._dense_query()
+        query[ids] = weights
+        try:
+            centroid = self._centroids.dot(entries, query)
+            cosines = self._phrasings.dot(rows, query)
+        finally:
+            query[ids] = 0.0
         # Each entry's closest phrasing: the first maximum in its block of cosines.
         block_start = np.cumsum(counts) - counts
         best = np.maximum.reduceat(cosines, block_start)
         owner = np.repeat(np.arange(len(entries)), counts)
         at_max = np.flatnonzero(cosines >= best[owner])
-        _, first_max = np.unique(owner[at_max], return_index=True)
+        # (at_max is sorted, so each block's first maximum is where its owner changes)
+        owners = owner[at_max]
+        first_max = np.flatnonzero(np.concatenate(([True], owners[1:] != owners[:-1])))
         best_phrasing = at_max[first_max] - block_start
         columns = [best, centroid]
         if meanings is not None:
@@ -336,21 +346,46 @@ class Matcher:
             entries.tolist(), best_phrasing.tolist(), features.tolist(), scores.tolist(),
             strict=True)]
 
+    def _dense_query(self) -> FloatArray:
+        """This thread's zeroed array of a weight per feature, for the question's weights
+        (the caller zeroes what it sets): exact dot products without matching ids."""
+        query: FloatArray | None = getattr(self._scratch, "query", None)
+        if query is None:
+            query = self._scratch.query = np.zeros(max(len(self._feature_ids), 1))
+        return query
+
+    def _distinct_pieces(self, pieces: npt.NDArray[np.int32],
+                         vocab: int) -> tuple[IntArray, IntArray]:
+        """np.unique(pieces, return_inverse=True) without sorting: marks in this thread's
+        array of a flag per vocabulary piece (half the time for a lookup's few hundred)."""
+        seen: npt.NDArray[np.bool_] | None = getattr(self._scratch, "seen", None)
+        if seen is None or len(seen) != vocab:
+            seen = self._scratch.seen = np.zeros(vocab, dtype=bool)
+            self._scratch.slot = np.zeros(vocab, dtype=np.int64)
+        slot: IntArray = self._scratch.slot
+        seen[pieces] = True
+        theirs = np.flatnonzero(seen)
+        seen[theirs] = False
+        slot[theirs] = np.arange(len(theirs))
+        inverse: IntArray = slot[pieces]
+        return theirs, inverse
+
     def _aligned(self, pieces: IntArray, entries: IntArray) -> FloatArray:
         """Per entry: how well its word pieces cover the question's, the idf-weighted mean over
         the question's distinct pieces of the best cosine with any piece of the entry. It sees
         "refund" in "money back" where the whole-text meaning averages it away."""
         out = np.zeros(len(entries))
         assert self.embedder is not None
-        mine = np.unique(pieces)
+        # (np.unique's own bookkeeping costs more than sorting a question's few pieces)
+        mine = np.array(sorted(set(pieces.tolist())), dtype=np.int64)
         lengths = self._piece_count[entries]
         total = int(lengths.sum())
         if not len(mine) or total == 0:
             return out
         positions = np.repeat(self._piece_start[entries] - np.cumsum(lengths) + lengths,
                               lengths) + np.arange(total)
-        theirs, inverse = np.unique(self._pieces[positions], return_inverse=True)
         unit = self.embedder.unit_pieces()
+        theirs, inverse = self._distinct_pieces(self._pieces[positions], len(unit))
         # In numpy's own loop, not BLAS (see _cosines).
         sims = np.einsum("ij,kj->ik", unit[theirs], unit[mine])[inverse]
         has = lengths > 0
@@ -423,11 +458,12 @@ class _Rows:
         total = int(lengths.sum())
         if total == 0:
             return np.zeros(0, dtype=np.int64)
-        # Each feature's first postings, gathered at once.
-        positions = np.repeat(starts - np.cumsum(lengths) + lengths, lengths) + np.arange(total)
-        touched = self.post_rows[positions]
-        contributions: FloatArray = np.multiply(self.post_weights[positions],
-                                                np.repeat(weights, lengths), dtype=np.float64)
+        # Each feature's first postings: contiguous slices, copied rather than indexed.
+        spans = [(a, a + n) for a, n in zip(starts.tolist(), lengths.tolist(), strict=True)]
+        touched = np.concatenate([self.post_rows[a:b] for a, b in spans])
+        contributions: FloatArray = np.multiply(
+            np.concatenate([self.post_weights[a:b] for a, b in spans]),
+            np.repeat(weights, lengths), dtype=np.float64)
         n_rows = len(self.indptr) - 1
         rows: IntArray
         sums: FloatArray
@@ -466,20 +502,19 @@ class _Rows:
             scratch[touched] = 0.0
         return rows, sums
 
-    def dot(self, rows: IntArray, ids: IntArray, weights: FloatArray) -> FloatArray:
-        """Exact dot products of the query (sorted ids, weights) with each of `rows`."""
+    def dot(self, rows: IntArray, query: FloatArray) -> FloatArray:
+        """Exact dot products of the query (a dense weight per feature) with each of `rows`."""
         starts = self.indptr[rows]
         lengths = self.indptr[rows + 1] - starts
         total = int(lengths.sum())
-        if total == 0 or not len(ids):
+        if total == 0:
             return np.zeros(len(rows))
         positions = np.repeat(starts - np.cumsum(lengths) + lengths, lengths) + \
             np.arange(total)
-        features = self.indices[positions]
-        at = np.minimum(np.searchsorted(ids, features), len(ids) - 1)
-        contributions = np.where(ids[at] == features, self.data[positions] * weights[at], 0.0)
+        contributions = self.data[positions] * query[self.indices[positions]]
         owner = np.repeat(np.arange(len(rows)), lengths)
-        return np.bincount(owner, weights=contributions, minlength=len(rows)).astype(np.float64)
+        return np.bincount(owner, weights=contributions,
+                           minlength=len(rows)).astype(np.float64, copy=False)
 
 
 class _Cells:
@@ -518,9 +553,9 @@ class _Cells:
         """About the k rows closest to `question` (a unit vector)."""
         cells = _top_dense(_cosines(self.centres, question), PROBED_CELLS)
         spans = [(int(self.starts[c]), int(self.starts[c + 1])) for c in cells.tolist()]
-        positions = np.concatenate([np.arange(a, b) for a, b in spans])
+        members = np.concatenate([self.members[a:b] for a, b in spans])
         cosines = np.concatenate([_cosines(self.vectors[a:b], question) for a, b in spans])
-        found: IntArray = self.members[positions[_top_dense(cosines, k)]]
+        found: IntArray = members[_top_dense(cosines, k)]
         return found
 
 
