@@ -471,6 +471,17 @@ class _Rows:
             # Few rows: a sum per row is cheaper than the scratch array's bookkeeping.
             dense = np.bincount(touched, weights=contributions,
                                 minlength=n_rows).astype(np.float64, copy=False)
+            # One feature's postings are distinct rows: their k-th best sum bounds the k-th
+            # best of all from below, so that only the rows above it are looked at. The
+            # weightiest feature with k postings gives a close bound (70 rows above it at
+            # the median at 10k entries, against 4,000 rows with a sum).
+            enough = np.flatnonzero(lengths >= k)
+            if len(enough):
+                feature = int(enough[np.argmax(weights[enough])])
+                offset = int(lengths[:feature].sum())
+                clear = _clear_top(dense, touched[offset:offset + int(lengths[feature])], k)
+                if clear is not None:
+                    return clear
             rows = np.flatnonzero(dense > 0)  # (a mask first: ten times faster at 30k rows)
             sums = dense[rows]
         else:
@@ -615,6 +626,23 @@ def _top_dense(scores: npt.NDArray[np.float32], k: int) -> IntArray:
     if len(scores) <= k:
         return np.arange(len(scores), dtype=np.int64)
     return np.argpartition(scores, -k)[-k:].astype(np.int64)
+
+
+def _clear_top(sums: FloatArray, sample: npt.NDArray[np.int32], k: int) -> IntArray | None:
+    """The indices of the k largest of `sums` (none negative) when the k-th is larger than
+    the (k+1)-th, so that they are the same whichever way they are found; else None (a tie
+    at the k-th, or fewer than k). `sample`: distinct indices, whose k-th largest sum is a
+    lower bound of the k-th largest of all."""
+    if len(sample) < k:
+        return None
+    bound = float(np.partition(sums[sample], -k)[-k])
+    if bound <= 0:
+        return None
+    above = np.flatnonzero(sums >= bound)
+    if len(above) > k:
+        values = sums[above]
+        above = above[values >= np.partition(values, -k)[-k]]
+    return above if len(above) == k else None
 
 
 def _sigmoid(x: float) -> float:
