@@ -464,6 +464,16 @@ class _Rows:
         contributions: FloatArray = np.multiply(
             np.concatenate([self.post_weights[a:b] for a, b in spans]),
             np.repeat(weights, lengths), dtype=np.float64)
+        # One feature's postings are distinct rows: their k-th best sum bounds the k-th best
+        # of all from below, so that only the rows above it need be looked at. The weightiest
+        # feature with k postings gives a close bound (at 10k entries, at the median, 70 rows
+        # are above it, against 4,000 rows with a sum).
+        sample = slice(0, 0)
+        enough = np.flatnonzero(lengths >= k)
+        if len(enough):
+            feature = int(enough[np.argmax(weights[enough])])
+            offset = int(lengths[:feature].sum())
+            sample = slice(offset, offset + int(lengths[feature]))
         n_rows = len(self.indptr) - 1
         rows: IntArray
         sums: FloatArray
@@ -471,38 +481,47 @@ class _Rows:
             # Few rows: a sum per row is cheaper than the scratch array's bookkeeping.
             dense = np.bincount(touched, weights=contributions,
                                 minlength=n_rows).astype(np.float64, copy=False)
-            # One feature's postings are distinct rows: their k-th best sum bounds the k-th
-            # best of all from below, so that only the rows above it are looked at. The
-            # weightiest feature with k postings gives a close bound (70 rows above it at
-            # the median at 10k entries, against 4,000 rows with a sum).
-            enough = np.flatnonzero(lengths >= k)
-            if len(enough):
-                feature = int(enough[np.argmax(weights[enough])])
-                offset = int(lengths[:feature].sum())
-                clear = _clear_top(dense, touched[offset:offset + int(lengths[feature])], k)
-                if clear is not None:
-                    return clear
+            if sample.stop:
+                bound = _kth_largest(dense[touched[sample]], k)
+                if bound > 0:
+                    above = np.flatnonzero(dense >= bound)
+                    clear = _clear_top(above, dense[above], k)
+                    if clear is not None:
+                        return clear
             rows = np.flatnonzero(dense > 0)  # (a mask first: ten times faster at 30k rows)
             sums = dense[rows]
         else:
-            rows, sums = self._sparse_sums(touched, contributions, k * len(ids))
+            found = self._sparse_sums(touched, contributions, k * len(ids), sample, k)
+            if not isinstance(found, tuple):
+                return found
+            rows, sums = found
         if len(rows) > k:
             keep = np.argpartition(sums, -k)[-k:]
             rows, sums = rows[keep], sums[keep]
         return rows[sums > 0]
 
     def _sparse_sums(self, touched: npt.NDArray[np.int32], contributions: FloatArray,
-                     most: int) -> tuple[IntArray, FloatArray]:
+                     most: int, sample: slice,
+                     k: int) -> IntArray | tuple[IntArray, FloatArray]:
         """The summed contributions per row, for many rows: in this thread's zeroed scratch
-        array (sorting the postings instead cost 0.9 ms at 20,000 of them). Only rows that
-        can be among the best `most` occurrences are returned: a row occurs at most once per
-        query feature, so the best k rows are among the best k * features occurrences."""
+        array (sorting the postings instead cost 0.9 ms at 20,000 of them). The best k rows
+        when they are clear-cut above the bound from `sample` (see top and _clear_top);
+        else the rows that can be among the best `most` occurrences, and their sums: a row
+        occurs at most once per query feature, so the best k rows are among the best
+        k * features occurrences."""
         scratch: FloatArray | None = getattr(self._scratch, "sums", None)
         if scratch is None:
             scratch = self._scratch.sums = np.zeros(len(self.indptr) - 1)
         try:
             np.add.at(scratch, touched, contributions)
             per_posting = scratch[touched]
+            if sample.stop:
+                bound = _kth_largest(per_posting[sample], k)
+                if bound > 0:
+                    above = np.unique(touched[per_posting >= bound]).astype(np.int64)
+                    clear = _clear_top(above, scratch[above], k)
+                    if clear is not None:
+                        return clear
             if len(per_posting) > most:
                 per_posting_best = np.argpartition(per_posting, -most)[-most:]
                 rows = np.unique(touched[per_posting_best]).astype(np.int64)
@@ -628,20 +647,17 @@ def _top_dense(scores: npt.NDArray[np.float32], k: int) -> IntArray:
     return np.argpartition(scores, -k)[-k:].astype(np.int64)
 
 
-def _clear_top(sums: FloatArray, sample: npt.NDArray[np.int32], k: int) -> IntArray | None:
-    """The indices of the k largest of `sums` (none negative) when the k-th is larger than
-    the (k+1)-th, so that they are the same whichever way they are found; else None (a tie
-    at the k-th, or fewer than k). `sample`: distinct indices, whose k-th largest sum is a
-    lower bound of the k-th largest of all."""
-    if len(sample) < k:
-        return None
-    bound = float(np.partition(sums[sample], -k)[-k])
-    if bound <= 0:
-        return None
-    above = np.flatnonzero(sums >= bound)
+def _kth_largest(values: FloatArray, k: int) -> float:
+    return float(np.partition(values, -k)[-k])
+
+
+def _clear_top(above: IntArray, values: FloatArray, k: int) -> IntArray | None:
+    """Of the rows `above` a bound that at least k rows reach (their sums `values`, none
+    negative), the k best, when the k-th is larger than the (k+1)-th, so that they are the
+    same rows whichever way they are found (argpartition's choice among equal sums is its
+    own); else None."""
     if len(above) > k:
-        values = sums[above]
-        above = above[values >= np.partition(values, -k)[-k]]
+        above = above[values >= _kth_largest(values, k)]
     return above if len(above) == k else None
 
 
