@@ -423,6 +423,7 @@ class _Rows:
                  data: npt.NDArray[np.float32], post_start: IntArray,
                  post_rows: npt.NDArray[np.int32], post_weights: npt.NDArray[np.float32]) -> None:
         self.indptr, self.indices, self.data = indptr, indices, data
+        self.row_length = np.diff(indptr)
         self.post_start, self.post_rows, self.post_weights = post_start, post_rows, post_weights
         self._scratch = threading.local()  # per thread: row sums (see _sparse_sums)
 
@@ -534,13 +535,12 @@ class _Rows:
 
     def dot(self, rows: IntArray, query: FloatArray) -> FloatArray:
         """Exact dot products of the query (a dense weight per feature) with each of `rows`."""
-        starts = self.indptr[rows]
-        lengths = self.indptr[rows + 1] - starts
-        total = int(lengths.sum())
+        lengths = self.row_length[rows]
+        ends = np.cumsum(lengths)
+        total = int(ends[-1]) if len(ends) else 0
         if total == 0:
             return np.zeros(len(rows))
-        positions = np.repeat(starts - np.cumsum(lengths) + lengths, lengths) + \
-            np.arange(total)
+        positions = np.repeat(self.indptr[rows] - ends + lengths, lengths) + np.arange(total)
         contributions = self.data[positions] * query[self.indices[positions]]
         owner = np.repeat(np.arange(len(rows)), lengths)
         return np.bincount(owner, weights=contributions,
@@ -557,6 +557,7 @@ class _Cells:
     def __init__(self, centres: npt.NDArray[np.float32], starts: IntArray, members: IntArray,
                  vectors: npt.NDArray[np.float32]) -> None:
         self.centres, self.starts, self.members, self.vectors = centres, starts, members, vectors
+        self._bounds = starts.tolist()
 
     @classmethod
     def build(cls, rows: npt.NDArray[np.float32], *, iterations: int = 10,
@@ -582,7 +583,8 @@ class _Cells:
     def top(self, question: npt.NDArray[np.float32], k: int) -> IntArray:
         """About the k rows closest to `question` (a unit vector)."""
         cells = _top_dense(_cosines(self.centres, question), PROBED_CELLS)
-        spans = [(int(self.starts[c]), int(self.starts[c + 1])) for c in cells.tolist()]
+        bounds = self._bounds
+        spans = [(bounds[c], bounds[c + 1]) for c in cells.tolist()]
         members = np.concatenate([self.members[a:b] for a, b in spans])
         cosines = np.concatenate([_cosines(self.vectors[a:b], question) for a, b in spans])
         found: IntArray = members[_top_dense(cosines, k)]
