@@ -78,7 +78,8 @@ SEMANTIC = Model(rank=(0.248, -0.069, 0.038, 0.62, 0.163), bias=-1.26,
 CANDIDATES = 40          # entries scored per lookup, from each index (words, phrasings, meaning)
 RESCORED = 24            # of them, the best by the cheap features, scored in full
 POSTINGS_CAP = 2000      # postings read per feature when looking for candidates
-DENSE_ROWS = 65_536      # up to this many rows, candidates are summed in a dense array
+DENSE_ROWS = 300_000     # up to this many rows, candidates are summed in a dense array
+FEW_ROWS = 65_536        # up to this many, a tie at the k-th sum is settled over all rows
 COMPLETIONS = 5          # known words a word being typed may become
 MEANING_SCAN_LIMIT = 4_096  # entries compared by meaning with every question, at most
 PROBED_CELLS = 8         # past it, the cells of the meaning index (_Cells) scanned per lookup
@@ -489,7 +490,10 @@ class _Rows:
                     clear = _clear_top(above, dense[above], k)
                     if clear is not None:
                         return clear
-            rows = np.flatnonzero(dense > 0)  # (a mask first: ten times faster at 30k rows)
+            if n_rows <= FEW_ROWS:
+                rows = np.flatnonzero(dense > 0)  # (a mask first: ten times faster at 30k)
+            else:  # as _sparse_sums does, to choose the same rows among equal sums
+                rows = _best_occurrences(touched, dense[touched], k * len(ids))
             sums = dense[rows]
         else:
             found = self._sparse_sums(touched, contributions, k * len(ids), sample, k)
@@ -523,11 +527,7 @@ class _Rows:
                     clear = _clear_top(above, scratch[above], k)
                     if clear is not None:
                         return clear
-            if len(per_posting) > most:
-                per_posting_best = np.argpartition(per_posting, -most)[-most:]
-                rows = np.unique(touched[per_posting_best]).astype(np.int64)
-            else:
-                rows = np.unique(touched).astype(np.int64)
+            rows = _best_occurrences(touched, per_posting, most)
             sums: FloatArray = scratch[rows]
         finally:
             scratch[touched] = 0.0
@@ -647,6 +647,14 @@ def _top_dense(scores: npt.NDArray[np.float32], k: int) -> IntArray:
     if len(scores) <= k:
         return np.arange(len(scores), dtype=np.int64)
     return np.argpartition(scores, -k)[-k:].astype(np.int64)
+
+
+def _best_occurrences(touched: npt.NDArray[np.int32], per_posting: FloatArray,
+                      most: int) -> IntArray:
+    """The distinct rows of the best `most` postings by their row's sum."""
+    if len(per_posting) > most:
+        touched = touched[np.argpartition(per_posting, -most)[-most:]]
+    return np.unique(touched).astype(np.int64)
 
 
 def _kth_largest(values: FloatArray, k: int) -> float:
