@@ -111,7 +111,8 @@ class Matcher:
         self.embedder = embedder
         self.model = LEXICAL if embedder is None else SEMANTIC
         self._feature_ids: dict[str, int] = {}
-        self._scratch = threading.local()  # per thread: the question as a dense vector
+        # Per thread: the question as a dense vector, and flags per word piece (_aligned).
+        self._scratch = threading.local()
         # Flat (phrasing, feature, count) columns in compact arrays: a KB of 100k entries has
         # millions of them, too many for a Python object each.
         feature_col, count_col, lengths_col = array("q"), array("d"), array("q")
