@@ -217,8 +217,9 @@ def begin(conn: AsyncConnection) -> None:
     conn.info[PENDING_KEY] = Tally()
 
 
-def discard(conn: AsyncConnection) -> None:
-    conn.info.pop(PENDING_KEY, None)
+def discard(info: dict[Any, Any]) -> None:
+    """Drop what a transaction gathered (from its connection's `info`, which outlives it)."""
+    info.pop(PENDING_KEY, None)
 
 
 def adjust_sync(conn: Connection,

@@ -183,15 +183,19 @@ class SqlStore(RoutingSql, CrmSql, SessionSql, DeskSql, ProfileSql, ReportsSql):
         if self._writer is None:
             raise Unavailable("the store is closed")
         async with self._writer.begin() as conn:
+            # The connection's info, held here: after a cancelled statement the connection
+            # refuses to give it (PendingRollbackError), and that error would then replace
+            # the cancellation.
+            info = conn.info
             # The facts projected in this transaction count waits in these hours.
-            conn.info[OPEN_HOURS_KEY] = self.open_hours
+            info[OPEN_HOURS_KEY] = self.open_hours
             # Their roll-ups are written last, just before the commit (storage/rollups.py).
             rollups.begin(conn)
             try:
                 yield conn
                 await rollups.flush(conn)
             finally:
-                rollups.discard(conn)
+                rollups.discard(info)
 
     async def _run_sync(self, conn: AsyncConnection, fn: Callable[[Connection], _T]) -> _T:
         """`fn(a synchronous connection)` within `conn`'s transaction (from `_write`), all

@@ -745,7 +745,9 @@ def _take_sql(least_busy: bool) -> Any:
         " FOR NO KEY UPDATE SKIP LOCKED),"
         " facts AS ("
         " SELECT f.* FROM conversation_facts AS f"
-        " WHERE f.conversation_id IN (SELECT id FROM heads) FOR UPDATE)"
+        # An array, not IN (SELECT ...): the planner guessed 500 heads and read every
+        # fact row to hash-join them, where an index probe per head is all it takes.
+        " WHERE f.conversation_id = ANY (ARRAY(SELECT id FROM heads)) FOR UPDATE)"
         " SELECT (SELECT CAST(coalesce(json_agg(json_build_array("
         " id, last_assigned_at, load, name, capacity)), '[]') AS text) FROM free) AS free,"
         " (SELECT CAST(coalesce(json_agg(id ORDER BY priority DESC, queue_rank, id), '[]')"
@@ -854,16 +856,21 @@ def _quoted(names: Collection[str]) -> str:
     return ", ".join(f'"{name}"' for name in names)
 
 
-def _upsert_sql(table: Any, key: Collection[str], counts: Collection[str]) -> str:
+def _upsert_sql(table: Any, key: Collection[str], counts: Collection[str], *,
+                after: str | None = None) -> str:
     """INSERT ... ON CONFLICT DO UPDATE SET c = c + excluded.c from a JSON parameter of rows
-    (rollups._upsert's statement, in text to ride in a CTE)."""
+    (rollups._upsert's statement, in text to ride in a CTE), in key order, RETURNING 1.
+    `after`: another CTE that must be done first (the sub-statements of a WITH run in no
+    set order: only a dependency orders them)."""
+    waits = f"WHERE (SELECT count(*) FROM {after}) >= 0 " if after else ""
     return (f'INSERT INTO {table.name} ({_quoted([*key, *counts])}) '
             f'SELECT {_quoted([*key, *counts])} '
             f'FROM json_populate_recordset(NULL::{table.name}, CAST(:{table.name} AS json)) '
-            f'ORDER BY {_quoted(key)} '
+            f'{waits}ORDER BY {_quoted(key)} '
             f'ON CONFLICT ({_quoted(key)}) DO UPDATE SET '
             + ", ".join(f'"{name}" = {table.name}."{name}" + excluded."{name}"'
-                        for name in counts))
+                        for name in counts)
+            + " RETURNING 1")
 
 
 _FACT_COLUMNS = [column.name for column in t.conversation_facts.c
@@ -879,6 +886,10 @@ _GIVE_AND_LOG = text(
     " UPDATE conversations SET status = 'assigned', agent_id = plan.value,"
     " assigned_at = CAST(:now AS bigint), accept_deadline = CAST(:deadline AS bigint)"
     " FROM json_each_text(CAST(:plan AS json)) AS plan WHERE conversations.id = plan.key"
+    # The ids again as an array, which the planner probes the primary key with: from the
+    # join alone it guessed 100 rows and read the whole table to hash-join them (the same
+    # for the facts below).
+    " AND conversations.id = ANY (ARRAY(SELECT key FROM json_each_text(CAST(:plan AS json))))"
     " RETURNING " + ", ".join(f'conversations."{column.name}"' for column in _RETURNED) + "),"
     " logged AS ("
     " INSERT INTO events (conversation_id, kind, actor_kind, actor_id, data, created_at)"
@@ -889,9 +900,14 @@ _GIVE_AND_LOG = text(
     " UPDATE conversation_facts SET "
     + ", ".join(f'"{name}" = f."{name}"' for name in _FACT_COLUMNS)
     + " FROM json_populate_recordset(NULL::conversation_facts, CAST(:facts AS json)) AS f"
-    " WHERE conversation_facts.conversation_id = f.conversation_id),"
+    " WHERE conversation_facts.conversation_id = f.conversation_id"
+    " AND conversation_facts.conversation_id = ANY (ARRAY(SELECT key FROM"
+    " json_each_text(CAST(:plan AS json))))),"
     f" rolled AS ({_upsert_sql(t.report_rollups, rollups.KEY, rollups.COUNTS)}),"
-    f" counted AS ({_upsert_sql(t.report_histograms, rollups.HISTOGRAM_KEY, ('n',))})"
+    # The roll-ups' rows, then the histograms', each in key order: as rollups.flush takes
+    # them in every other transaction (the other way round, two transactions deadlocked).
+    " counted AS ("
+    + _upsert_sql(t.report_histograms, rollups.HISTOGRAM_KEY, ("n",), after="rolled") + ")"
     " SELECT * FROM given")
 
 
