@@ -37,6 +37,7 @@ import orjson
 from sqlalchemy import (
     BigInteger,
     Integer,
+    String,
     Text,
     and_,
     bindparam,
@@ -863,10 +864,14 @@ def _upsert_sql(table: Any, key: Collection[str], counts: Collection[str], *,
     `after`: another CTE that must be done first (the sub-statements of a WITH run in no
     set order: only a dependency orders them)."""
     waits = f"WHERE (SELECT count(*) FROM {after}) >= 0 " if after else ""
+    # In the order rollups.Tally sorts the keys (Python's, by code point: collation "C"),
+    # whatever the database's collation.
+    order = ", ".join(f'"{name}" COLLATE "C"' if isinstance(table.c[name].type, String)
+                      else f'"{name}"' for name in key)
     return (f'INSERT INTO {table.name} ({_quoted([*key, *counts])}) '
             f'SELECT {_quoted([*key, *counts])} '
             f'FROM json_populate_recordset(NULL::{table.name}, CAST(:{table.name} AS json)) '
-            f'{waits}ORDER BY {_quoted(key)} '
+            f'{waits}ORDER BY {order} '
             f'ON CONFLICT ({_quoted(key)}) DO UPDATE SET '
             + ", ".join(f'"{name}" = {table.name}."{name}" + excluded."{name}"'
                         for name in counts)
