@@ -271,7 +271,12 @@ def _load_where(conn: Connection, condition: Any) -> dict[str, Facts]:
 
 
 def _from_row(row: Any) -> Facts:
-    values = {name: getattr(row, name) for name in _FIELDS}
+    return from_mapping({name: getattr(row, name) for name in _FIELDS})
+
+
+def from_mapping(row: Mapping[str, Any]) -> Facts:
+    """A row as a mapping of its columns (e.g. one of PostgreSQL's `json_agg`) as Facts."""
+    values = {name: row[name] for name in _FIELDS}
     values["handed_off"] = bool(values["handed_off"])
     values["abandoned"] = bool(values["abandoned"])
     return Facts(**values)

@@ -66,6 +66,7 @@ from chatkit.models import (
 from chatkit.storage import rollups
 from chatkit.storage import schema as t
 from chatkit.storage.facts import Facts, as_row, fold_assigned, project_sync
+from chatkit.storage.facts import from_mapping as facts_from
 from chatkit.storage.rollups import adjust_sync, take_pending
 from chatkit.storage.routing import InLine, StoredRouting, Swept
 
@@ -713,7 +714,7 @@ def _take(conn: Connection, candidates: Mapping[str, int], strategy: Strategy, l
         "limit": limit}).one()
     free: _Free = {agent_id: (capacity - load, last, load, name)
                    for agent_id, last, load, name, capacity in orjson.loads(row.free)}
-    facts = {found["conversation_id"]: Facts(**found) for found in orjson.loads(row.facts)}
+    facts = {found["conversation_id"]: facts_from(found) for found in orjson.loads(row.facts)}
     return free, orjson.loads(row.heads), facts
 
 
