@@ -228,6 +228,18 @@ def report(runs: list[dict[str, Any]], args: argparse.Namespace) -> dict[str, An
         print(f"{run['name']:<20}{run['msgs_per_s']:>9,.0f}{run['p50_ms']:>9.2f}"
               f"{run['p99_ms']:>9.2f}{us:>13.1f}{run['services_cpu_us_per_msg']:>14.1f}"
               f"{'' if vs is None else f'{vs:.2f}x':>23}")
+    if any(run.get("server_user_us_per_msg") is not None for run in ok):
+        # Kernel time (sockets, scheduling) and preemptions grow with contention for the
+        # cores, not with chatkit's work: read the multi-process rows with them.
+        print(f"\n{'run':<20}{'user us/msg':>13}{'system us/msg':>15}"
+              f"{'voluntary sw/msg':>18}{'preempted/msg':>15}")
+        for run in ok:
+            if run.get("server_user_us_per_msg") is None:
+                continue
+            print(f"{run['name']:<20}{run['server_user_us_per_msg']:>13.1f}"
+                  f"{run['server_system_us_per_msg']:>15.1f}"
+                  f"{run['server_voluntary_switches_per_msg']:>18.3f}"
+                  f"{run['server_involuntary_switches_per_msg']:>15.3f}")
     pg1 = summary.get("postgres x1")
     hop = summary.get("postgres+redis x1")
     if pg1 and hop:
