@@ -40,6 +40,7 @@ from chatkit.keys import KB_PROVIDER, KIT
 from chatkit.loops import stop_if_cancelled
 from chatkit.models import AgentRole, now_ms
 from chatkit.profile import ProfileService
+from chatkit.realtime.agent import SESSION_CHECK_MS
 from chatkit.realtime.ratelimit import RateLimit
 from chatkit.realtime.server import (
     RedisPing,
@@ -252,6 +253,7 @@ class ChatKit:
         watcher = asyncio.create_task(self.kb.watch(), name="chatkit-kb-watch")
         sweeper = asyncio.create_task(self._sweep_attachments(), name="chatkit-attachments")
         sign_ins = asyncio.create_task(self._sweep_sign_ins(), name="chatkit-sign-ins")
+        sessions = asyncio.create_task(self._check_sessions(), name="chatkit-agent-sessions")
         # Every process sweeps the routing timers kept in the store (routing/service.py).
         router = asyncio.create_task(self.routing.run(), name="chatkit-routing")
         # Every process tells its own waiting visitors where they stand (routing/wait.py).
@@ -261,7 +263,7 @@ class ChatKit:
             yield
         finally:
             self.ready = False
-            for task in (watcher, sweeper, sign_ins, router, waits):
+            for task in (watcher, sweeper, sign_ins, sessions, router, waits):
                 task.cancel()
                 with contextlib.suppress(asyncio.CancelledError):
                     await task
@@ -301,6 +303,17 @@ class ChatKit:
                 log.exception("deleting ended console sessions failed; trying later")
             stop_if_cancelled()
             await asyncio.sleep(3600)
+
+    async def _check_sessions(self) -> None:
+        """Every SESSION_CHECK_MS, cut off this process's agent sockets whose console session
+        has ended (AgentNamespace.check_sessions)."""
+        while True:
+            await asyncio.sleep(SESSION_CHECK_MS / 1000)
+            try:
+                await self.agent_namespace.check_sessions()
+            except Exception:
+                log.exception("checking the agents' console sessions failed; trying later")
+            stop_if_cancelled()
 
     @property
     def prefix(self) -> str:

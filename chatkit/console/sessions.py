@@ -92,6 +92,12 @@ class Sessions:
             return None
         return await self.find_by_hash(token_hash(token))
 
+    async def alive(self, hashed: str) -> bool:
+        """Whether the session with this token hash still lives, without recording a use
+        (a socket that only listens must not keep its session from going idle)."""
+        return await self._store.agent_session(hashed, now=self.clock(),
+                                               idle_ms=self.idle_ms) is not None
+
     async def find_by_hash(self, hashed: str) -> SignedIn | None:
         """As find, by the token's hash (what a socket opened with the session keeps)."""
         now = self.clock()

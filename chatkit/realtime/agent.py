@@ -193,16 +193,21 @@ class AgentNamespace(Namespace):
         if now - conn.session_checked_at < SESSION_CHECK_MS:
             return True
         if await self.sessions.find_by_hash(conn.session) is None:
-            # It hears nothing more from now on; it gets this event's error ack, then the
-            # disconnect (a disconnect first would leave the ack unsent).
-            for room in list(self.server.manager.get_rooms(sid, self.namespace)):
-                if room != sid:
-                    self._leave(sid, room)
-            await self.emit("signed_out", {}, to=sid)
-            self.server.start_background_task(self._disconnect_later, sid)
+            # It gets this event's error ack, then the disconnect (a disconnect first would
+            # leave the ack unsent).
+            await self._cut_off(sid)
             return False
         conn.session_checked_at = now
         return True
+
+    async def _cut_off(self, sid: str) -> None:
+        """A socket whose session ended hears nothing more from now on: it leaves every
+        room, is told `signed_out`, and is disconnected a moment later."""
+        for room in list(self.server.manager.get_rooms(sid, self.namespace)):
+            if room != sid:
+                self._leave(sid, room)
+        await self.emit("signed_out", {}, to=sid)
+        self.server.start_background_task(self._disconnect_later, sid)
 
     async def _disconnect_later(self, sid: str) -> None:
         await asyncio.sleep(1)
@@ -210,9 +215,29 @@ class AgentNamespace(Namespace):
 
     async def session_ended(self, token_hash: str) -> None:
         """A console session ended (signed out): its sockets, in any process, are told, so
-        that every tab of it goes back to the sign-in form. (Reconnecting is refused, and a
-        socket that stays is cut off at its next check, _session_lives.)"""
+        that every tab of it goes back to the sign-in form, and this process's are cut off
+        at once. (Reconnecting is refused; other processes cut theirs off at their next
+        check_sessions.)"""
         await self.emit("signed_out", {}, room=session_room(token_hash))
+        for sid, conn in list(self.connections.items()):
+            if conn.session == token_hash:
+                await self._cut_off(sid)
+
+    async def check_sessions(self) -> None:
+        """Cut off this process's sockets whose console session has ended (signed out on
+        another process, expired, idle), even those that only listen and so never reach
+        _session_lives. The app runs it every SESSION_CHECK_MS."""
+        if self.sessions is None:
+            return
+        by_session: dict[str, list[str]] = {}
+        for sid, conn in list(self.connections.items()):
+            if conn.session is not None:
+                by_session.setdefault(conn.session, []).append(sid)
+        for token_hash, sids in by_session.items():
+            if not await self.sessions.alive(token_hash):
+                for sid in sids:
+                    if sid in self.connections:
+                        await self._cut_off(sid)
 
     async def on_disconnect(self, sid: str) -> None:
         conn = self.connections.pop(sid, None)

@@ -79,6 +79,12 @@ class Resume(Payload):
     page: PageUrl | None = None
 
 
+class PageView(Payload):
+    """The host page moved to another URL without loading (a single-page app)."""
+
+    page: PageUrl
+
+
 class ReplyTo(Payload):
     seq: int = Field(ge=1)
     choice: ChoiceId

@@ -58,6 +58,7 @@ class VisitorConnection:
 class VisitorNamespace(Namespace):
     events: ClassVar[EventTable] = {
         "resume": (s.Resume, "resume"),
+        "page": (s.PageView, "page_view"),
         "message": (s.VisitorMessage, "message"),
         "history": (s.History, "history"),
         "handoff": (s.Handoff, "handoff"),
@@ -158,6 +159,14 @@ class VisitorNamespace(Namespace):
             "csat": None if pending is None else {"conversation_id": pending.id,
                                                   "agent_name": pending.agent_name},
         }
+
+    async def page_view(self, sid: str, payload: s.PageView) -> dict[str, Any]:
+        """A single-page app's navigation: the page the contact's widget is now on. Before
+        `resume` there is no contact yet; the resume that follows carries the page."""
+        conn = connection(self.connections, sid)
+        if conn.contact_id is not None:
+            await self._seen(conn, conn.contact_id, payload.page)
+        return {}
 
     async def _seen(self, conn: VisitorConnection, contact_id: str, url: str | None) -> None:
         """Record the page and browser the contact's widget is open in (the CRM panel), once

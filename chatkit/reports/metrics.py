@@ -48,8 +48,9 @@ def _instant(value: date | datetime) -> int:
 class ReportQuery(BaseModel):
     """A report's query string: `from` (inclusive) and `to` (exclusive), ISO 8601 dates or
     times (UTC unless they say otherwise; default: the 7 days up to now), `team`, `agent`
-    (an agent id), `group` (metrics: none, team, agent, channel), `granularity` (volume:
-    hour, day, week), `fcr_days` (the first-contact resolution window)."""
+    (an agent id), `channel` (widget or outbound), `group` (metrics: none, team, agent,
+    channel), `granularity` (volume: hour, day, week), `fcr_days` (the first-contact
+    resolution window)."""
 
     model_config = ConfigDict(extra="forbid", populate_by_name=True, frozen=True)
 
@@ -57,6 +58,7 @@ class ReportQuery(BaseModel):
     end: date | datetime | None = Field(None, alias="to")
     team: str | None = Field(None, min_length=1, max_length=100)
     agent: str | None = Field(None, min_length=1, max_length=32)
+    channel: str | None = Field(None, pattern="^(widget|outbound)$")
     group: Group = Group.NONE
     granularity: Granularity = Granularity.DAY
     fcr_days: int | None = Field(None, ge=1, le=90)
@@ -86,7 +88,8 @@ class ReportQuery(BaseModel):
 
     def selection(self) -> Selection:
         start, end = self.range_ms()
-        return Selection(start, end, team=self.team, agent_id=self.agent)
+        return Selection(start, end, team=self.team, agent_id=self.agent,
+                         channel=self.channel)
 
 
 class Reports:

@@ -523,23 +523,29 @@ class RoutingService:
             await self._left_queue(conversation)
         for team_id in await self.store.queued_teams():
             if team_id not in self.routing.teams:
-                await self._adopt(team_id)
+                # Waiting for a team routing.yaml no longer has (it changed, or they waited
+                # from before routing): to the team they would be sent to now.
+                await self._move_queue(team_id, self.routing.team_for(team_id), "no_such_team")
+            elif (open_team := self.routing.route(team_id, now)) != team_id:
+                # Closed, and a team along its overflow chain has opened since they came
+                # (follow the sun): there, as a chat arriving now would go.
+                await self._move_queue(team_id, open_team, "team_closed")
             else:
                 await self.assign(team_id)
 
-    async def _adopt(self, team_id: str) -> None:
-        """Chats waiting for a team routing.yaml no longer has (it changed, or they waited
-        from before routing) go to the front of the team they would be sent to now."""
-        team = self.routing.team_for(team_id)
+    async def _move_queue(self, team_id: str, to: str, reason: str) -> None:
+        """The chats waiting in `team_id`'s queue go to the front of `to`'s, in their order
+        (they have waited longer than those there), then `to`'s queue is given out."""
         for waiting in reversed(await self.store.queue(team_id, limit=100)):
-            moved = await self.store.requeue(waiting.id, team=team, now=self.clock(),
-                                             expected_agents={None}, actor_kind="system",
-                                             actor_id=None, data={"reason": "no_such_team"})
+            moved = await self.store.requeue(waiting.id, team=to, now=self.clock(),
+                                             expected_agents={None}, from_team=team_id,
+                                             actor_kind="system", actor_id=None,
+                                             data={"reason": reason})
             if moved is not None:
                 await self.notifier.conversation_changed(moved)
                 self.waits.mark(team_id)
-                self.waits.mark(team)
-        await self.assign(team)
+                self.waits.mark(to)
+        await self.assign(to)
 
     async def run(self) -> None:
         """Sweep every `sweep_interval` seconds until cancelled; a failed round is logged and

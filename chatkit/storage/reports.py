@@ -34,12 +34,14 @@ class Group(StrEnum):
 @dataclass(slots=True, frozen=True)
 class Selection:
     """The conversations a report covers: begun in [start, end) (ms), of the team (the queue
-    they were last in) and of the agent (the last they were given to) when given."""
+    they were last in), of the agent (the last they were given to) and of the channel
+    ("widget" or "outbound") when given."""
 
     start: int
     end: int
     team: str | None = None
     agent_id: str | None = None
+    channel: str | None = None
 
 
 @dataclass(slots=True)

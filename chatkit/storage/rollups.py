@@ -213,8 +213,9 @@ def _upsert(dialect: str, table: Any, key: Sequence[str], columns: Sequence[str]
 PENDING_KEY = "chatkit_rollups_pending"
 
 
-def begin(conn: AsyncConnection) -> None:
-    conn.info[PENDING_KEY] = Tally()
+def begin(info: dict[Any, Any]) -> None:
+    """Gather the roll-up changes of the transaction whose connection has this `info`."""
+    info[PENDING_KEY] = Tally()
 
 
 def discard(info: dict[Any, Any]) -> None:

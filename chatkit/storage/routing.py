@@ -12,6 +12,10 @@ from typing import Any, NamedTuple, Protocol
 
 from chatkit.models import AgentPresence, Conversation, ConversationStatus, Presence, Strategy
 
+#: How many versions of the routing configuration the store keeps (the newest): older ones
+#: are deleted by the save that makes them older. The event log keeps who saved each.
+ROUTING_VERSIONS_KEPT = 20
+
 
 @dataclass(slots=True, frozen=True)
 class Swept:
@@ -119,11 +123,11 @@ class RoutingStore(Protocol):
 
     async def requeue(self, conversation_id: str, *, team: str, now: int,
                       expected_agents: Collection[str | None] | None = None,
-                      actor_kind: str, actor_id: str | None,
+                      from_team: str | None = None, actor_kind: str, actor_id: str | None,
                       data: dict[str, object] | None = None) -> Conversation | None:
         """Put an open (queued or assigned) conversation at the front of `team`'s queue, with
-        no agent (a transfer to a team). None when it is not open or its agent is not in
-        `expected_agents`."""
+        no agent (a transfer to a team). None when it is not open, its agent is not in
+        `expected_agents`, or (with `from_team`) it is no longer in that team's queue."""
 
     async def sweep(self, *, now: int, grace_ms: int) -> Swept:
         """The timers, claimed atomically so that any number of processes may sweep at once:
@@ -146,7 +150,8 @@ class RoutingStore(Protocol):
         """Save `document` as version expected_version + 1, only if the newest version is
         still `expected_version` (0: none yet), and log routing.changed in the same
         transaction. Of two saves from the same version exactly one succeeds, in any number
-        of processes; the other gets None and changes nothing."""
+        of processes; the other gets None and changes nothing. Only the newest
+        ROUTING_VERSIONS_KEPT versions are kept."""
 
     # the visitor's wait (routing/wait.py)
 

@@ -183,14 +183,15 @@ class SqlStore(RoutingSql, CrmSql, SessionSql, DeskSql, ProfileSql, ReportsSql):
         if self._writer is None:
             raise Unavailable("the store is closed")
         async with self._writer.begin() as conn:
-            # The connection's info, held here: after a cancelled statement the connection
-            # refuses to give it (PendingRollbackError), and that error would then replace
-            # the cancellation.
+            # The connection's info, held as the dict it is: the cleanup below must not go
+            # through the connection, which a cancellation mid-statement leaves invalid
+            # (asking it then raises PendingRollbackError, which would replace the
+            # CancelledError and keep a cancelled task running).
             info = conn.info
             # The facts projected in this transaction count waits in these hours.
             info[OPEN_HOURS_KEY] = self.open_hours
             # Their roll-ups are written last, just before the commit (storage/rollups.py).
-            rollups.begin(conn)
+            rollups.begin(info)
             try:
                 yield conn
                 await rollups.flush(conn)
@@ -979,6 +980,19 @@ def _sqlite_pragmas(engine: AsyncEngine, *, begin: str | None) -> None:
         @event.listens_for(engine.sync_engine, "begin")
         def _on_begin(conn: Any) -> None:
             conn.exec_driver_sql(begin)
+
+    @event.listens_for(engine.sync_engine, "invalidate")
+    def _on_invalidate(dbapi_connection: Any, _record: Any, _error: BaseException | None
+                       ) -> None:
+        # A task cancelled mid-statement invalidates its connection, which is then closed
+        # with the cancelled statement's cursor still open: sqlite3 closes such a connection
+        # only when the cursor is garbage, and until then its transaction keeps the write
+        # lock (every other write: "database is locked"). Rolling back first ends the
+        # transaction now (it waits for the statement to finish in aiosqlite's thread).
+        try:
+            dbapi_connection.rollback()
+        except Exception:  # gone already: nothing is held
+            log.debug("rolling back an invalidated SQLite connection failed", exc_info=True)
 
 
 async def _record(conn: AsyncConnection, kind: str, *, conversation_id: str | None,

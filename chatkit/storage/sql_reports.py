@@ -73,6 +73,8 @@ def _selected(selection: Selection, start: int | None = None,
         conditions.append(_f.team == selection.team)
     if selection.agent_id is not None:
         conditions.append(_f.agent_id == selection.agent_id)
+    if selection.channel is not None:
+        conditions.append(_f.channel == selection.channel)
     return conditions
 
 
@@ -194,6 +196,8 @@ def _rollup_filters(columns: Any, scope: str, selection: Selection,
         conditions.append(columns.team == selection.team)
     if selection.agent_id is not None:
         conditions.append(columns.agent == selection.agent_id)
+    if selection.channel is not None:  # every scope's key has the channel
+        conditions.append(columns.channel == selection.channel)
     return conditions
 
 
@@ -430,9 +434,10 @@ class ReportsSql:
         if selection.team is not None or group is Group.TEAM:
             conditions.append(f"coalesce(team, '') = :{prefix}t")
             params[f"{prefix}t"] = team or ""
-        if group is Group.CHANNEL:
+        channel = selection.channel if group is not Group.CHANNEL else g
+        if selection.channel is not None or group is Group.CHANNEL:
             conditions.append(f"channel = :{prefix}c")
-            params[f"{prefix}c"] = g
+            params[f"{prefix}c"] = channel
         return (f"(SELECT {name} FROM conversation_facts WHERE {' AND '.join(conditions)} "
                 f"ORDER BY {name} LIMIT 1 OFFSET :{prefix}o)")
 

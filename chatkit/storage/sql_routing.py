@@ -68,7 +68,7 @@ from chatkit.storage import schema as t
 from chatkit.storage.facts import Facts, as_row, fold_assigned, project_sync
 from chatkit.storage.facts import from_mapping as facts_from
 from chatkit.storage.rollups import adjust_sync, take_pending
-from chatkit.storage.routing import InLine, StoredRouting, Swept
+from chatkit.storage.routing import ROUTING_VERSIONS_KEPT, InLine, StoredRouting, Swept
 
 if TYPE_CHECKING:
     from contextlib import AbstractAsyncContextManager
@@ -269,12 +269,14 @@ class RoutingSql:
 
     async def requeue(self, conversation_id: str, *, team: str, now: int,
                       expected_agents: Collection[str | None] | None = None,
-                      actor_kind: str, actor_id: str | None,
+                      from_team: str | None = None, actor_kind: str, actor_id: str | None,
                       data: dict[str, object] | None = None) -> Conversation | None:
         from chatkit.storage.sql import _conversation
 
         conditions: list[Any] = [_c.id == conversation_id,
                                  _c.status.in_([str(S.QUEUED), str(S.ASSIGNED)])]
+        if from_team is not None:
+            conditions.append(_c.queue_team == from_team)
         if expected_agents is not None:
             named = [a for a in expected_agents if a is not None]
             either = [_c.agent_id.in_(named)] if named else []
@@ -422,6 +424,8 @@ class RoutingSql:
                 await _log(conn, "routing.changed", None, changed_by,
                            {"version": version, "source": source}, now,
                            actor_kind="agent" if changed_by is not None else "system")
+                await conn.execute(delete(t.routing_configs).where(
+                    _r.version <= version - ROUTING_VERSIONS_KEPT))
         except IntegrityError:
             return None
         return StoredRouting(version, document, source, file_digest, changed_by, now)

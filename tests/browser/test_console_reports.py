@@ -215,6 +215,17 @@ async def test_reports_and_a_qa_review_from_supervisor_to_agent(
     await page.click("#reports-apply")
     await expect(page.locator(".report-card[data-metric=conversations] .report-card-value")
                  ).to_have_text(str(len(chosen)))
+    # So does a channel filter: the conversations agents began.
+    await page.select_option("#reports-channel", "outbound")
+    await page.click("#reports-apply")
+    outbound = sum(c.channel == "outbound" for c in chosen)
+    assert outbound > 0
+    await expect(page.locator(".report-card[data-metric=conversations] .report-card-value")
+                 ).to_have_text(str(outbound))
+    await page.select_option("#reports-channel", "")
+    await page.click("#reports-apply")
+    await expect(page.locator(".report-card[data-metric=conversations] .report-card-value")
+                 ).to_have_text(str(len(chosen)))
 
     # An export held up on its way can be cancelled.
     held: list[Any] = []

@@ -246,3 +246,39 @@ async def test_the_console_starts_a_conversation_with_a_known_contact(
     await expect(dialog).to_be_hidden()
     await expect(page.locator("#conversation-list button[aria-current=true]")).to_have_attribute(
         "data-id", busy_conversation.id)
+
+
+async def test_a_single_page_app_navigation_is_a_new_page_view(
+        page: Any, site: str, chat: Chat, screenshot: Any) -> None:
+    """The host page changes its URL with history.pushState, without loading: the triggers
+    are armed for the new URL, and the server records where the widget is now."""
+    from playwright.async_api import expect
+
+    launcher = page.locator("chatkit-widget button.launcher")
+    frame = page.frame_locator("chatkit-widget iframe")
+    await page.goto(f"{site}/about")
+    await page.wait_for_function("window.__events.some(e => e.name === 'ready')")
+    await page.wait_for_timeout(1500)
+    await expect(launcher).to_have_attribute("aria-expanded", "false")  # no trigger here
+
+    # The app "navigates" to its pricing page: the pricing trigger fires a second later.
+    await page.evaluate("history.pushState({}, '', '/pricing/team')")
+    await expect(launcher).to_have_attribute("aria-expanded", "true", timeout=5000)
+    shown = frame.locator("li.ck-msg--bot")
+    await expect(shown.locator(".ck-body")).to_have_text("Questions about our plans? Ask us here.")
+    await screenshot(page, "opened")
+
+    # The panel is open (the widget is connected): the server hears of the next navigation.
+    token = await chat_frame(page, chat).evaluate("localStorage.getItem('chatkit.token')")
+    assert token and chat.kit.visitors.signer is not None
+    contact_id = chat.kit.visitors.signer.verify("visitor", token)
+    seen = await chat.kit.store.get_visitor_page(contact_id)
+    # (It connected after the first navigation: its resume carried the new page.)
+    assert seen is not None and seen.url == f"{site}/pricing/team"
+    await page.evaluate("history.pushState({}, '', '/checkout?step=2#card')")
+    for _ in range(50):
+        seen = await chat.kit.store.get_visitor_page(contact_id)
+        if seen is not None and seen.url != f"{site}/pricing/team":
+            break
+        await page.wait_for_timeout(100)
+    assert seen is not None and seen.url == f"{site}/checkout?step=2"  # no fragment

@@ -422,6 +422,40 @@ async def test_the_console_connects_with_its_cookie_and_hears_its_sign_out(
                                      data={"csrf_token": csrf}) as response:
             assert response.status == 200  # followed to the form
         assert await asyncio.wait_for(signed_out.get(), 5) == {}
+        # And it is disconnected, though it sends nothing more (it only listened).
+        for _ in range(50):
+            if not client.connected:
+                break
+            await asyncio.sleep(0.1)
+        assert not client.connected
+    finally:
+        await client.disconnect()
+
+
+async def test_a_listening_socket_whose_session_ended_elsewhere_is_cut_off(
+        browser: Browser, server: TestServer) -> None:
+    """A socket that sends nothing never reaches the per-event check: the periodic
+    check_sessions finds its session gone (ended on another process, say) and cuts it off."""
+    await browser.sign_in("sue@example.com")
+    token = browser.cookie(SESSION_COOKIE)
+    assert token is not None
+    client, refused = await connect(browser, browser.origin)
+    assert refused is None
+    signed_out: asyncio.Queue[Any] = asyncio.Queue()
+    client.on("signed_out", signed_out.put_nowait, namespace="/agent")
+    kit = server.kit  # type: ignore[attr-defined]
+    try:
+        await kit.agent_namespace.check_sessions()  # alive: nothing happens
+        await asyncio.sleep(0.3)
+        assert client.connected and signed_out.empty()
+        await kit.sessions.close(token)  # the store only: no session_ended here
+        await kit.agent_namespace.check_sessions()
+        assert await asyncio.wait_for(signed_out.get(), 5) == {}
+        for _ in range(50):
+            if not client.connected:
+                break
+            await asyncio.sleep(0.1)
+        assert not client.connected
     finally:
         await client.disconnect()
 

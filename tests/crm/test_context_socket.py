@@ -188,6 +188,28 @@ async def test_a_bad_page_is_refused(start: Start) -> None:
         await visitor.close()
 
 
+async def test_a_single_page_app_navigation_moves_the_page(start: Start) -> None:
+    server = await start()
+    kit: ChatKit = server.kit  # type: ignore[attr-defined]
+    visitor = Visitor(server)
+    await visitor.connect()
+    try:
+        # Before resume there is no contact: nothing is recorded (the resume carries it).
+        assert await visitor.ok("page", {"page": "https://shop.example/early"}) == {}
+        resumed = await visitor.ok("resume", {"page": PAGE})
+        contact_id = resumed["contact_id"]
+        assert (await kit.store.get_visitor_page(contact_id)).url == PAGE  # type: ignore[union-attr]
+        moved = "https://shop.example/checkout?step=2"
+        assert await visitor.ok("page", {"page": moved}) == {}
+        assert (await kit.store.get_visitor_page(contact_id)).url == moved  # type: ignore[union-attr]
+        for page in ("javascript:alert(1)", "https://x.example/\n", None, 42):
+            refused = await visitor.call("page", {"page": page})
+            assert refused["error"]["code"] == "invalid_payload"
+        assert (await kit.store.get_visitor_page(contact_id)).url == moved  # type: ignore[union-attr]
+    finally:
+        await visitor.close()
+
+
 @pytest.fixture
 async def crm(aiohttp_server: Callable[..., Awaitable[TestServer]]
               ) -> tuple[FakeCRMState, TestServer]:

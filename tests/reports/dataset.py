@@ -178,10 +178,11 @@ def nearest_rank(values: list[int], p: int) -> int | None:
 def expected_metrics(data: Dataset, start: int, end: int, *, key: Callable[[Planned], object],
                      fcr_window: int,
                      open_ms: Callable[[str | None, int, int], int] = billing_open,
-                     team: str | None = None, agent: str | None = None
-                     ) -> dict[object, dict[str, object]]:
+                     team: str | None = None, agent: str | None = None,
+                     channel: str | None = None) -> dict[object, dict[str, object]]:
     chosen = [c for c in data.conversations if start <= c.created < end
-              and (team is None or c.team == team) and (agent is None or c.agent == agent)]
+              and (team is None or c.team == team) and (agent is None or c.agent == agent)
+              and (channel is None or c.channel == channel)]
     groups: dict[object, list[Planned]] = {}
     for c in chosen:
         groups.setdefault(key(c), []).append(c)

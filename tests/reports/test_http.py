@@ -66,9 +66,14 @@ async def test_reports_need_a_supervisor_and_valid_parameters(seeded: Any) -> No
     assert sum(row["conversations"] for row in body["rows"]) == len(data.conversations)
     # (The app's routing adopts the open chats of teams it does not know into its own.)
     assert {"billing", "sales"} <= {row["key"] for row in body["rows"]}
+    outbound = await _get(server, "/chat/api/reports/metrics", tokens["supervisor"],
+                          channel="outbound", **window)
+    assert sum(row["conversations"] for row in (await outbound.json())["rows"]) == sum(
+        c.channel == "outbound" for c in data.conversations) > 0
     for bad in ({"from": "yesterday"}, {"group": "planet"}, {"granularity": "minute"},
                 {"from": "2026-11-02", "to": "2026-11-01"}, {"fcr_days": "0"},
-                {"from": "2020-01-01", "to": "2026-01-01"}, {"colour": "red"}):
+                {"from": "2020-01-01", "to": "2026-01-01"}, {"colour": "red"},
+                {"channel": "fax"}):
         response = await _get(server, "/chat/api/reports/metrics", tokens["supervisor"], **bad)
         assert response.status == 422, bad
         assert (await response.json())["error"]["code"] == "invalid_query"

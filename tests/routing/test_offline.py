@@ -197,3 +197,37 @@ async def test_the_visitor_sees_a_transfer_in_the_conversation_s_language(
     assert texts == ["Te estamos pasando con otro agente. Espera un momento, por favor.",
                      "You're being transferred to another agent. Please hold on.",
                      "You're being transferred to another agent. Please hold on."]
+
+
+async def test_a_chat_waiting_in_a_closed_team_moves_when_a_team_along_its_chain_opens(
+        setup: Setup) -> None:
+    # Saturday: every team is closed, so a chat for Tokyo waits in Tokyo's queue.
+    setup.clock.now = utc("2026-01-17T12:00")
+    contact = await setup.store.create_contact()
+    conversation = await setup.store.create_conversation(contact.id)
+    queued = await setup.store.transition(
+        conversation.id, S.QUEUED, allowed_from={S.BOT}, agent_id=None, actor_kind="system",
+        actor_id=None, handoff=Handoff(HandoffReason.VISITOR_ASKED),
+        queue_team=setup.routing.queue_team("tokyo"))
+    assert queued is not None and queued.queue_team == "tokyo"
+    await setup.routing.sweep()
+    assert [c.id for c in await setup.store.queue("tokyo")] == [conversation.id]
+    # Monday 14:00 UTC: Tokyo (23:00) is closed, Madrid (15:00) and New York (09:00) open.
+    # Tokyo overflows to Madrid, whose overflow New York's agent is online: Tokyo's own
+    # overflow agents (Madrid's) are not, so without the move the chat would wait all night.
+    setup.clock.now = utc("2026-01-19T14:00")
+    await online(setup, "ny")
+    assert [c.id for c in await setup.store.queue("tokyo")] == [conversation.id]
+    await setup.routing.sweep()
+    current = await setup.store.get_conversation(conversation.id)
+    assert current is not None
+    assert (current.status, current.queue_team, current.agent_id) == (
+        S.ASSIGNED, "madrid", setup.agents["ny"])
+    events = await setup.store.list_events(conversation_id=conversation.id)
+    (moved,) = [e for e in events if e.kind == "conversation.queued"
+                and e.data.get("reason") == "team_closed"]
+    assert moved.data["queue_team"] == "madrid"
+    # A move names the team it leaves: a second sweeper finds the chat gone from it.
+    assert await setup.store.requeue(conversation.id, team="madrid", now=setup.clock.now,
+                                     from_team="tokyo", actor_kind="system",
+                                     actor_id=None) is None

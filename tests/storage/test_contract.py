@@ -33,6 +33,33 @@ async def new_conversation(store: SqlStore) -> tuple[str, str]:
     return contact.id, conversation.id
 
 
+async def test_a_write_cancelled_mid_statement_stays_cancelled(store: SqlStore) -> None:
+    """A task cancelled inside a write transaction ends cancelled. (The cleanup used to ask
+    the connection, which the cancellation had left invalid, and its PendingRollbackError
+    replaced the CancelledError: background loops caught it as a failed round and went on
+    running after shutdown.)"""
+    from sqlalchemy import text
+
+    slow = (text("SELECT pg_sleep(5)") if not store.is_sqlite else text(
+        "WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM c WHERE x < 1000000) "
+        "SELECT count(*) FROM c"))
+    started = asyncio.Event()
+
+    async def write() -> None:
+        async with store._write() as conn:
+            started.set()
+            await conn.execute(slow)
+
+    task = asyncio.create_task(write())
+    await started.wait()
+    await asyncio.sleep(0.1)
+    task.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await task
+    # And the store goes on: the next write transaction works.
+    assert (await store.create_contact(name="After")).name == "After"
+
+
 async def test_contacts_round_trip(store: SqlStore) -> None:
     contact = await store.create_contact(name="Ada", email="ada@example.com")
     assert await store.get_contact(contact.id) == contact

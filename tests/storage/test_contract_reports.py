@@ -55,13 +55,18 @@ async def test_metrics_agree_with_the_plan(store: SqlStore,
         for g in expected:  # one field at a time: a failure names it
             assert {k: (k, v) for k, v in actual[g].items()} == {
                 k: (k, v) for k, v in expected[g].items()}, (group, g)
-    # A narrower range, one team, one agent; and another FCR window.
+    # A narrower range, one team, one agent, one channel; and another FCR window.
     middle = START + (end - START) // 3
-    for team, agent in (("billing", None), (None, data.agents[0]), ("sales", data.agents[1])):
-        actual = await store.report_metrics(Selection(middle, end, team=team, agent_id=agent),
-                                            group=Group.NONE, fcr_window_ms=HOUR)
+    assert {c.channel for c in data.conversations} == {"widget", "outbound"}
+    for team, agent, channel in (("billing", None, None), (None, data.agents[0], None),
+                                 ("sales", data.agents[1], None), (None, None, "outbound"),
+                                 ("billing", None, "widget")):
+        actual = await store.report_metrics(
+            Selection(middle, end, team=team, agent_id=agent, channel=channel),
+            group=Group.NONE, fcr_window_ms=HOUR)
         assert _actual(actual, Group.NONE) == _expected(expected_metrics(
-            data, middle, end, key=lambda c: None, fcr_window=HOUR, team=team, agent=agent))
+            data, middle, end, key=lambda c: None, fcr_window=HOUR, team=team, agent=agent,
+            channel=channel))
     some = _actual(await store.report_metrics(whole, group=Group.NONE,
                                               fcr_window_ms=WINDOW), Group.NONE)[None]
     assert 0 < some["fcr_resolved"] < some["fcr_eligible"]  # the window matters in this data
@@ -178,13 +183,14 @@ async def test_reports_over_months_agree_with_the_plan(store: SqlStore,
     for start, stop in ranges:
         for group, key in ((Group.NONE, lambda c: None), (Group.AGENT, lambda c: c.agent),
                            (Group.TEAM, lambda c: c.team)):
-            for team in (None, "sales"):
+            for team, channel in ((None, None), ("sales", None), (None, "widget")):
                 actual = _actual(await store.report_metrics(
-                    Selection(start, stop, team=team), group=group, fcr_window_ms=WINDOW),
-                    group)
+                    Selection(start, stop, team=team, channel=channel), group=group,
+                    fcr_window_ms=WINDOW), group)
                 expected = _expected(expected_metrics(data, start, stop, key=key,
-                                                      fcr_window=WINDOW, team=team))
-                assert actual == expected, (start, stop, group, team)
+                                                      fcr_window=WINDOW, team=team,
+                                                      channel=channel))
+                assert actual == expected, (start, stop, group, team, channel)
 
 
 async def test_concurrent_changes_add_up_in_the_rollups(store: SqlStore) -> None:

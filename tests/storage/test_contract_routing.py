@@ -45,6 +45,21 @@ async def queued(store: SqlStore, team: str = "support", *, priority: int | None
     return moved
 
 
+async def test_requeue_from_a_team_moves_a_chat_once(store: SqlStore) -> None:
+    """Two sweepers moving a closed team's queue: the chat moves once (from_team)."""
+    waiting = await queued(store, "tokyo")
+    ahead = await queued(store, "madrid")
+    moved = await store.requeue(waiting.id, team="madrid", now=T0, expected_agents={None},
+                                from_team="tokyo", actor_kind="system", actor_id=None,
+                                data={"reason": "team_closed"})
+    assert moved is not None and moved.queue_team == "madrid"
+    assert [c.id for c in await store.queue("madrid")] == [waiting.id, ahead.id]  # the front
+    assert await store.requeue(waiting.id, team="madrid", now=T0, expected_agents={None},
+                               from_team="tokyo", actor_kind="system", actor_id=None) is None
+    kinds = [e.kind for e in await store.list_events(conversation_id=waiting.id)]
+    assert kinds.count("conversation.queued") == 2  # the handoff's and the one move
+
+
 async def test_queue_is_ordered_by_priority_then_time(store: SqlStore) -> None:
     first = await queued(store)
     await asyncio.sleep(0.002)

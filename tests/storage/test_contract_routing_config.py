@@ -39,6 +39,28 @@ async def test_saves_are_versioned_and_the_newest_is_read(store: SqlStore) -> No
         ("agent", admin.id, {"version": 2, "source": "admin"})]
 
 
+async def test_only_the_newest_versions_are_kept(store: SqlStore) -> None:
+    from sqlalchemy import func, select
+
+    from chatkit.storage import schema
+    from chatkit.storage.routing import ROUTING_VERSIONS_KEPT
+
+    for version in range(ROUTING_VERSIONS_KEPT + 3):
+        saved = await store.save_routing_config(
+            {"teams": [{"id": f"t{version}"}]}, expected_version=version, source="admin",
+            file_digest=None, changed_by=None, now=version)
+        assert saved is not None
+    async with store._read() as conn:
+        kept = (await conn.execute(select(func.min(schema.routing_configs.c.version),
+                                          func.count()))).one()
+    assert tuple(kept) == (4, ROUTING_VERSIONS_KEPT)
+    found = await store.routing_config()
+    assert found is not None and found.version == ROUTING_VERSIONS_KEPT + 3
+    # The newest is still the one a save must name.
+    assert await store.save_routing_config(DOC, expected_version=3, source="admin",
+                                           file_digest=None, changed_by=None, now=99) is None
+
+
 async def test_a_save_from_an_old_version_changes_nothing(store: SqlStore) -> None:
     await store.save_routing_config(DOC, expected_version=0, source="file", file_digest=None,
                                     changed_by=None, now=10)

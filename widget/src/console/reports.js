@@ -71,6 +71,7 @@ export function createReports({ mount, directory, onClose }) {
     to: byId('reports-to'),
     team: byId('reports-team'),
     agent: byId('reports-agent'),
+    channel: byId('reports-channel'),
     granularity: byId('reports-granularity'),
     group: byId('reports-group'),
     openHours: byId('reports-open-hours'),
@@ -106,6 +107,7 @@ export function createReports({ mount, directory, onClose }) {
       to: ui.to.value ? nextDay(ui.to.value) : '',
       team: ui.team.value,
       agent: ui.agent.value,
+      channel: ui.channel.value,
     };
   }
 

@@ -160,6 +160,10 @@ function main() {
       } else {
         session.setIdentity(identity, attributes);
       }
+    } else if (message.type === 'page') {
+      if (typeof message.page !== 'string') return;
+      session.setPage(message.page);
+      if (triggered) arm(message.page, Date.now());
     } else if (message.type === 'reset') {
       session.reset();
       view.clear();
@@ -287,28 +291,34 @@ function main() {
     })
     : Promise.resolve();
 
-  if (triggered) {
-    Promise.all([loadConfig(), checked]).then(([loaded]) => {
-      if (!loaded) return;
-      armTriggers(loaded.triggers, { page, visits, loadedAt }, {
-        // Never over a conversation going on, nor over the open panel.
-        blocked: () => panelOpen || Boolean(storage.conversationId) || session.outbox.length > 0
-          || Boolean(session.conversation && session.conversation.status !== 'resolved'),
-        fire: (trigger) => {
-          proactive = trigger;
-          session.trigger = trigger.id;
-          const name = loaded.greeting && loaded.greeting.author_name;
-          view.showGreeting({ author_name: name, body: trigger.message, meta: null }, { replace: true });
-          if (trigger.open) {
-            host.post('open');
-          } else {
-            unread += 1;
-            host.post('unread', { count: unread });
-          }
-        },
-      });
+  // The proactive triggers of a page view (`at`: its URL, `since`: when it began), armed once
+  // the config is here. A single-page app's navigation (the loader's 'page') is a new page
+  // view: the triggers are armed again for it, until one has fired (one proactive message
+  // per page load).
+  let disarm = () => {};
+  const arm = async (at, since) => {
+    const [loaded] = await Promise.all([loadConfig(), checked]);
+    disarm();
+    if (!loaded || proactive) return;
+    disarm = armTriggers(loaded.triggers, { page: at, visits, loadedAt: since }, {
+      // Never over a conversation going on, nor over the open panel.
+      blocked: () => panelOpen || Boolean(storage.conversationId) || session.outbox.length > 0
+        || Boolean(session.conversation && session.conversation.status !== 'resolved'),
+      fire: (trigger) => {
+        proactive = trigger;
+        session.trigger = trigger.id;
+        const name = loaded.greeting && loaded.greeting.author_name;
+        view.showGreeting({ author_name: name, body: trigger.message, meta: null }, { replace: true });
+        if (trigger.open) {
+          host.post('open');
+        } else {
+          unread += 1;
+          host.post('unread', { count: unread });
+        }
+      },
     });
-  }
+  };
+  if (triggered) arm(page, loadedAt);
 
   if (standalone) {
     session.connect();

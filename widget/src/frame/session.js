@@ -30,11 +30,13 @@ export function protocolLocale(locale) {
   return typeof locale === 'string' && locale.length <= 35 && LOCALE.test(locale) ? locale : undefined;
 }
 
+const acceptedPage = (page) => (typeof page === 'string' && page.length <= 2000 && PAGE.test(page) ? page : undefined);
+
 export class VisitorSession extends Emitter {
   constructor({ socketFactory, storage, nextClientId, locale, page, upload }) {
     super();
     /** The host page (agents see it in the CRM panel), when the server would accept it. */
-    this.page = typeof page === 'string' && page.length <= 2000 && PAGE.test(page) ? page : undefined;
+    this.page = acceptedPage(page);
     /** upload(file, token, onProgress) → the server's {id, name, content_type, size, url}. */
     this.upload = upload;
     this.locale = protocolLocale(locale);
@@ -70,6 +72,15 @@ export class VisitorSession extends Emitter {
     // A verified identity may name another contact (its history on another device): resume
     // as that contact. Offline, the next connect sends it anyway.
     if (changed && this.status === 'online') this.#identify().then((moved) => moved && this.#resume());
+  }
+
+  /** The host page moved to another URL without loading (a single-page app): the server
+   * hears of it now when connected, else with the next resume. */
+  setPage(page) {
+    const accepted = acceptedPage(page);
+    if (!accepted || accepted === this.page) return;
+    this.page = accepted;
+    if (this.status === 'online') request(this.socket, 'page', { page: accepted }).catch(() => {});
   }
 
   /** Connects now only if the visitor may have a conversation going; else waits for open(). */

@@ -18,8 +18,13 @@ const SERVER = typeof __CHATKIT_CONFIG__ === 'object' ? __CHATKIT_CONFIG__ : {};
 
 const EVENTS = ['ready', 'open', 'close', 'message'];
 // Shadow host styles: inline !important beats any host-page rule, and `all: initial` stops
-// the page's inherited properties (fonts, colours, line height) from leaking in.
-const HOST_STYLE = 'all:initial;display:block;position:fixed;right:0;bottom:0;width:0;height:0;z-index:2147483647'.replace(/;|$/g, '!important;');
+// the page's inherited properties (fonts, colours, line height) from leaking in (fixed
+// positioning makes it a block).
+const HOST_STYLE = 'all:initial;position:fixed;right:0;bottom:0;width:0;height:0;z-index:2147483647'.replace(/;|$/g, '!important;');
+
+const unknown = (what) => {
+  throw new TypeError(`ChatKit: unknown ${what}`);
+};
 
 // Calls fn(...args); what it throws is reported (as an uncaught error would be) without
 // stopping the caller.
@@ -117,13 +122,13 @@ function start(script) {
       sendIdentity();
     },
     on(name, fn) {
-      if (!handlers[name] || typeof fn !== 'function') throw new TypeError(`ChatKit('on'): unknown event ${name}`);
+      if (!handlers[name] || typeof fn !== 'function') unknown(`event ${name}`);
       handlers[name].push(fn);
-      if (name === 'ready' && isReady) setTimeout(() => fn());
+      if (name === 'ready' && isReady) setTimeout(fn);
     },
   };
   const ChatKit = function (command, ...args) {
-    if (!Object.hasOwn(api, command)) throw new TypeError(`ChatKit: unknown command ${command}`);
+    if (!Object.hasOwn(api, command)) unknown(`command ${command}`);
     return api[command](...args);
   };
   ChatKit.loaded = true;
@@ -154,9 +159,13 @@ function start(script) {
   // The locale goes along so that the chat speaks the page's language, and the page's URL
   // (without its fragment), which agents see in the CRM panel and proactive triggers match;
   // `triggers` says the server has some. A hash is never sent to a server.
-  const page = location.href.split('#')[0];
+  const here = () => location.href.split('#')[0];
+  let page = here();
   frame.src = `${mount}/widget/#${new URLSearchParams({ origin: location.origin, locale, color, page, ...(SERVER.triggers && { triggers: '1' }) })}`;
   (document.body || document.documentElement).appendChild(host);
+  // A single-page app changes its URL without loading a page: the frame hears of each
+  // change, within a second, as a new page view.
+  setInterval(() => isReady && page !== here() && toFrame('page', { page: (page = here()) }), 1e3);
 
   for (const args of queued) safely(ChatKit, args);
 }
@@ -166,11 +175,9 @@ function start(script) {
   const script = document.currentScript || document.querySelector('script[src$="/widget.js"]');
   if (!script) return;
   // Queue calls made between now and start(), as the page's own stub would.
-  if (!window.ChatKit) {
-    window.ChatKit = function () {
-      (window.ChatKit.q = window.ChatKit.q || []).push(arguments);
-    };
-  }
+  window.ChatKit ||= function stub() {
+    (stub.q ||= []).push(arguments);
+  };
   if (document.body) start(script);
   else document.addEventListener('DOMContentLoaded', () => start(script), { once: true });
 })();

@@ -7,8 +7,9 @@ export const BRIDGE_VERSION = 1;
 /** Messages the frame sends to the loader ('open': a proactive trigger opens the panel). */
 export const FROM_FRAME = ['ready', 'open', 'close', 'unread', 'message'];
 /** Messages the loader sends to the frame ('identify': {identity, attributes}, each null
- * or as cleanIdentity/cleanAttributes return them). */
-export const TO_FRAME = ['open', 'close', 'reset', 'identify'];
+ * or as cleanIdentity/cleanAttributes return them; 'page': {page}, the host page's new URL
+ * after a single-page app's navigation). */
+export const TO_FRAME = ['open', 'close', 'reset', 'identify', 'page'];
 
 /** A bridge message of one of `types`, or null. */
 export function readBridgeMessage(data, types) {
