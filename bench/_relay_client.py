@@ -434,6 +434,16 @@ def cpu_s(proc: psutil.Process) -> float:
     return t.user + t.system
 
 
+def split_cpu(procs: list[psutil.Process]) -> tuple[float, float, int, int]:
+    """User and system CPU seconds, voluntary and involuntary context switches, summed."""
+    user = system = voluntary = involuntary = 0.0
+    for proc in procs:
+        t, c = proc.cpu_times(), proc.num_ctx_switches()
+        user, system = user + t.user, system + t.system
+        voluntary, involuntary = voluntary + c.voluntary, involuntary + c.involuntary
+    return user, system, int(voluntary), int(involuntary)
+
+
 def services_cpu(procs: list[psutil.Process]) -> float:
     """CPU seconds of these processes; one that ended counts as nothing."""
     total = 0.0
@@ -485,6 +495,7 @@ async def run_load(args: argparse.Namespace) -> dict[str, Any]:
         out["warmup_s"] = round(time.perf_counter() - tw, 2)
         out["warmup_turnover_reached"] = stats.total >= turnover_goal
         gc.collect()
+        split0 = split_cpu(servers)
         s_cpu0, c_cpu0, w0 = sum(map(cpu_s, servers)), cpu_s(me), time.perf_counter()
         v_cpu0 = services_cpu(services)
         cores0 = core_busy()
@@ -518,6 +529,7 @@ async def run_load(args: argparse.Namespace) -> dict[str, Any]:
             timeline.append(stats.delivered)
         stats.measuring = False
         w1, s_cpu1, c_cpu1 = time.perf_counter(), sum(map(cpu_s, servers)), cpu_s(me)
+        split1 = split_cpu(servers)
         v_cpu1 = services_cpu(services)
         cores1 = core_busy()
         # CPU time other processes took on the two pinned cores during the window: other work
@@ -567,6 +579,16 @@ async def run_load(args: argparse.Namespace) -> dict[str, Any]:
             "server_cpu_us_per_msg": round((s_cpu1 - s_cpu0) * 1e6 / n, 2) if n else None,
             "client_cpu_util": round((c_cpu1 - c_cpu0) / wall, 3),
             "services_cpu_us_per_msg": round((v_cpu1 - v_cpu0) * 1e6 / n, 2) if n else None,
+            # The servers' CPU split in user and system (kernel: sockets, scheduling) time,
+            # and their context switches (voluntary: the event loop waited for I/O;
+            # involuntary: preempted, the machine being busy), per message.
+            "server_user_us_per_msg": round((split1[0] - split0[0]) * 1e6 / n, 2) if n else None,
+            "server_system_us_per_msg": (round((split1[1] - split0[1]) * 1e6 / n, 2)
+                                         if n else None),
+            "server_voluntary_switches_per_msg": (round((split1[2] - split0[2]) / n, 3)
+                                                  if n else None),
+            "server_involuntary_switches_per_msg": (round((split1[3] - split0[3]) / n, 3)
+                                                    if n else None),
             "servers": len(servers),
             "acks_ok": stats.acks_ok,
             "acks_err": stats.acks_err,

@@ -155,12 +155,27 @@ def _psql(url: str, statement: str) -> None:
     asyncio.run(run())
 
 
+# A process that only keeps a core busy, as a Python interpreter does (a dict walked over and
+# over): no chatkit work, bounded by its argument (seconds).
+_BUSY = """
+import sys, time
+table = {n: str(n) for n in range(200_000)}
+end = time.monotonic() + float(sys.argv[1])
+while time.monotonic() < end:
+    total = sum(len(value) for value in table.values())
+"""
+
+
 def run_deployment(args: argparse.Namespace, name: str, count: int, database: str | None,
-                   redis: str | None) -> dict[str, Any]:
+                   redis: str | None, busy: bool = False) -> dict[str, Any]:
     deployment = Deployment(args, name, count, database, redis)
     result: dict[str, Any] = {"name": name, "processes": count}
+    burner = None
     try:
         deployment.start()
+        if busy:
+            burner = subprocess.Popen([PY, "-c", _BUSY, str(args.setup_timeout + 120)],
+                                      stdin=subprocess.DEVNULL)
         servers = deployment.servers
         budget = args.setup_timeout + args.max_warmup + args.seconds + 30
         cmd = [PY, str(HERE / "_relay_client.py"), "load", "--kind", "chatkit",
@@ -195,6 +210,9 @@ def run_deployment(args: argparse.Namespace, name: str, count: int, database: st
     except Exception as exc:
         result["error"] = f"{type(exc).__name__}: {exc}"
     finally:
+        if burner is not None:
+            burner.kill()
+            burner.wait()
         deployment.stop()
     return result
 
@@ -217,24 +235,36 @@ def report(runs: list[dict[str, Any]], args: argparse.Namespace) -> dict[str, An
     base = next((r for r in ok if r["name"] == "sqlite x1"), None)
     print(f"\n{args.pairs} pairs, {args.inflight} in flight each, {args.seconds:.0f} s windows, "
           f"{'an agent per pair' if args.agents == 'pair' else 'one agent for every pair'}")
-    print(f"{'run':<20}{'msgs/s':>9}{'p50 ms':>9}{'p99 ms':>9}{'chatkit CPU':>13}"
+    print(f"{'run':<26}{'msgs/s':>9}{'p50 ms':>9}{'p99 ms':>9}{'chatkit CPU':>13}"
           f"{'PG+Redis CPU':>14}{'per process vs SQLite':>23}")
-    print(f"{'':<20}{'':>9}{'':>9}{'':>9}{'us/msg':>13}{'us/msg':>14}")
+    print(f"{'':<26}{'':>9}{'':>9}{'':>9}{'us/msg':>13}{'us/msg':>14}")
     summary: dict[str, Any] = {}
     for run in ok:
         us = run["server_cpu_us_per_msg"]
         vs = None if base is None else base["server_cpu_us_per_msg"] / us
         summary[run["name"]] = {"us_per_msg": us, "vs_sqlite": vs}
-        print(f"{run['name']:<20}{run['msgs_per_s']:>9,.0f}{run['p50_ms']:>9.2f}"
+        print(f"{run['name']:<26}{run['msgs_per_s']:>9,.0f}{run['p50_ms']:>9.2f}"
               f"{run['p99_ms']:>9.2f}{us:>13.1f}{run['services_cpu_us_per_msg']:>14.1f}"
               f"{'' if vs is None else f'{vs:.2f}x':>23}")
+    if any(run.get("server_user_us_per_msg") is not None for run in ok):
+        # Kernel time (sockets, scheduling) and preemptions grow with contention for the
+        # cores, not with chatkit's work: read the multi-process rows with them.
+        print(f"\n{'run':<26}{'user us/msg':>13}{'system us/msg':>15}"
+              f"{'voluntary sw/msg':>18}{'preempted/msg':>15}")
+        for run in ok:
+            if run.get("server_user_us_per_msg") is None:
+                continue
+            print(f"{run['name']:<26}{run['server_user_us_per_msg']:>13.1f}"
+                  f"{run['server_system_us_per_msg']:>15.1f}"
+                  f"{run['server_voluntary_switches_per_msg']:>18.3f}"
+                  f"{run['server_involuntary_switches_per_msg']:>15.3f}")
     pg1 = summary.get("postgres x1")
     hop = summary.get("postgres+redis x1")
     if pg1 and hop:
         print(f"\nRedis hop: {hop['us_per_msg'] - pg1['us_per_msg']:+.1f} us of chatkit CPU "
               "per message (postgres+redis x1 against postgres x1)")
     scaled = [(r["processes"], r["server_cpu_us_per_msg"]) for r in ok
-              if r["name"].startswith("postgres+redis")]
+              if r["name"].startswith("postgres+redis") and not r["name"].endswith("busy")]
     # From 2 processes on, every message crosses from one process to another once: the jump
     # from 1 to 2 is that crossing, not a cost of each process, so it is left out of the fit
     # when there are two points without it.
@@ -254,8 +284,15 @@ def report(runs: list[dict[str, Any]], args: argparse.Namespace) -> dict[str, An
                   f"({base['server_cpu_us_per_msg'] / us:.2f}x SQLite's), "
                   f"{k * 1e6 / us:,.0f} msgs/s in all, each process with a core")
         summary["fit"] = {"a_us": a, "b_us_per_process": b}
+    busy = summary.get("postgres+redis x2 + busy")
+    x2 = summary.get("postgres+redis x2")
+    if busy and x2:
+        print(f"a busy process beside x2 (no chatkit work): "
+              f"{busy['us_per_msg'] - x2['us_per_msg']:+.1f} us of chatkit CPU per message; "
+              "compare the step from x2 to x3")
     worst = min((v["vs_sqlite"] for k, v in summary.items()
-                 if k.startswith("postgres+redis") and v.get("vs_sqlite")), default=None)
+                 if k.startswith("postgres+redis") and not k.endswith("busy")
+                 and v.get("vs_sqlite")), default=None)
     if worst is not None:
         verdict = "met" if worst >= TARGET_PER_PROCESS else "NOT met"
         print(f"\ntarget: per-process throughput over PostgreSQL + Redis >= "
@@ -288,6 +325,9 @@ def main(argv: list[str] | None = None) -> int:
                         "are on every process and so is every event for it")
     p.add_argument("--profile", metavar="DIR", default=None,
                    help="py-spy record each run's first process over its window into DIR")
+    p.add_argument("--busy", action="store_true",
+                   help="also run 2 processes beside a process that only keeps a core busy: "
+                        "what contention for the cores alone costs (against the step to 3)")
     p.add_argument("--quick", action="store_true", help="smoke run: 10 pairs, 1 and 2 processes")
     p.add_argument("--json-out", default=None)
     args = p.parse_args(argv)
@@ -307,15 +347,17 @@ def main(argv: list[str] | None = None) -> int:
         print("needs PostgreSQL and Redis: --postgres URL --redis URL "
               "(or CHATKIT_TEST_POSTGRES / CHATKIT_TEST_REDIS)", file=sys.stderr)
         return 2
-    plan: list[tuple[str, int, str | None, str | None]] = [
-        ("sqlite x1", 1, None, None), ("postgres x1", 1, args.postgres, None)]
-    plan += [(f"postgres+redis x{k}", k, args.postgres, args.redis)
-             for k in map(int, args.processes.split(","))]
+    plan: list[tuple[str, int, str | None, str | None, bool]] = [
+        ("sqlite x1", 1, None, None, False), ("postgres x1", 1, args.postgres, None, False)]
+    for k in map(int, args.processes.split(",")):
+        plan.append((f"postgres+redis x{k}", k, args.postgres, args.redis, False))
+        if k == 2 and args.busy:
+            plan.append(("postgres+redis x2 + busy", 2, args.postgres, args.redis, True))
     runs = []
     started = time.monotonic()
-    for name, count, database, redis in plan:
+    for name, count, database, redis, busy in plan:
         print(f"running {name} ...", flush=True)
-        runs.append(run_deployment(args, name, count, database, redis))
+        runs.append(run_deployment(args, name, count, database, redis, busy))
     summary = report(runs, args)
     out = Path(args.json_out) if args.json_out else (
         HERE / "results" / f"scaleout-{dt.datetime.now(dt.UTC):%Y%m%dT%H%M%SZ}.json")

@@ -13,7 +13,9 @@ processes that channel, not the database, is what stops scaling (bench/README.md
   its last one leaves (`<channel>:rooms-of:<id>` lists what it added);
 - a publish is one script that reads the sets of the events' rooms and publishes to each
   process concerned, in one Redis message, only the events for it; Redis runs scripts one
-  at a time, so the directory it reads is the one as of the publish;
+  at a time, so the directory it reads is the one as of the publish. An event travels as
+  the Socket.IO packet its recipients get, encoded once by the process that emits it: the
+  others send it to their sockets as it is, without reading its data;
 - `enter_room` returns only once the room's entry is in Redis. An event emitted after a
   socket entered a room therefore reaches it, whichever process emits it: the emitter's
   script runs after the entry was written. (As with one process, an event emitted before
@@ -40,9 +42,9 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Collection
 from functools import partial
-from typing import Any
+from typing import Any, NamedTuple
 
 import orjson
 import socketio
@@ -55,20 +57,30 @@ log = logging.getLogger("chatkit.realtime.redis")
 #: is slow without being down takes this long; the room is registered when it answers.
 REGISTER_TIMEOUT = 5.0
 
-# KEYS: the room sets of the batch. ARGV: the prefix of the processes' channels, the
-# sender, then per event: its JSON, the number of its rooms, and their indexes in KEYS.
-# Each process concerned gets one message: a JSON array of the events for it.
+# KEYS: the room sets of the batch. ARGV: the prefix of the processes' channels, the sender,
+# the events' JSON one after the other, and per event the length of its JSON, the number of
+# its rooms and their indexes in KEYS, as decimal numbers separated by spaces. (Two
+# arguments, not three or more per event: redis-py encodes each argument in Python, a
+# few microseconds apiece.) Each process concerned gets one message: a JSON array of the
+# events for it.
 _ROUTE = """
 local members = {}
 for k = 1, #KEYS do members[k] = redis.call('SMEMBERS', KEYS[k]) end
-local prefix, sender = ARGV[1], ARGV[2]
+local prefix, sender, blob = ARGV[1], ARGV[2], ARGV[3]
+local spec, count = {}, 0
+for n in string.gmatch(ARGV[4], '%d+') do
+  count = count + 1
+  spec[count] = tonumber(n)
+end
 local out, order = {}, {}
-local i = 3
-while i <= #ARGV do
-  local payload, n = ARGV[i], tonumber(ARGV[i + 1])
+local i, at = 1, 1
+while i <= count do
+  local size, n = spec[i], spec[i + 1]
+  local payload = string.sub(blob, at, at + size - 1)
+  at = at + size
   local seen = {}
   for j = i + 2, i + 1 + n do
-    for _, host in ipairs(members[tonumber(ARGV[j])]) do
+    for _, host in ipairs(members[spec[j]]) do
       if host ~= sender and not seen[host] then
         seen[host] = true
         local list = out[host]
@@ -149,6 +161,14 @@ _LEAVE = _FORGET + "forget(ARGV[1], ARGV[2]) return 1"
 RoomKey = tuple[str, str]  # (namespace, room)
 
 
+class _Routed(NamedTuple):
+    """An event queued for the processes that hold its rooms."""
+
+    namespace: str
+    rooms: list[str]
+    payload: bytes  # JSON: [namespace, room(s), skip_sid, event, Socket.IO packet]
+
+
 class RedisDelivery(socketio.AsyncRedisManager, _LocalDelivery):  # type: ignore[misc]
     """python-socketio's Redis manager, with events routed to the processes that hold their
     rooms (this module's docstring) and publishes coalesced; _LocalDelivery within each
@@ -164,7 +184,7 @@ class RedisDelivery(socketio.AsyncRedisManager, _LocalDelivery):  # type: ignore
         self.ttl = ttl
         self.prefix = f"{channel}:"
         self.host_channel = f"{channel}:host:{self.host_id}"
-        self._outbox: list[dict[str, Any]] = []
+        self._outbox: list[_Routed | dict[str, Any]] = []
         self._flusher: asyncio.Task[None] | None = None
         # The directory, as this process has written it.
         self._confirmed: set[RoomKey] = set()  # rooms whose entry is in Redis
@@ -181,6 +201,8 @@ class RedisDelivery(socketio.AsyncRedisManager, _LocalDelivery):  # type: ignore
         #: process has recipients for, before they get it: caches of this process that the
         #: event makes stale (server.py's SocketNotifier) are dropped there.
         self.heard: Callable[[str, Any, Any], None] | None = None
+        #: The events `heard` is told of (the others are not even decoded).
+        self.heard_events: Collection[str] = frozenset()
 
     # keys
 
@@ -338,37 +360,59 @@ class RedisDelivery(socketio.AsyncRedisManager, _LocalDelivery):  # type: ignore
                    room: str | list[str] | None = None, skip_sid: str | list[str] | None = None,
                    callback: Any = None, to: str | list[str] | None = None,
                    **kwargs: Any) -> None:
-        """python-socketio's, less its search of every emit's data for bytes (chatkit never
-        sends any; 3% of a process's time in bench/scaleout.py's profile) and the
-        round trip through a message dict for the local delivery."""
+        """An event to rooms is encoded once, as the Socket.IO packet its recipients get:
+        this process's sockets get it at once, the other processes' through the directory,
+        which deliver it as it is (no JSON to read or write again). An event to the whole
+        namespace goes on the shared channel, as python-socketio sends it; one with a
+        callback, or with `ignore_queue`, is python-socketio's."""
         target = to or room
         if kwargs.get("ignore_queue") or callback is not None:
             await super().emit(event, data, namespace=namespace, room=target,
                                skip_sid=skip_sid, callback=callback, **kwargs)
             return
         namespace = namespace or "/"
-        await _LocalDelivery.emit(self, event, data, namespace, room=target, skip_sid=skip_sid)
-        await self._publish({"method": "emit", "event": event,
-                             "data": list(data) if isinstance(data, tuple) else [data],
-                             "binary": False, "namespace": namespace, "room": target,
-                             "skip_sid": skip_sid, "callback": None, "host_id": self.host_id})
+        if target is None:
+            await _LocalDelivery.emit(self, event, data, namespace, skip_sid=skip_sid)
+            await self._publish({"method": "emit", "event": event,
+                                 "data": list(data) if isinstance(data, tuple) else [data],
+                                 "binary": False, "namespace": namespace, "room": None,
+                                 "skip_sid": skip_sid, "callback": None,
+                                 "host_id": self.host_id})
+            return
+        encoded = self.encode(event, data, namespace)
+        if not isinstance(encoded, str):  # bytes in the data (chatkit sends none)
+            await super().emit(event, data, namespace=namespace, room=target,
+                               skip_sid=skip_sid, **kwargs)
+            return
+        recipients = self.recipients(namespace, target, skip_sid)
+        if recipients:
+            await self.send_encoded(recipients, encoded)
+        self._outbox.append(_Routed(
+            namespace, [target] if isinstance(target, str) else list(target),
+            orjson.dumps([namespace, target, skip_sid, event, encoded])))
+        self._kick_flusher()
 
     async def _publish(self, data: dict[str, Any]) -> None:
+        """python-socketio's messages (and broadcasts): on the shared channel, in order
+        with the routed events."""
         self._outbox.append(data)
+        self._kick_flusher()
+
+    def _kick_flusher(self) -> None:
         if self._flusher is None or self._flusher.done():
             self._flusher = asyncio.create_task(self._flush(), name="chatkit-redis-publish")
 
     async def _flush(self) -> None:
         while self._outbox:
             batch, self._outbox = self._outbox, []
-            routed: list[dict[str, Any]] = []
-            for message in batch:
-                if _routable(message):
-                    routed.append(message)
+            routed: list[_Routed] = []
+            for item in batch:
+                if isinstance(item, _Routed):
+                    routed.append(item)
                     continue
                 await self._send_routed(routed)  # in order
                 routed = []
-                await self._send(partial(self._publish_shared, orjson.dumps(message)))
+                await self._send(partial(self._publish_shared, orjson.dumps(item)))
             await self._send_routed(routed)
 
     async def _send(self, call: Callable[[], Awaitable[Any]]) -> None:
@@ -385,18 +429,22 @@ class RedisDelivery(socketio.AsyncRedisManager, _LocalDelivery):  # type: ignore
     async def _publish_shared(self, payload: bytes) -> None:
         await self.redis.publish(self.channel, payload)
 
-    async def _send_routed(self, messages: list[dict[str, Any]]) -> None:
-        if not messages:
+    async def _send_routed(self, routed: list[_Routed]) -> None:
+        if not routed:
             return
         keys: dict[str, int] = {}
-        args: list[Any] = [f"{self.prefix}host:", self.host_id]
-        for message in messages:
-            namespace = message.get("namespace") or "/"
-            target = message["room"]
-            rooms = [target] if isinstance(target, str) else list(target)
-            args += [orjson.dumps(message), len(rooms)]
-            args += [keys.setdefault(self.room_key(namespace, room), len(keys) + 1)
-                     for room in rooms]
+        spec: list[str] = []
+        prefix = f"{self.prefix}room:"
+        for item in routed:
+            spec.append(f"{len(item.payload)} {len(item.rooms)}")
+            for room in item.rooms:
+                key = f"{prefix}{item.namespace}:{room}"  # room_key's
+                index = keys.get(key)
+                if index is None:
+                    index = keys[key] = len(keys) + 1
+                spec.append(str(index))
+        args = [f"{self.prefix}host:", self.host_id,
+                b"".join(item.payload for item in routed), " ".join(spec)]
         await self._send(lambda: self._script("route", _ROUTE)(keys=list(keys), args=args))
 
     async def drain(self) -> None:
@@ -424,9 +472,8 @@ class RedisDelivery(socketio.AsyncRedisManager, _LocalDelivery):  # type: ignore
             except orjson.JSONDecodeError:
                 continue  # not ours: python-socketio would skip it too
             if channel == own:
-                for message in data if isinstance(data, list) else ():
-                    if isinstance(message, dict) and message.get("method") == "emit":
-                        await self._deliver(message)
+                for item in data if isinstance(data, list) else ():
+                    await self._deliver_encoded(item)
                 continue
             if isinstance(data, dict) and data.get("method") == "batch":
                 messages = data.get("messages") or []
@@ -446,11 +493,26 @@ class RedisDelivery(socketio.AsyncRedisManager, _LocalDelivery):  # type: ignore
         try:
             namespace = message.get("namespace") or "/"
             event, args = message["event"], message["data"]
-            if self.heard is not None:
+            if self.heard is not None and event in self.heard_events:
                 self.heard(namespace, event, args)
             data = args[0] if len(args) == 1 else tuple(args)
             await _LocalDelivery.emit(self, event, data, namespace, room=message.get("room"),
                                       skip_sid=message.get("skip_sid"))
+        except Exception:  # one bad message must not stop the listener
+            log.exception("cannot deliver an event from another process")
+
+    async def _deliver_encoded(self, item: Any) -> None:
+        """An event routed here by another process: [namespace, room(s), skip_sid, event,
+        Socket.IO packet], sent to this process's sockets as it is. Only an event in
+        `heard_events` is decoded, for `heard`."""
+        try:
+            namespace, room, skip_sid, event, encoded = item
+            if self.heard is not None and event in self.heard_events:
+                packet = self.server.packet_class(encoded_packet=encoded)
+                self.heard(namespace, event, packet.data[1:])
+            recipients = self.recipients(namespace, room, skip_sid)
+            if recipients:
+                await self.send_encoded(recipients, encoded)
         except Exception:  # one bad message must not stop the listener
             log.exception("cannot deliver an event from another process")
 
@@ -530,9 +592,3 @@ class RedisDelivery(socketio.AsyncRedisManager, _LocalDelivery):  # type: ignore
                 with contextlib.suppress(Exception):
                     await connection.aclose()
 
-
-def _routable(message: dict[str, Any]) -> bool:
-    """An emit to rooms, with no callback: routed by the directory. Anything else goes on
-    the shared channel."""
-    return (message.get("method") == "emit" and message.get("room") is not None
-            and message.get("callback") is None)

@@ -88,14 +88,27 @@ class _LocalDelivery(socketio.AsyncManager):  # type: ignore[misc]
             await super().emit(event, data, namespace, room=room, skip_sid=skip_sid,
                                callback=callback, to=to, **kwargs)
             return
+        recipients = self.recipients(namespace, to or room, skip_sid)
+        if recipients:
+            await self.send_encoded(recipients, self.encode(event, data, namespace))
+
+    def recipients(self, namespace: str, room: str | list[str] | None,
+                   skip_sid: str | list[str] | None) -> list[str]:
+        """The engine.io sids of this process's sockets in `room` (all of the namespace's
+        for None), less `skip_sid`."""
         skip = skip_sid if isinstance(skip_sid, list) else [skip_sid]
-        recipients = [eio_sid for sid, eio_sid in self.get_participants(namespace, to or room)
-                      if sid not in skip]
-        if not recipients:
-            return
+        return [eio_sid for sid, eio_sid in self.get_participants(namespace, room)
+                if sid not in skip]
+
+    def encode(self, event: str, data: Any, namespace: str) -> str | list[Any]:
+        """The Socket.IO packet of an event (a str: chatkit sends no bytes)."""
         args = list(data) if isinstance(data, tuple) else [] if data is None else [data]
-        encoded = self.server.packet_class(socketio.packet.EVENT, namespace=namespace,
-                                           data=[event, *args]).encode()
+        encoded: str | list[Any] = self.server.packet_class(
+            socketio.packet.EVENT, namespace=namespace, data=[event, *args]).encode()
+        return encoded
+
+    async def send_encoded(self, recipients: list[str], encoded: str | list[Any]) -> None:
+        """One encoded packet to these sockets, framed once."""
         frames = [engineio.packet.Packet(engineio.packet.MESSAGE, part)
                   for part in (encoded if isinstance(encoded, list) else [encoded])]
         for eio_sid in recipients:
@@ -216,6 +229,10 @@ class SocketNotifier:
         #: conversation is resolved or rated. Every resolve, the agent's or an abandonment's,
         #: passes here once, in the process that made it.
         self.crm: ContextService | None = None
+
+    #: The events from other processes heard_from_another_process needs (RedisDelivery
+    #: decodes only these).
+    HEARD_EVENTS = frozenset({"conversation"})
 
     def heard_from_another_process(self, namespace: str, event: Any, data: Any) -> None:
         """A conversation changed in another process (sockets here hear of it): the view
@@ -372,4 +389,5 @@ def register_namespaces(sio: socketio.AsyncServer, notifier: SocketNotifier,
     notifier.visitors, notifier.agents = visitors, agent_ns
     if hasattr(sio.manager, "heard"):  # RedisDelivery
         sio.manager.heard = notifier.heard_from_another_process
+        sio.manager.heard_events = SocketNotifier.HEARD_EVENTS
     return visitors, agent_ns

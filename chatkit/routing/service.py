@@ -276,6 +276,10 @@ class RoutingService:
         given: list[Conversation] = []
         self._assigning[team_id] = True
         try:
+            # Let the triggers already on their way (the other `freed` of a burst of events,
+            # started in the same turn of the loop) join this run before its first
+            # statement, rather than each costing one more round after it.
+            await asyncio.sleep(0)
             while self._assigning[team_id]:
                 self._assigning[team_id] = False
                 given += await self._assign_round(team)

@@ -11,6 +11,7 @@ count the past by the new ones.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import asdict, dataclass, fields, replace
 from typing import Any
@@ -138,32 +139,73 @@ async def project(conn: AsyncConnection,
     """Fold these (conversation id, kind, data, at) events, just logged on `conn`, into
     their conversations' facts, and the facts' changes into the roll-ups."""
     wanted = [event for event in events if event[0] is not None and event[1] in KINDS]
+    if wanted:
+        await conn.run_sync(project_sync, wanted)
+
+
+def project_sync(conn: Connection,
+                 events: Iterable[tuple[str | None, str, Mapping[str, Any], int]]) -> None:
+    """`project` on a synchronous connection (the store runs a whole assignment so: see
+    sql_routing.py)."""
+    wanted = [event for event in events if event[0] is not None and event[1] in KINDS]
     if not wanted:
         return
     ids = {str(cid) for cid, _, _, _ in wanted}
-    found = await _load(conn, ids)
-    contacts = dict((await conn.execute(
+    found = _load(conn, ids)
+    contacts = dict(conn.execute(
         select(t.conversations.c.id, t.conversations.c.contact_id)
-        .where(t.conversations.c.id.in_(ids - set(found))))).all()) if (
+        .where(t.conversations.c.id.in_(ids - set(found)))).all()) if (
         ids - set(found)) else {}
+    before = _fold(conn, found, wanted, contacts)
+    _save(conn, found, before)
+    linked = [facts for cid, facts in found.items()
+              if facts.topic is not None and (before.get(cid) or _NO_TOPIC).topic is None]
+    for facts in linked:
+        for cid, old in _link_topic(conn, facts).items():
+            before.setdefault(cid, old)
+    if linked:  # the links changed rows in SQL: read them back
+        found = {**found, **_load(conn, set(before) | set(found))}
+    rollups.adjust_sync(conn, ((before.get(cid), facts) for cid, facts in found.items()))
+
+
+def _fold(conn: Connection, found: dict[str, Facts],
+          events: list[tuple[str | None, str, Mapping[str, Any], int]],
+          contacts: Mapping[str, str]) -> dict[str, Facts | None]:
+    """Fold the events into `found` (the rows read, changed in place, new ones added);
+    returns the rows as they were before (the roll-ups lose these)."""
     open_hours = _open_hours(conn)
-    # The rows as they were (`apply` changes them in place): the roll-ups lose these.
     before: dict[str, Facts | None] = {cid: replace(facts) for cid, facts in found.items()}
-    for cid, kind, data, at in wanted:
+    for cid, kind, data, at in events:
         assert cid is not None
         facts = apply(found.get(cid), kind, data, at, conversation_id=cid,
                       contact_id=contacts.get(cid, ""), open_hours=open_hours)
         if facts is not None:
             found[cid] = facts
-    await _save(conn, found, existing=set(before))
-    linked = [facts for cid, facts in found.items()
-              if facts.topic is not None and (before.get(cid) or _NO_TOPIC).topic is None]
-    for facts in linked:
-        for cid, old in (await _link_topic(conn, facts)).items():
-            before.setdefault(cid, old)
-    if linked:  # the links changed rows in SQL: read them back
-        found = {**found, **await _load(conn, set(before) | set(found))}
-    await rollups.adjust(conn, ((before.get(cid), facts) for cid, facts in found.items()))
+    return before
+
+
+def fold_assigned(conn: Connection, events: list[tuple[str, Mapping[str, Any], int]], *,
+                  found: dict[str, Facts] | None = None) -> list[tuple[Facts, Facts]]:
+    """`project_sync` of `conversation.assigned` events, (conversation id, data, at), but
+    for the writes: their rows read (locked) and folded; returns (before, after) of each
+    row, for the caller to write them and their roll-ups in one statement (PostgreSQL's
+    assignment, sql_routing.py). An assignment changes existing rows only (none is made
+    without a creation event) and sets no topic (a queued event does), so there is nothing
+    else to write. `found`: the rows, read (and locked) by the caller; changed in place."""
+    if found is None:
+        found = _load(conn, {cid for cid, _, _ in events})
+    before = _fold(conn, found, [(cid, "conversation.assigned", data, at)
+                                 for cid, data, at in events], {})
+    changes: list[tuple[Facts, Facts]] = []
+    for cid, old in before.items():
+        assert old is not None and found[cid].topic == old.topic
+        changes.append((old, found[cid]))
+    return changes
+
+
+def as_row(facts: Facts) -> dict[str, Any]:
+    """The row's columns and values."""
+    return asdict(facts)
 
 
 _NO_TOPIC = Facts("", "", "", 0)
@@ -171,71 +213,108 @@ _NO_TOPIC = Facts("", "", "", 0)
 
 async def project_replies(conn: AsyncConnection, replies: Mapping[str, int]) -> None:
     """Agents' replies just stored on `conn` (conversation id -> when): first responses."""
-    if not replies:
-        return
-    rows = await _load(conn, set(replies), unanswered=True)
+    if replies:
+        await conn.run_sync(_project_replies, replies)
+
+
+def _project_replies(conn: Connection, replies: Mapping[str, int]) -> None:
+    rows = _load(conn, set(replies), unanswered=True)
     if not rows:
         return
     before = {cid: replace(facts) for cid, facts in rows.items()}
     open_hours = _open_hours(conn)
     for cid, facts in rows.items():
         replied(facts, replies[cid], open_hours)
-    await _save(conn, rows, existing=set(rows))
-    await rollups.adjust(conn, ((before[cid], facts) for cid, facts in rows.items()))
+    _save(conn, rows, before)
+    rollups.adjust_sync(conn, ((before[cid], facts) for cid, facts in rows.items()))
 
 
 async def moved(conn: AsyncConnection, conversation_ids: list[str], from_contact: str,
                 to_contact: str) -> None:
     """Conversations given to another contact (a verified identity): their facts follow, and
     both contacts' next-conversation-on-the-topic links are worked out again."""
+    await conn.run_sync(_moved, conversation_ids, from_contact, to_contact)
+
+
+def _moved(conn: Connection, conversation_ids: list[str], from_contact: str,
+           to_contact: str) -> None:
     both = _f.contact_id.in_([from_contact, to_contact])
-    before = await _load_where(conn, both)
-    await conn.execute(update(t.conversation_facts)
-                       .where(_f.conversation_id.in_(conversation_ids))
-                       .values(contact_id=to_contact))
-    await _relink(conn, both)
-    after = await _load(conn, set(before))
-    await rollups.adjust(conn, ((old, after.get(cid)) for cid, old in before.items()))
+    before = _load_where(conn, both)
+    conn.execute(update(t.conversation_facts)
+                 .where(_f.conversation_id.in_(conversation_ids))
+                 .values(contact_id=to_contact))
+    _relink_sync(conn, both)
+    after = _load(conn, set(before))
+    rollups.adjust_sync(conn, ((old, after.get(cid)) for cid, old in before.items()))
 
 
-async def _load(conn: AsyncConnection, ids: set[str], *,
-                unanswered: bool = False) -> dict[str, Facts]:
-    condition: ColumnElement[bool] = _f.conversation_id.in_(ids)
+def _load(conn: Connection, ids: set[str], *, unanswered: bool = False) -> dict[str, Facts]:
+    rows = conn.execute(_LOAD[unanswered], {"ids": sorted(ids)}).all()
+    return {row.conversation_id: _from_row(row) for row in rows}
+
+
+def _load_statement(unanswered: bool) -> Any:
+    """_load's statement, built once (building it cost as much as running it)."""
+    condition: ColumnElement[bool] = _f.conversation_id.in_(bindparam("ids", expanding=True))
     if unanswered:
         condition = and_(condition, _f.first_response_at.is_(None))
-    return await _load_where(conn, condition)
+    return select(t.conversation_facts).where(condition).with_for_update()
 
 
-async def _load_where(conn: AsyncConnection, condition: Any) -> dict[str, Facts]:
-    rows = (await conn.execute(select(t.conversation_facts).where(condition)
-                               .with_for_update())).all()
+_LOAD = {unanswered: _load_statement(unanswered) for unanswered in (False, True)}
+
+
+def _load_where(conn: Connection, condition: Any) -> dict[str, Facts]:
+    rows = conn.execute(select(t.conversation_facts).where(condition)
+                        .with_for_update()).all()
     return {row.conversation_id: _from_row(row) for row in rows}
 
 
 def _from_row(row: Any) -> Facts:
-    values = {name: getattr(row, name) for name in _FIELDS}
+    return from_mapping({name: getattr(row, name) for name in _FIELDS})
+
+
+def from_mapping(row: Mapping[str, Any]) -> Facts:
+    """A row as a mapping of its columns (e.g. one of PostgreSQL's `json_agg`) as Facts."""
+    values = {name: row[name] for name in _FIELDS}
     values["handed_off"] = bool(values["handed_off"])
     values["abandoned"] = bool(values["abandoned"])
     return Facts(**values)
 
 
-async def _save(conn: AsyncConnection, found: Mapping[str, Facts], *,
-                existing: set[str]) -> None:
-    new = [asdict(facts) for cid, facts in found.items() if cid not in existing]
-    old = [{**asdict(facts), "cid": cid} for cid, facts in found.items() if cid in existing]
+def _save(conn: Connection, found: Mapping[str, Facts],
+          before: Mapping[str, Facts | None]) -> None:
+    """Write the rows: insert the new ones (not in `before`), and in each row that was
+    there set only the columns that changed (SQLite rewrites the entry of every index
+    on a column set, changed or not: the facts have fifteen)."""
+    new = [asdict(facts) for cid, facts in found.items() if before.get(cid) is None]
     if new:
-        await conn.execute(insert(t.conversation_facts), new)
-    if old:
-        # executemany needs bind names that differ from the column names.
-        columns = [name for name in _FIELDS if name != "conversation_id"]
-        await conn.execute(
-            update(t.conversation_facts).where(_f.conversation_id == bindparam("cid"))
-            .values({name: bindparam(f"v_{name}") for name in columns}),
-            [{"cid": row["cid"], **{f"v_{name}": row[name] for name in columns}}
-             for row in old])
+        conn.execute(insert(t.conversation_facts), new)
+    changed: dict[tuple[str, ...], list[dict[str, Any]]] = {}
+    for cid, facts in found.items():
+        old = before.get(cid)
+        if old is None:
+            continue
+        names = tuple(name for name in _COLUMNS if getattr(facts, name) != getattr(old, name))
+        if names:
+            changed.setdefault(names, []).append(
+                {"cid": cid, **{f"v_{name}": getattr(facts, name) for name in names}})
+    for names, rows in changed.items():
+        conn.execute(_update(names), rows)
 
 
-async def _link_topic(conn: AsyncConnection, facts: Facts) -> dict[str, Facts]:
+_COLUMNS = [name for name in _FIELDS if name != "conversation_id"]
+
+
+@functools.cache
+def _update(names: tuple[str, ...]) -> Any:
+    """UPDATE of these columns by conversation id, built once per set of columns (executemany
+    needs bind names that differ from the column names)."""
+    return (update(t.conversation_facts).where(_f.conversation_id == bindparam("cid"))
+            .values({name: bindparam(f"v_{name}") for name in names}))
+
+
+def _link_topic(conn: Connection, facts: Facts) -> dict[str, Facts]:
     """`facts` just got its topic: it is the contact's next conversation on that topic for
     those before it, and its own next one is the first after it. Returns the rows of the
     former as they were (the roll-ups' upkeep)."""
@@ -243,17 +322,17 @@ async def _link_topic(conn: AsyncConnection, facts: Facts) -> dict[str, Facts]:
     earlier = and_(same, _f.created_at < facts.created_at,
                    or_(_f.next_same_topic_at.is_(None),
                        _f.next_same_topic_at > facts.created_at))
-    changed = await _load_where(conn, earlier)
+    changed = _load_where(conn, earlier)
     if changed:
-        await conn.execute(update(t.conversation_facts)
-                           .where(_f.conversation_id.in_(list(changed)))
-                           .values(next_same_topic_at=facts.created_at))
-    later = await conn.scalar(select(func.min(_f.created_at))
-                              .where(same, _f.created_at > facts.created_at))
+        conn.execute(update(t.conversation_facts)
+                     .where(_f.conversation_id.in_(list(changed)))
+                     .values(next_same_topic_at=facts.created_at))
+    later = conn.scalar(select(func.min(_f.created_at))
+                        .where(same, _f.created_at > facts.created_at))
     if later is not None:
-        await conn.execute(update(t.conversation_facts)
-                           .where(_f.conversation_id == facts.conversation_id)
-                           .values(next_same_topic_at=later))
+        conn.execute(update(t.conversation_facts)
+                     .where(_f.conversation_id == facts.conversation_id)
+                     .values(next_same_topic_at=later))
     return changed
 
 
@@ -266,11 +345,7 @@ def _relink_statement(condition: Any) -> Any:
     return update(t.conversation_facts).where(condition).values(next_same_topic_at=following)
 
 
-async def _relink(conn: AsyncConnection, condition: Any) -> None:
-    await conn.execute(_relink_statement(condition))
-
-
-def _open_hours(conn: AsyncConnection) -> OpenHours:
+def _open_hours(conn: Connection) -> OpenHours:
     found = conn.info.get(OPEN_HOURS_KEY)
     return found if found is not None else wall_clock
 

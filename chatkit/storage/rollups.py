@@ -219,11 +219,12 @@ def begin(info: dict[Any, Any]) -> None:
 
 
 def discard(info: dict[Any, Any]) -> None:
+    """Drop what a transaction gathered (from its connection's `info`, which outlives it)."""
     info.pop(PENDING_KEY, None)
 
 
-async def adjust(conn: AsyncConnection, changes: Iterable[tuple[Facts | None, Facts | None]]
-                 ) -> None:
+def adjust_sync(conn: Connection,
+                changes: Iterable[tuple[Facts | None, Facts | None]]) -> None:
     """Move the roll-ups from each (old, new) fact row to the other (None: no row): at the
     end of the transaction when it gathers them (`begin`), else now."""
     pending = conn.info.get(PENDING_KEY)
@@ -234,7 +235,7 @@ async def adjust(conn: AsyncConnection, changes: Iterable[tuple[Facts | None, Fa
         if new is not None:
             tally.add(new)
     if pending is None:
-        await _apply(conn, tally)
+        _apply(conn, tally)
 
 
 async def flush(conn: AsyncConnection) -> None:
@@ -243,19 +244,45 @@ async def flush(conn: AsyncConnection) -> None:
     holds them only until its commit. No transaction then waits for another lock while
     holding a roll-up row: no deadlock through them on PostgreSQL."""
     pending = conn.info.pop(PENDING_KEY, None)
+    if isinstance(pending, Tally) and (pending.rows or pending.histograms):
+        await conn.run_sync(_apply, pending)
+
+
+def flush_sync(conn: Connection) -> None:
+    """Write the changes gathered so far on `conn` now, and go on gathering from nothing
+    (the same Tally, emptied: the store's `flush` at the commit then writes only what came
+    after). For a transaction whose statements run on another connection object than the
+    store's (SQLite's assignment in the driver's thread, sql_routing.py): only there, where
+    nothing else takes row locks, is writing them before the end harmless."""
+    pending = conn.info.get(PENDING_KEY)
     if isinstance(pending, Tally):
-        await _apply(conn, pending)
+        _apply(conn, pending)
+        pending.rows.clear()
+        pending.histograms.clear()
 
 
-async def _apply(conn: AsyncConnection, tally: Tally) -> None:
+def take_pending(conn: Connection) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    """The roll-up and histogram rows the transaction gathered so far, for the caller to
+    write at once (and only when nothing after it in the transaction takes locks: see
+    `flush`); it goes on gathering from nothing."""
+    pending = conn.info.get(PENDING_KEY)
+    if not isinstance(pending, Tally):
+        return [], []
+    found = pending.row_values(), pending.histogram_values()
+    pending.rows.clear()
+    pending.histograms.clear()
+    return found
+
+
+def _apply(conn: Connection, tally: Tally) -> None:
     rows, histograms = tally.row_values(), tally.histogram_values()
     # Sorted keys: concurrent transactions lock shared rows in the same order.
     dialect = conn.dialect.name
     if rows:
-        await conn.execute(_upsert(dialect, t.report_rollups, KEY, COUNTS), rows)
+        conn.execute(_upsert(dialect, t.report_rollups, KEY, COUNTS), rows)
     if histograms:
-        await conn.execute(_upsert(dialect, t.report_histograms, HISTOGRAM_KEY, ("n",)),
-                           histograms)
+        conn.execute(_upsert(dialect, t.report_histograms, HISTOGRAM_KEY, ("n",)),
+                     histograms)
 
 
 # the rebuild, from the facts

@@ -14,7 +14,7 @@ from collections.abc import AsyncIterator, Callable, Collection, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import replace
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import orjson
 from sqlalchemy import (
@@ -36,7 +36,7 @@ from sqlalchemy import (
     update,
 )
 from sqlalchemy.dialects.postgresql import JSONB
-from sqlalchemy.engine import URL, make_url
+from sqlalchemy.engine import URL, Connection, make_url
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 
@@ -75,8 +75,11 @@ from chatkit.storage.sql_profile import NO_CONTACT, ProfileSql, contact_fields, 
 from chatkit.storage.sql_reports import ReportsSql
 from chatkit.storage.sql_routing import RoutingSql
 from chatkit.storage.sql_sessions import SessionSql
+from chatkit.storage.sqlite_thread import InThread
 
 log = logging.getLogger(__name__)
+
+_T = TypeVar("_T")
 
 _STAMP_COLUMN = {
     ConversationStatus.QUEUED: "queued_at",
@@ -128,6 +131,7 @@ class SqlStore(RoutingSql, CrmSql, SessionSql, DeskSql, ProfileSql, ReportsSql):
         self._pool_size = pool_size
         self._writer: AsyncEngine | None = None
         self._reader: AsyncEngine | None = None
+        self._in_thread: InThread | None = None
         #: Business hours for the reports' facts (storage/facts.py): the app sets the
         #: routing configuration's; until then every team counts as always open.
         self.open_hours: OpenHours = wall_clock
@@ -151,6 +155,9 @@ class SqlStore(RoutingSql, CrmSql, SessionSql, DeskSql, ProfileSql, ReportsSql):
             assert engine is not None
             await engine.dispose()
         self._writer = self._reader = None
+        if self._in_thread is not None:
+            self._in_thread.dispose()
+            self._in_thread = None
 
     def _connect_engines(self) -> None:
         if not self.is_sqlite:
@@ -169,6 +176,7 @@ class SqlStore(RoutingSql, CrmSql, SessionSql, DeskSql, ProfileSql, ReportsSql):
                                            **_JSON_CODEC)
         _sqlite_pragmas(self._writer, begin="BEGIN IMMEDIATE")
         _sqlite_pragmas(self._reader, begin=None)
+        self._in_thread = InThread(**_JSON_CODEC)
 
     @asynccontextmanager
     async def _write(self) -> AsyncIterator[AsyncConnection]:
@@ -189,6 +197,23 @@ class SqlStore(RoutingSql, CrmSql, SessionSql, DeskSql, ProfileSql, ReportsSql):
                 await rollups.flush(conn)
             finally:
                 rollups.discard(info)
+
+    async def _run_sync(self, conn: AsyncConnection, fn: Callable[[Connection], _T]) -> _T:
+        """`fn(a synchronous connection)` within `conn`'s transaction (from `_write`), all
+        its statements at once: on SQLite in the driver's thread, one hand-off for them all
+        (storage/sqlite_thread.py), the roll-ups it gathered written there too; on
+        PostgreSQL through `run_sync` (a round trip per statement, as async code)."""
+        if self._in_thread is None:
+            return await conn.run_sync(fn)
+
+        def work(sync: Connection) -> _T:
+            found = fn(sync)
+            rollups.flush_sync(sync)
+            return found
+
+        return await self._in_thread.run(conn, work, {
+            key: conn.info[key] for key in (OPEN_HOURS_KEY, rollups.PENDING_KEY)
+            if key in conn.info})
 
     @asynccontextmanager
     async def _read(self) -> AsyncIterator[AsyncConnection]:

@@ -19,7 +19,9 @@ Locks are taken so that no two transactions wait for each other (PostgreSQL):
   conversation first, then agents in id order (claim; the triggers, which lock the agent
   after the conversation in every resolve, requeue or transfer);
 * a transaction holding agents' rows never waits for a conversation, nor for an agent out of
-  id order: assign_many takes the free agents, then the queue's heads, with `SKIP LOCKED`;
+  id order: assign_many takes the free agents, then the queue's heads, with `SKIP LOCKED`
+  (then the heads' facts rows, which other writers lock after their conversation's row,
+  and last the roll-ups' rows, which every transaction takes last: storage/rollups.py);
   sweep locks the conversations it times out (`SKIP LOCKED`), then their agents in id order
   (holding none yet), and last the agents whose grace period starts (`SKIP LOCKED`).
 """
@@ -28,14 +30,14 @@ from __future__ import annotations
 
 import functools
 import heapq
-from collections.abc import Collection, Mapping
-from typing import TYPE_CHECKING, Any
+from collections.abc import Callable, Collection, Mapping
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import orjson
 from sqlalchemy import (
-    JSON,
     BigInteger,
     Integer,
+    String,
     Text,
     and_,
     bindparam,
@@ -46,8 +48,10 @@ from sqlalchemy import (
     insert,
     or_,
     select,
+    text,
     update,
 )
+from sqlalchemy.engine import Connection
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection
 
@@ -59,8 +63,11 @@ from chatkit.models import (
     Presence,
     Strategy,
 )
+from chatkit.storage import rollups
 from chatkit.storage import schema as t
-from chatkit.storage.facts import project
+from chatkit.storage.facts import Facts, as_row, fold_assigned, project_sync
+from chatkit.storage.facts import from_mapping as facts_from
+from chatkit.storage.rollups import adjust_sync, take_pending
 from chatkit.storage.routing import ROUTING_VERSIONS_KEPT, InLine, StoredRouting, Swept
 
 if TYPE_CHECKING:
@@ -70,6 +77,7 @@ if TYPE_CHECKING:
 # build SqlStore, so importing it back at the top would be circular.
 
 S = ConversationStatus
+_T = TypeVar("_T")
 _a, _c, _k = t.agents.c, t.conversations.c, t.agent_connections.c
 _r = t.routing_configs.c
 _v, _m = t.visitor_connections.c, t.queue_marks.c
@@ -84,6 +92,8 @@ class RoutingSql:
 
         def _write(self) -> AbstractAsyncContextManager[AsyncConnection]: ...
         def _read(self) -> AbstractAsyncContextManager[AsyncConnection]: ...
+        async def _run_sync(self, conn: AsyncConnection,
+                            fn: Callable[[Connection], _T]) -> _T: ...
 
     # presence and connections
 
@@ -190,24 +200,11 @@ class RoutingSql:
                           limit: int) -> list[Conversation]:
         if strategy is Strategy.MANUAL or not candidates or limit < 1:
             return []
+        work = functools.partial(_assign_many, team=team, candidates=candidates,
+                                 strategy=strategy, now=now, accept_deadline=accept_deadline,
+                                 limit=limit)
         async with self._write() as conn:
-            # The free agents (locked), if anyone waits: when nobody is free or nothing
-            # waits, that one statement is all.
-            free = await _free_candidates(conn, candidates, strategy, limit, team=team)
-            if not free:
-                return []
-            # Then the heads, locked: other processes skip them and take the next in line.
-            heads = list((await conn.scalars(_HEADS, {
-                "team": team,
-                "limit": min(limit, sum(room for room, _, _, _ in free.values()))})).all())
-            if not heads:
-                return []
-            plan = _plan(free, len(heads), strategy, now)
-            pairs = list(zip(heads, (agent_id for agent_id, _ in plan), strict=False))
-            return await _assign_heads(conn, pairs, {a: name for a, (_, _, _, name)
-                                                     in free.items()},
-                                       now=now, accept_deadline=accept_deadline,
-                                       data={"strategy": str(strategy)})
+            return await self._run_sync(conn, work)
 
     async def claim(self, conversation_id: str, agent_id: str, *, capacity: int,
                     allowed_from: Collection[ConversationStatus],
@@ -640,21 +637,18 @@ async def _loads(conn: AsyncConnection, agent_ids: Collection[str]) -> dict[str,
 _Free = dict[str, tuple[int, int, int, str]]
 
 
-def _json_table(sqlite: bool, name: str) -> Any:
-    """A JSON object parameter `name` as a table of (key, value) rows (`json_each` on SQLite,
-    `json_each_text` on PostgreSQL): a thousand ids go as ONE parameter, which costs far less
-    to send and compile than a thousand bound ones."""
-    document = bindparam(name, type_=Text)
-    if sqlite:
-        return func.json_each(document).table_valued("key", "value").alias(name)
-    return func.json_each_text(cast(document, JSON)).table_valued("key", "value").alias(name)
+def _json_table(name: str) -> Any:
+    """A JSON object parameter `name` as a table of (key, value) rows (`json_each`; on
+    PostgreSQL, _TAKE and _GIVE_AND_LOG use `json_each_text`): a thousand ids go as ONE
+    parameter, which costs far less to send and compile than a thousand bound ones."""
+    return func.json_each(bindparam(name, type_=Text)).table_valued("key", "value").alias(name)
 
 
 @functools.cache
-def _ranking(sqlite: bool, least_busy: bool) -> Any:
-    """_free_candidates' statement, built once per engine kind and strategy (building it per
-    call cost about as much CPU as running it). Parameters: candidates, team, limit."""
-    candidate = _json_table(sqlite, "candidates")
+def _ranking(least_busy: bool) -> Any:
+    """_free_candidates' statement (SQLite), built once per strategy (building it per call
+    cost about as much CPU as running it). Parameters: candidates, team, limit."""
+    candidate = _json_table("candidates")
     capacity = cast(candidate.c.value, Integer)
     order: list[Any] = [_a.last_assigned_at, _a.id]
     if least_busy:
@@ -664,24 +658,22 @@ def _ranking(sqlite: bool, least_busy: bool) -> Any:
             .where(_a.presence == str(Presence.ONLINE), _a.load < capacity,
                    exists().where(_c.status == str(S.QUEUED),
                                   _c.queue_team == bindparam("team")))
-            .order_by(*order).limit(bindparam("limit", type_=Integer))
-            .with_for_update(of=t.agents, skip_locked=True, key_share=True))
+            .order_by(*order).limit(bindparam("limit", type_=Integer)))
 
 
-# The heads of a team's queue, locked (other transactions skip them: the next in line).
-# Parameters: team, limit.
+# The heads of a team's queue (SQLite: the transaction holds the write lock). Parameters:
+# team, limit.
 _HEADS = (select(_c.id).where(_c.status == str(S.QUEUED), _c.queue_team == bindparam("team"))
-          .order_by(*_QUEUE_ORDER).limit(bindparam("limit", type_=Integer))
-          .with_for_update(skip_locked=True, key_share=True))
+          .order_by(*_QUEUE_ORDER).limit(bindparam("limit", type_=Integer)))
 
 
 @functools.cache
-def _give(sqlite: bool) -> Any:
-    """_assign_heads' UPDATE, built once per engine kind. Parameters: plan (a JSON object,
-    conversation id -> agent id), now, deadline. By id alone (the rows are locked): with
+def _give() -> Any:
+    """_assign_heads' UPDATE (SQLite), built once. Parameters: plan (a JSON object,
+    conversation id -> agent id), now, deadline. By id alone (the rows are ours): with
     `status = 'queued'` in it, SQLite's planner walked the whole queue by its index instead
     of the primary key."""
-    plan = _json_table(sqlite, "plan")
+    plan = _json_table("plan")
     return (update(t.conversations).where(_c.id == plan.c.key)
             .values(status=str(S.ASSIGNED), agent_id=plan.c.value,
                     assigned_at=bindparam("now", type_=BigInteger),
@@ -689,22 +681,100 @@ def _give(sqlite: bool) -> Any:
             .returning(*_RETURNED))
 
 
-async def _free_candidates(conn: AsyncConnection, candidates: Mapping[str, int],
-                           strategy: Strategy, limit: int, *, team: str) -> _Free:
-    """The `limit` best online candidates below capacity, their rows locked, in one
-    statement, none when nothing waits in `team`'s queue: one primary-key read per
-    candidate, the load being on the row. The best `limit` are enough for `limit` chats: an
-    agent outside them is picked only after each of them was (_plan's keys only grow), and
-    that takes `limit` picks.
+def _assign_many(conn: Connection, *, team: str, candidates: Mapping[str, int],
+                 strategy: Strategy, now: int, accept_deadline: int | None,
+                 limit: int) -> list[Conversation]:
+    """RoutingSql.assign_many's transaction, synchronous: the store runs it in one go (on
+    SQLite in the driver's thread, one hand-off for all its statements: storage/
+    sqlite_thread.py)."""
+    facts: dict[str, Facts] | None = None
+    if conn.dialect.name == "sqlite":
+        # The free agents, if anyone waits: when nobody is free or nothing waits, that one
+        # statement is all.
+        free = _free_candidates(conn, candidates, strategy, limit, team=team)
+        if not free:
+            return []
+        # Then the heads.
+        heads = list(conn.scalars(_HEADS, {
+            "team": team,
+            "limit": min(limit, sum(room for room, _, _, _ in free.values()))}).all())
+    else:
+        free, heads, facts = _take(conn, candidates, strategy, limit, team=team)
+    if not heads:
+        return []
+    plan = _plan(free, len(heads), strategy, now)
+    pairs = list(zip(heads, (agent_id for agent_id, _ in plan), strict=False))
+    return _assign_heads(conn, pairs, {a: name for a, (_, _, _, name) in free.items()},
+                         now=now, accept_deadline=accept_deadline,
+                         data={"strategy": str(strategy)}, facts=facts)
 
-    On PostgreSQL the rows are locked as they are chosen, skipping those another
-    transaction holds (it is giving them chats, or changing their load: either way it
-    tells routing again when it is done), and a row changed since the statement's snapshot
-    is checked again at its newest (READ COMMITTED), so the loads read are exact."""
-    statement = _ranking(conn.dialect.name == "sqlite", strategy is Strategy.LEAST_BUSY)
-    rows = (await conn.execute(statement, {
+
+def _take(conn: Connection, candidates: Mapping[str, int], strategy: Strategy, limit: int,
+          *, team: str) -> tuple[_Free, list[str], dict[str, Facts]]:
+    """PostgreSQL: the free agents, the heads and their facts, all locked, in one round trip
+    (_TAKE): what _free_candidates, _HEADS and the facts' read do in three on SQLite."""
+    row = conn.execute(_TAKE[strategy is Strategy.LEAST_BUSY], {
         "candidates": orjson.dumps(dict(candidates)).decode(), "team": team,
-        "limit": limit})).all()
+        "limit": limit}).one()
+    free: _Free = {agent_id: (capacity - load, last, load, name)
+                   for agent_id, last, load, name, capacity in orjson.loads(row.free)}
+    facts = {found["conversation_id"]: facts_from(found) for found in orjson.loads(row.facts)}
+    return free, orjson.loads(row.heads), facts
+
+
+def _take_sql(least_busy: bool) -> Any:
+    """_take's statement: the ranking (as _ranking), then the heads (as _HEADS, as many as
+    the free agents have room for: none when nobody is free), then the heads' facts (as
+    facts.fold_assigned would read them), locked in that order. Parameters: candidates,
+    team, limit. One row of three JSON arrays.
+
+    The agents' rows are locked as they are chosen, skipping those another transaction
+    holds (it is giving them chats, or changing their load: either way it tells routing
+    again when it is done), and a row changed since the statement's snapshot is checked
+    again at its newest (READ COMMITTED), so the loads read are exact; the heads are locked
+    skipping those another process is giving out (it takes the next in line instead)."""
+    return text(
+        "WITH free AS ("
+        " SELECT a.id, a.last_assigned_at, a.load, a.name,"
+        " CAST(c.value AS integer) AS capacity"
+        " FROM json_each_text(CAST(:candidates AS json)) AS c JOIN agents AS a ON a.id = c.key"
+        " WHERE a.presence = 'online' AND a.load < CAST(c.value AS integer)"
+        " AND EXISTS (SELECT 1 FROM conversations AS q"
+        " WHERE q.status = 'queued' AND q.queue_team = :team)"
+        f" ORDER BY {'a.load, ' if least_busy else ''}a.last_assigned_at, a.id"
+        " LIMIT :limit FOR NO KEY UPDATE OF a SKIP LOCKED),"
+        " heads AS ("
+        " SELECT id, priority, queue_rank FROM conversations"
+        " WHERE status = 'queued' AND queue_team = :team"
+        " ORDER BY priority DESC, queue_rank, id"
+        " LIMIT LEAST(:limit, (SELECT coalesce(sum(capacity - load), 0) FROM free))"
+        " FOR NO KEY UPDATE SKIP LOCKED),"
+        " facts AS ("
+        " SELECT f.* FROM conversation_facts AS f"
+        # An array, not IN (SELECT ...): the planner guessed 500 heads and read every
+        # fact row to hash-join them, where an index probe per head is all it takes.
+        " WHERE f.conversation_id = ANY (ARRAY(SELECT id FROM heads)) FOR UPDATE)"
+        " SELECT (SELECT CAST(coalesce(json_agg(json_build_array("
+        " id, last_assigned_at, load, name, capacity)), '[]') AS text) FROM free) AS free,"
+        " (SELECT CAST(coalesce(json_agg(id ORDER BY priority DESC, queue_rank, id), '[]')"
+        " AS text) FROM heads) AS heads,"
+        " (SELECT CAST(coalesce(json_agg(facts), '[]') AS text) FROM facts) AS facts"
+    ).columns(free=Text, heads=Text, facts=Text)
+
+
+_TAKE = {least_busy: _take_sql(least_busy) for least_busy in (False, True)}
+
+
+def _free_candidates(conn: Connection, candidates: Mapping[str, int], strategy: Strategy,
+                     limit: int, *, team: str) -> _Free:
+    """SQLite: the `limit` best online candidates below capacity, in one statement, none when
+    nothing waits in `team`'s queue: one primary-key read per candidate, the load being on
+    the row. The best `limit` are enough for `limit` chats: an agent outside them is picked
+    only after each of them was (_plan's keys only grow), and that takes `limit` picks."""
+    statement = _ranking(strategy is Strategy.LEAST_BUSY)
+    rows = conn.execute(statement, {
+        "candidates": orjson.dumps(dict(candidates)).decode(), "team": team,
+        "limit": limit}).all()
     return {row.id: (row.capacity - row.load, row.last_assigned_at, row.load, row.name)
             for row in rows}
 
@@ -743,24 +813,112 @@ def _returned(row: Any, agent_name: str | None) -> Conversation:
         queue_team=row.queue_team, priority=row.priority, accept_deadline=row.accept_deadline)
 
 
-async def _assign_heads(conn: AsyncConnection, pairs: list[tuple[str, str]],
-                        names: Mapping[str, str], *, now: int, accept_deadline: int | None,
-                        data: dict[str, object]) -> list[Conversation]:
+def _assign_heads(conn: Connection, pairs: list[tuple[str, str]], names: Mapping[str, str],
+                  *, now: int, accept_deadline: int | None, data: dict[str, object],
+                  facts: dict[str, Facts] | None = None) -> list[Conversation]:
     """Give each (locked, queued) conversation to its (locked, free) agent: one UPDATE for
     the whole batch that returns the rows, and the log. The triggers add each chat to its
     agent's load and assigned time."""
-    rows = (await conn.execute(_give(conn.dialect.name == "sqlite"), {
-        "plan": orjson.dumps(dict(pairs)).decode(), "now": now,
-        "deadline": accept_deadline})).all()
+    events = [(conversation_id, {"from": str(S.QUEUED), "agent_id": agent_id, **data})
+              for conversation_id, agent_id in pairs]
+    if conn.dialect.name == "sqlite":
+        rows = conn.execute(_give(), {
+            "plan": orjson.dumps(dict(pairs)).decode(), "now": now,
+            "deadline": accept_deadline}).all()
+        _log_many(conn, "conversation.assigned", events, now)
+    else:
+        rows = _give_and_log(conn, pairs, events, now=now, accept_deadline=accept_deadline,
+                             facts=facts)
     # The rows are ours (row locks on PostgreSQL, the write lock on SQLite), so every one
     # matches.
     if len(rows) != len(pairs):
         raise RuntimeError(f"assigned {len(rows)} of {len(pairs)} locked chats")
     found = {row.id: _returned(row, names[row.agent_id]) for row in rows}
-    await _log_many(conn, "conversation.assigned",
-                    [(conversation_id, {"from": str(S.QUEUED), "agent_id": agent_id, **data})
-                     for conversation_id, agent_id in pairs], now)
     return [found[conversation_id] for conversation_id, _ in pairs]
+
+
+def _give_and_log(conn: Connection, pairs: list[tuple[str, str]],
+                  events: list[tuple[str, dict[str, Any]]], *, now: int,
+                  accept_deadline: int | None,
+                  facts: dict[str, Facts] | None = None) -> list[Any]:
+    """PostgreSQL: the assignment's writes in one statement (_GIVE_AND_LOG): the
+    conversations, their events, their facts and the roll-ups, the facts read (locked) and
+    folded first. One round trip instead of five; the roll-ups' rows are still the last
+    locks the transaction takes (nothing follows but the commit), in key order."""
+    changes = fold_assigned(conn, [(cid, data, now) for cid, data in events], found=facts)
+    adjust_sync(conn, changes)
+    rollup_rows, histogram_rows = take_pending(conn)
+    return list(conn.execute(_GIVE_AND_LOG, {
+        "plan": orjson.dumps(dict(pairs)).decode(), "now": now, "deadline": accept_deadline,
+        "kind": "conversation.assigned",
+        "events": orjson.dumps([{"conversation_id": cid, "data": orjson.dumps(data).decode(),
+                                 "n": n} for n, (cid, data) in enumerate(events)]).decode(),
+        "facts": orjson.dumps([as_row(after) for _, after in changes]).decode(),
+        "report_rollups": orjson.dumps(rollup_rows).decode(),
+        "report_histograms": orjson.dumps(histogram_rows).decode()}).all())
+
+
+def _quoted(names: Collection[str]) -> str:
+    return ", ".join(f'"{name}"' for name in names)
+
+
+def _upsert_sql(table: Any, key: Collection[str], counts: Collection[str], *,
+                after: str | None = None) -> str:
+    """INSERT ... ON CONFLICT DO UPDATE SET c = c + excluded.c from a JSON parameter of rows
+    (rollups._upsert's statement, in text to ride in a CTE), in key order, RETURNING 1.
+    `after`: another CTE that must be done first (the sub-statements of a WITH run in no
+    set order: only a dependency orders them)."""
+    waits = f"WHERE (SELECT count(*) FROM {after}) >= 0 " if after else ""
+    # In the order rollups.Tally sorts the keys (Python's, by code point: collation "C"),
+    # whatever the database's collation.
+    order = ", ".join(f'"{name}" COLLATE "C"' if isinstance(table.c[name].type, String)
+                      else f'"{name}"' for name in key)
+    return (f'INSERT INTO {table.name} ({_quoted([*key, *counts])}) '
+            f'SELECT {_quoted([*key, *counts])} '
+            f'FROM json_populate_recordset(NULL::{table.name}, CAST(:{table.name} AS json)) '
+            f'{waits}ORDER BY {order} '
+            f'ON CONFLICT ({_quoted(key)}) DO UPDATE SET '
+            + ", ".join(f'"{name}" = {table.name}."{name}" + excluded."{name}"'
+                        for name in counts)
+            + " RETURNING 1")
+
+
+_FACT_COLUMNS = [column.name for column in t.conversation_facts.c
+                 if column.name != "conversation_id"]
+
+# The whole of an assignment's writes on PostgreSQL (_give_and_log), as data-modifying CTEs
+# over JSON parameters: plan (conversation id -> agent id), now, deadline, kind, events
+# ([{conversation_id, data, n}], logged in n's order), facts (the rows after, by column
+# name), report_rollups and report_histograms (their deltas). Returns the conversations
+# as _RETURNED.
+_GIVE_AND_LOG = text(
+    "WITH given AS ("
+    " UPDATE conversations SET status = 'assigned', agent_id = plan.value,"
+    " assigned_at = CAST(:now AS bigint), accept_deadline = CAST(:deadline AS bigint)"
+    " FROM json_each_text(CAST(:plan AS json)) AS plan WHERE conversations.id = plan.key"
+    # The ids again as an array, which the planner probes the primary key with: from the
+    # join alone it guessed 100 rows and read the whole table to hash-join them (the same
+    # for the facts below).
+    " AND conversations.id = ANY (ARRAY(SELECT key FROM json_each_text(CAST(:plan AS json))))"
+    " RETURNING " + ", ".join(f'conversations."{column.name}"' for column in _RETURNED) + "),"
+    " logged AS ("
+    " INSERT INTO events (conversation_id, kind, actor_kind, actor_id, data, created_at)"
+    " SELECT e.conversation_id, :kind, 'system', NULL, e.data, CAST(:now AS bigint)"
+    " FROM json_to_recordset(CAST(:events AS json)) AS e(conversation_id text, data text, n int)"
+    " ORDER BY e.n),"
+    " facts AS ("
+    " UPDATE conversation_facts SET "
+    + ", ".join(f'"{name}" = f."{name}"' for name in _FACT_COLUMNS)
+    + " FROM json_populate_recordset(NULL::conversation_facts, CAST(:facts AS json)) AS f"
+    " WHERE conversation_facts.conversation_id = f.conversation_id"
+    " AND conversation_facts.conversation_id = ANY (ARRAY(SELECT key FROM"
+    " json_each_text(CAST(:plan AS json))))),"
+    f" rolled AS ({_upsert_sql(t.report_rollups, rollups.KEY, rollups.COUNTS)}),"
+    # The roll-ups' rows, then the histograms', each in key order: as rollups.flush takes
+    # them in every other transaction (the other way round, two transactions deadlocked).
+    " counted AS ("
+    + _upsert_sql(t.report_histograms, rollups.HISTOGRAM_KEY, ("n",), after="rolled") + ")"
+    " SELECT * FROM given")
 
 
 async def _lock_if_free(conn: AsyncConnection, agent_id: str, capacity: int, *,
@@ -788,14 +946,15 @@ async def _to_front(conn: AsyncConnection, conditions: list[Any], *, team: str |
     return bool(result.rowcount == 1)
 
 
-async def _log_many(conn: AsyncConnection, kind: str,
-                    entries: list[tuple[str, dict[str, Any]]], at: int) -> None:
+def _log_many(conn: Connection, kind: str, entries: list[tuple[str, dict[str, Any]]],
+              at: int) -> None:
     """System events about several conversations, in one INSERT."""
-    await conn.execute(insert(t.events), [
+    conn.execute(insert(t.events), [
         {"conversation_id": conversation_id, "kind": kind, "actor_kind": "system",
          "actor_id": None, "data": orjson.dumps(data).decode(), "created_at": at}
         for conversation_id, data in entries])
-    await project(conn, [(conversation_id, kind, data, at) for conversation_id, data in entries])
+    project_sync(conn, [(conversation_id, kind, data, at)
+                        for conversation_id, data in entries])
 
 
 async def _log(conn: AsyncConnection, kind: str, conversation_id: str | None,

@@ -122,8 +122,20 @@ async def test_events_reach_only_the_processes_holding_their_rooms(
                 orjson.loads(message["data"]))
     await listener.aclose()
     assert set(heard) == {two.manager.host_channel, three.manager.host_channel}
-    assert [m["data"] for m in heard[two.manager.host_channel]] == [[{"n": 1}], [{"n": 2}]]
-    assert [m["data"] for m in heard[three.manager.host_channel]] == [[{"n": 2}]]
+    assert [routed(m) for m in heard[two.manager.host_channel]] == [
+        ("conv:a", ["message", {"n": 1}]), (["agent:x", "agent:y"], ["activity", {"n": 2}])]
+    assert [routed(m) for m in heard[three.manager.host_channel]] == [
+        (["agent:x", "agent:y"], ["activity", {"n": 2}])]
+
+
+def routed(item: list[Any]) -> tuple[Any, Any]:
+    """(room(s), [event, *data]) of an event routed to a process: [namespace, room(s),
+    skip_sid, event, Socket.IO packet]."""
+    namespace, room, _, event, packet = item
+    assert namespace == NS and packet.startswith(f"2{NS},")
+    data = orjson.loads(packet[packet.index("["):])
+    assert data[0] == event
+    return room, data
 
 
 async def test_a_room_is_in_the_directory_when_enter_room_returns(

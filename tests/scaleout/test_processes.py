@@ -193,8 +193,10 @@ async def test_visitor_and_agent_on_different_processes(cluster: Cluster) -> Non
     listening.cancel()
     await listener.aclose()
     assert set(by_host) == visitor_side | agent_side
-    assert [m["event"] for m in by_host[agent_side.pop()]
-            if m["data"][0].get("id") == follow_up["id"]] == ["message"]
+    # Each event routed to a process: [namespace, room(s), skip_sid, event, its packet].
+    assert [event for _, _, _, event, packet in by_host[agent_side.pop()]
+            if orjson.loads(packet[packet.index("["):])[1].get("id") == follow_up["id"]
+            ] == ["message"]
     await bystander.close()
     await visitor.close()
     await ada.close()

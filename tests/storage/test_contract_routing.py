@@ -327,3 +327,39 @@ async def test_racing_batches_never_overfill_an_agent(store: SqlStore, store_url
     assert Counter(c.agent_id for c in given) == dict.fromkeys(ids, 4)
     assert {c.id for c in given} == {c.id for c in chats[:20]}
     assert await store.agent_loads(ids) == dict.fromkeys(ids, 4)
+
+
+async def test_assignment_keeps_the_facts_and_rollups(store: SqlStore, store_url: str) -> None:
+    """The assignment writes its facts and roll-ups itself (in one statement on PostgreSQL,
+    in the driver's thread on SQLite): racing batches from several stores leave what a
+    rebuild from the log makes."""
+    from chatkit.storage.facts import wall_clock
+
+    ids = [await agent(store, f"agent{n}") for n in range(4)]
+    chats = [await queued(store, "support" if n % 3 else "billing") for n in range(30)]
+    stores = [SqlStore(store_url) for _ in range(3)]
+    await asyncio.gather(*(s.open() for s in stores))
+    try:
+        async def drain(s: SqlStore, team: str, limit: int) -> None:
+            while await s.assign_many(team, dict.fromkeys(ids, 3), LB if limit > 1 else RR,
+                                      now=T0 + 5_000, accept_deadline=None, limit=limit):
+                pass
+
+        await asyncio.gather(*(drain(s, team, n + 1) for n, s in enumerate(stores)
+                               for team in ("support", "billing")))
+    finally:
+        await asyncio.gather(*(s.close() for s in stores))
+    facts = {f.conversation_id: f for f in await store.all_facts()}
+    assigned = [f for f in facts.values() if f.agent_id is not None]
+    assert len(assigned) == 12 and {f.agent_id for f in assigned} == set(ids)
+    for f in assigned:
+        assert f.assigned_at == T0 + 5_000 and f.handoff_at is not None
+        assert f.wait_ms == T0 + 5_000 - f.handoff_at
+    assert {c.id for c in chats} == set(facts)
+    kept = await store.all_rollups()
+    assert kept[0] and kept[1]
+    assert await store.rebuild_rollups() == 30
+    assert await store.all_rollups() == kept
+    assert await store.rebuild_facts(wall_clock) == 30
+    assert {f.conversation_id: f for f in await store.all_facts()} == facts
+    assert await store.all_rollups() == kept
