@@ -78,7 +78,8 @@ SEMANTIC = Model(rank=(0.248, -0.069, 0.038, 0.62, 0.163), bias=-1.26,
 CANDIDATES = 40          # entries scored per lookup, from each index (words, phrasings, meaning)
 RESCORED = 24            # of them, the best by the cheap features, scored in full
 POSTINGS_CAP = 2000      # postings read per feature when looking for candidates
-DENSE_ROWS = 65_536      # up to this many rows, candidates are summed in a dense array
+DENSE_ROWS = 300_000     # up to this many rows, candidates are summed in a dense array
+FEW_ROWS = 65_536        # up to this many, a tie at the k-th sum is settled over all rows
 COMPLETIONS = 5          # known words a word being typed may become
 MEANING_SCAN_LIMIT = 4_096  # entries compared by meaning with every question, at most
 PROBED_CELLS = 8         # past it, the cells of the meaning index (_Cells) scanned per lookup
@@ -110,6 +111,8 @@ class Matcher:
         self.embedder = embedder
         self.model = LEXICAL if embedder is None else SEMANTIC
         self._feature_ids: dict[str, int] = {}
+        # Per thread: the question as a dense vector, and flags per word piece (_aligned).
+        self._scratch = threading.local()
         # Flat (phrasing, feature, count) columns in compact arrays: a KB of 100k entries has
         # millions of them, too many for a Python object each.
         feature_col, count_col, lengths_col = array("q"), array("d"), array("q")
@@ -228,12 +231,13 @@ class Matcher:
         found.sort(key=lambda w: self._idf[self._feature_ids[w]])
         return found[:COMPLETIONS]
 
-    def _query(self, text: str, prefix: bool = False) -> tuple[IntArray, FloatArray]:
-        """The question as a unit vector: known feature ids (sorted) and their weights.
-        Unknown features count in its length, so a question that is mostly about something
-        else scores lower everywhere. With `prefix`, an unknown last word is taken as the
-        start of a word still being typed."""
-        terms = self.analyzer.terms(text)
+    def _query(self, words: list[str], prefix: bool = False) -> tuple[IntArray, FloatArray]:
+        """The question (its analyzer words) as a unit vector: known feature ids (sorted) and
+        their weights. Unknown features count in its length, so a question that is mostly
+        about something else scores lower everywhere. With `prefix`, an unknown last word is
+        taken as the start of a word still being typed."""
+        stop_words, stem = self.analyzer.stop_words, self.analyzer.stem
+        terms = [stem(w) for w in words if w not in stop_words]
         completions: list[str] = []
         if prefix and terms and terms[-1] not in self._feature_ids:
             completions = self._completions(terms[-1])
@@ -256,10 +260,11 @@ class Matcher:
 
     def candidates(self, text: str, *, prefix: bool = False) -> list[Candidate]:
         """The entries worth scoring for `text`, with the features that score them."""
-        words = " ".join(self.analyzer.words(text))
-        if not words:
+        split = self.analyzer.words(text)
+        if not split:
             return []  # punctuation, emoji: nothing to go on
-        ids, weights = self._query(text, prefix)
+        words = " ".join(split)
+        ids, weights = self._query(split, prefix)
         chosen: set[int] = set()
         if len(ids):
             # The entries of the best phrasings and the best centroids, by the capped
@@ -293,17 +298,24 @@ class Matcher:
         # Every candidate is scored exactly by the cheap features; the dearest one (aligned
         # word pieces) only for the best RESCORED of them by the others.
         entries = np.fromiter(sorted(chosen), dtype=np.int64, count=len(chosen))
-        centroid = self._centroids.dot(entries, ids, weights)
         counts = self._count[entries]
         rows = np.repeat(self._first[entries] - np.cumsum(counts) + counts, counts) \
             + np.arange(int(counts.sum()))
-        cosines = self._phrasings.dot(rows, ids, weights)
+        query = self._dense_query()
+        query[ids] = weights
+        try:
+            centroid = self._centroids.dot(entries, query)
+            cosines = self._phrasings.dot(rows, query)
+        finally:
+            query[ids] = 0.0
         # Each entry's closest phrasing: the first maximum in its block of cosines.
         block_start = np.cumsum(counts) - counts
         best = np.maximum.reduceat(cosines, block_start)
         owner = np.repeat(np.arange(len(entries)), counts)
         at_max = np.flatnonzero(cosines >= best[owner])
-        _, first_max = np.unique(owner[at_max], return_index=True)
+        # (at_max is sorted, so each block's first maximum is where its owner changes)
+        owners = owner[at_max]
+        first_max = np.flatnonzero(np.concatenate(([True], owners[1:] != owners[:-1])))
         best_phrasing = at_max[first_max] - block_start
         columns = [best, centroid]
         if meanings is not None:
@@ -336,21 +348,46 @@ class Matcher:
             entries.tolist(), best_phrasing.tolist(), features.tolist(), scores.tolist(),
             strict=True)]
 
+    def _dense_query(self) -> FloatArray:
+        """This thread's zeroed array of a weight per feature, for the question's weights
+        (the caller zeroes what it sets): exact dot products without matching ids."""
+        query: FloatArray | None = getattr(self._scratch, "query", None)
+        if query is None:
+            query = self._scratch.query = np.zeros(max(len(self._feature_ids), 1))
+        return query
+
+    def _distinct_pieces(self, pieces: npt.NDArray[np.int32],
+                         vocab: int) -> tuple[IntArray, IntArray]:
+        """np.unique(pieces, return_inverse=True) without sorting: marks in this thread's
+        array of a flag per vocabulary piece (half the time for a lookup's few hundred)."""
+        seen: npt.NDArray[np.bool_] | None = getattr(self._scratch, "seen", None)
+        if seen is None or len(seen) != vocab:
+            seen = self._scratch.seen = np.zeros(vocab, dtype=bool)
+            self._scratch.slot = np.zeros(vocab, dtype=np.int64)
+        slot: IntArray = self._scratch.slot
+        seen[pieces] = True
+        theirs = np.flatnonzero(seen)
+        seen[theirs] = False
+        slot[theirs] = np.arange(len(theirs))
+        inverse: IntArray = slot[pieces]
+        return theirs, inverse
+
     def _aligned(self, pieces: IntArray, entries: IntArray) -> FloatArray:
         """Per entry: how well its word pieces cover the question's, the idf-weighted mean over
         the question's distinct pieces of the best cosine with any piece of the entry. It sees
         "refund" in "money back" where the whole-text meaning averages it away."""
         out = np.zeros(len(entries))
         assert self.embedder is not None
-        mine = np.unique(pieces)
+        # (np.unique's own bookkeeping costs more than sorting a question's few pieces)
+        mine = np.array(sorted(set(pieces.tolist())), dtype=np.int64)
         lengths = self._piece_count[entries]
         total = int(lengths.sum())
         if not len(mine) or total == 0:
             return out
         positions = np.repeat(self._piece_start[entries] - np.cumsum(lengths) + lengths,
                               lengths) + np.arange(total)
-        theirs, inverse = np.unique(self._pieces[positions], return_inverse=True)
         unit = self.embedder.unit_pieces()
+        theirs, inverse = self._distinct_pieces(self._pieces[positions], len(unit))
         # In numpy's own loop, not BLAS (see _cosines).
         sims = np.einsum("ij,kj->ik", unit[theirs], unit[mine])[inverse]
         has = lengths > 0
@@ -388,6 +425,7 @@ class _Rows:
                  data: npt.NDArray[np.float32], post_start: IntArray,
                  post_rows: npt.NDArray[np.int32], post_weights: npt.NDArray[np.float32]) -> None:
         self.indptr, self.indices, self.data = indptr, indices, data
+        self.row_length = np.diff(indptr)
         self.post_start, self.post_rows, self.post_weights = post_start, post_rows, post_weights
         self._scratch = threading.local()  # per thread: row sums (see _sparse_sums)
 
@@ -423,11 +461,22 @@ class _Rows:
         total = int(lengths.sum())
         if total == 0:
             return np.zeros(0, dtype=np.int64)
-        # Each feature's first postings, gathered at once.
-        positions = np.repeat(starts - np.cumsum(lengths) + lengths, lengths) + np.arange(total)
-        touched = self.post_rows[positions]
-        contributions: FloatArray = np.multiply(self.post_weights[positions],
-                                                np.repeat(weights, lengths), dtype=np.float64)
+        # Each feature's first postings: contiguous slices, copied rather than indexed.
+        spans = [(a, a + n) for a, n in zip(starts.tolist(), lengths.tolist(), strict=True)]
+        touched = np.concatenate([self.post_rows[a:b] for a, b in spans])
+        contributions: FloatArray = np.multiply(
+            np.concatenate([self.post_weights[a:b] for a, b in spans]),
+            np.repeat(weights, lengths), dtype=np.float64)
+        # One feature's postings are distinct rows: their k-th best sum bounds the k-th best
+        # of all from below, so that only the rows above it need be looked at. The weightiest
+        # feature with k postings gives a close bound (at 10k entries, at the median, 70 rows
+        # are above it, against 4,000 rows with a sum).
+        sample = slice(0, 0)
+        enough = np.flatnonzero(lengths >= k)
+        if len(enough):
+            feature = int(enough[np.argmax(weights[enough])])
+            offset = int(lengths[:feature].sum())
+            sample = slice(offset, offset + int(lengths[feature]))
         n_rows = len(self.indptr) - 1
         rows: IntArray
         sums: FloatArray
@@ -435,51 +484,68 @@ class _Rows:
             # Few rows: a sum per row is cheaper than the scratch array's bookkeeping.
             dense = np.bincount(touched, weights=contributions,
                                 minlength=n_rows).astype(np.float64, copy=False)
-            rows = np.flatnonzero(dense > 0)  # (a mask first: ten times faster at 30k rows)
+            if sample.stop:
+                bound = _kth_largest(dense[touched[sample]], k)
+                if bound > 0:
+                    above = np.flatnonzero(dense >= bound)
+                    clear = _clear_top(above, dense[above], k)
+                    if clear is not None:
+                        return clear
+            if n_rows <= FEW_ROWS:
+                rows = np.flatnonzero(dense > 0)  # (a mask first: ten times faster at 30k)
+            else:  # as _sparse_sums does, to choose the same rows among equal sums
+                rows = _best_occurrences(touched, dense[touched], k * len(ids))
             sums = dense[rows]
         else:
-            rows, sums = self._sparse_sums(touched, contributions, k * len(ids))
+            found = self._sparse_sums(touched, contributions, k * len(ids), sample, k)
+            if not isinstance(found, tuple):
+                return found
+            rows, sums = found
         if len(rows) > k:
             keep = np.argpartition(sums, -k)[-k:]
             rows, sums = rows[keep], sums[keep]
         return rows[sums > 0]
 
     def _sparse_sums(self, touched: npt.NDArray[np.int32], contributions: FloatArray,
-                     most: int) -> tuple[IntArray, FloatArray]:
+                     most: int, sample: slice,
+                     k: int) -> IntArray | tuple[IntArray, FloatArray]:
         """The summed contributions per row, for many rows: in this thread's zeroed scratch
-        array (sorting the postings instead cost 0.9 ms at 20,000 of them). Only rows that
-        can be among the best `most` occurrences are returned: a row occurs at most once per
-        query feature, so the best k rows are among the best k * features occurrences."""
+        array (sorting the postings instead cost 0.9 ms at 20,000 of them). The best k rows
+        when they are clear-cut above the bound from `sample` (see top and _clear_top);
+        else the rows that can be among the best `most` occurrences, and their sums: a row
+        occurs at most once per query feature, so the best k rows are among the best
+        k * features occurrences."""
         scratch: FloatArray | None = getattr(self._scratch, "sums", None)
         if scratch is None:
             scratch = self._scratch.sums = np.zeros(len(self.indptr) - 1)
         try:
             np.add.at(scratch, touched, contributions)
             per_posting = scratch[touched]
-            if len(per_posting) > most:
-                per_posting_best = np.argpartition(per_posting, -most)[-most:]
-                rows = np.unique(touched[per_posting_best]).astype(np.int64)
-            else:
-                rows = np.unique(touched).astype(np.int64)
+            if sample.stop:
+                bound = _kth_largest(per_posting[sample], k)
+                if bound > 0:
+                    above = np.unique(touched[per_posting >= bound]).astype(np.int64)
+                    clear = _clear_top(above, scratch[above], k)
+                    if clear is not None:
+                        return clear
+            rows = _best_occurrences(touched, per_posting, most)
             sums: FloatArray = scratch[rows]
         finally:
             scratch[touched] = 0.0
         return rows, sums
 
-    def dot(self, rows: IntArray, ids: IntArray, weights: FloatArray) -> FloatArray:
-        """Exact dot products of the query (sorted ids, weights) with each of `rows`."""
-        starts = self.indptr[rows]
-        lengths = self.indptr[rows + 1] - starts
-        total = int(lengths.sum())
-        if total == 0 or not len(ids):
+    def dot(self, rows: IntArray, query: FloatArray) -> FloatArray:
+        """Exact dot products of the query (a dense weight per feature) with each of `rows`."""
+        lengths = self.row_length[rows]
+        ends = np.cumsum(lengths)
+        total = int(ends[-1]) if len(ends) else 0
+        if total == 0:
             return np.zeros(len(rows))
-        positions = np.repeat(starts - np.cumsum(lengths) + lengths, lengths) + \
-            np.arange(total)
-        features = self.indices[positions]
-        at = np.minimum(np.searchsorted(ids, features), len(ids) - 1)
-        contributions = np.where(ids[at] == features, self.data[positions] * weights[at], 0.0)
+        positions = np.repeat(self.indptr[rows] - ends + lengths, lengths) + np.arange(total)
+        contributions = self.data[positions] * query[self.indices[positions]]
         owner = np.repeat(np.arange(len(rows)), lengths)
-        return np.bincount(owner, weights=contributions, minlength=len(rows)).astype(np.float64)
+        return np.bincount(owner, weights=contributions,
+                           minlength=len(rows)).astype(np.float64, copy=False)
 
 
 class _Cells:
@@ -492,6 +558,7 @@ class _Cells:
     def __init__(self, centres: npt.NDArray[np.float32], starts: IntArray, members: IntArray,
                  vectors: npt.NDArray[np.float32]) -> None:
         self.centres, self.starts, self.members, self.vectors = centres, starts, members, vectors
+        self._bounds = starts.tolist()
 
     @classmethod
     def build(cls, rows: npt.NDArray[np.float32], *, iterations: int = 10,
@@ -517,10 +584,11 @@ class _Cells:
     def top(self, question: npt.NDArray[np.float32], k: int) -> IntArray:
         """About the k rows closest to `question` (a unit vector)."""
         cells = _top_dense(_cosines(self.centres, question), PROBED_CELLS)
-        spans = [(int(self.starts[c]), int(self.starts[c + 1])) for c in cells.tolist()]
-        positions = np.concatenate([np.arange(a, b) for a, b in spans])
+        bounds = self._bounds
+        spans = [(bounds[c], bounds[c + 1]) for c in cells.tolist()]
+        members = np.concatenate([self.members[a:b] for a, b in spans])
         cosines = np.concatenate([_cosines(self.vectors[a:b], question) for a, b in spans])
-        found: IntArray = self.members[positions[_top_dense(cosines, k)]]
+        found: IntArray = members[_top_dense(cosines, k)]
         return found
 
 
@@ -580,6 +648,28 @@ def _top_dense(scores: npt.NDArray[np.float32], k: int) -> IntArray:
     if len(scores) <= k:
         return np.arange(len(scores), dtype=np.int64)
     return np.argpartition(scores, -k)[-k:].astype(np.int64)
+
+
+def _best_occurrences(touched: npt.NDArray[np.int32], per_posting: FloatArray,
+                      most: int) -> IntArray:
+    """The distinct rows of the best `most` postings by their row's sum."""
+    if len(per_posting) > most:
+        touched = touched[np.argpartition(per_posting, -most)[-most:]]
+    return np.unique(touched).astype(np.int64)
+
+
+def _kth_largest(values: FloatArray, k: int) -> float:
+    return float(np.partition(values, -k)[-k])
+
+
+def _clear_top(above: IntArray, values: FloatArray, k: int) -> IntArray | None:
+    """Of the rows `above` a bound that at least k rows reach (their sums `values`, none
+    negative), the k best, when the k-th is larger than the (k+1)-th, so that they are the
+    same rows whichever way they are found (argpartition's choice among equal sums is its
+    own); else None."""
+    if len(above) > k:
+        above = above[values >= _kth_largest(values, k)]
+    return above if len(above) == k else None
 
 
 def _sigmoid(x: float) -> float:

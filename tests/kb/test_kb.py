@@ -164,3 +164,36 @@ def test_big_kbs_sum_postings_in_a_scratch_array_with_the_same_result(
         assert [sorted(index.top(ids, weights, 10).tolist())
                 for ids, weights in queries] == expected
     assert not index._scratch.sums.any()
+
+
+@pytest.mark.parametrize("path", ["dense", "dense, many rows", "scratch"])
+def test_rows_top_clear_cut_and_ties(monkeypatch: pytest.MonkeyPatch, path: str) -> None:
+    """Whichever path sums the postings, the best rows are the exact best when the k-th sum
+    beats the (k+1)-th, and k rows of the best sums when they tie."""
+    import numpy as np
+
+    from chatkit.kb import matcher
+
+    if path != "dense":
+        monkeypatch.setattr(matcher, "FEW_ROWS", 0)
+    if path == "scratch":
+        monkeypatch.setattr(matcher, "DENSE_ROWS", 0)
+    rng = np.random.default_rng(9)
+    rows = np.repeat(np.arange(3000), 5)
+    features = rng.integers(0, 60, size=len(rows))
+    index, _ = matcher._Rows.build(rows, features, rng.random(len(rows)), 3000)
+    every_row = np.arange(3000)
+    for size in (1, 3, 8):
+        for _ in range(5):
+            ids = np.sort(rng.choice(60, size=size, replace=False))
+            weights = rng.random(size)
+            query = np.zeros(60)
+            query[ids] = weights
+            sums = index.dot(every_row, query)
+            best = np.argsort(-sums, kind="stable")
+            assert sums[best[9]] > sums[best[10]]  # random weights: no tie at the 10th
+            assert sorted(index.top(ids, weights, 10).tolist()) == sorted(best[:10].tolist())
+    # One feature per row, all of the same weight: the 50 rows of a feature tie.
+    tied, _ = matcher._Rows.build(np.arange(3000), np.arange(3000) % 60, np.ones(3000), 3000)
+    found = tied.top(np.array([7]), np.array([0.5]), 10)
+    assert len(set(found.tolist())) == 10 and all(row % 60 == 7 for row in found.tolist())
