@@ -349,6 +349,11 @@ async def test_assignment_keeps_the_facts_and_rollups(store: SqlStore, store_url
                                for team in ("support", "billing")))
     finally:
         await asyncio.gather(*(s.close() for s in stores))
+    # On PostgreSQL a racing call skips the agents and heads another holds (SKIP LOCKED)
+    # and may find nothing left for it, so a drain can stop with room left; in production
+    # the next sweep gives out the rest, as this round does.
+    for team in ("support", "billing"):
+        await drain(store, team, 3)
     facts = {f.conversation_id: f for f in await store.all_facts()}
     assigned = [f for f in facts.values() if f.agent_id is not None]
     assert len(assigned) == 12 and {f.agent_id for f in assigned} == set(ids)
