@@ -407,6 +407,15 @@ async def connect(browser: Browser, origin: str | None, *, cookie: str | None = 
     return client, None
 
 
+async def disconnected(client: socketio.AsyncClient) -> None:
+    """Wait (5 s at most) for the server to disconnect the socket."""
+    for _ in range(50):
+        if not client.connected:
+            return
+        await asyncio.sleep(0.1)
+    raise AssertionError("the socket is still connected")
+
+
 async def test_the_console_connects_with_its_cookie_and_hears_its_sign_out(
         browser: Browser) -> None:
     await browser.sign_in("sue@example.com")
@@ -423,11 +432,7 @@ async def test_the_console_connects_with_its_cookie_and_hears_its_sign_out(
             assert response.status == 200  # followed to the form
         assert await asyncio.wait_for(signed_out.get(), 5) == {}
         # And it is disconnected, though it sends nothing more (it only listened).
-        for _ in range(50):
-            if not client.connected:
-                break
-            await asyncio.sleep(0.1)
-        assert not client.connected
+        await disconnected(client)
     finally:
         await client.disconnect()
 
@@ -451,11 +456,7 @@ async def test_a_listening_socket_whose_session_ended_elsewhere_is_cut_off(
         await kit.sessions.close(token)  # the store only: no session_ended here
         await kit.agent_namespace.check_sessions()
         assert await asyncio.wait_for(signed_out.get(), 5) == {}
-        for _ in range(50):
-            if not client.connected:
-                break
-            await asyncio.sleep(0.1)
-        assert not client.connected
+        await disconnected(client)
     finally:
         await client.disconnect()
 
@@ -481,11 +482,7 @@ async def test_a_socket_whose_session_ended_is_cut_off(browser: Browser, clock: 
         clock.advance(61)
         ack = await client.call("conversations", {}, namespace="/agent", timeout=5)
         assert ack["error"]["code"] == "invalid_token"
-        for _ in range(50):
-            if not client.connected:
-                break
-            await asyncio.sleep(0.1)
-        assert not client.connected
+        await disconnected(client)
     finally:
         await client.disconnect()
 
