@@ -9,24 +9,12 @@ from typing import Any
 
 import pytest
 
-from chatkit.models import ConversationStatus, Handoff, HandoffReason, Presence
+from chatkit.models import ConversationStatus, Presence
 from chatkit.storage import SqlStore
 from tests.routing.harness import make_world
+from tests.storage.test_contract_routing import queued
 
 S = ConversationStatus
-
-
-async def _queue(store: SqlStore, count: int, team: str = "support") -> list[str]:
-    ids = []
-    for _ in range(count):
-        contact = await store.create_contact()
-        started = await store.create_conversation(contact.id)
-        moved = await store.transition(started.id, S.QUEUED, allowed_from={S.BOT},
-                                       agent_id=None, actor_kind="bot", actor_id=None,
-                                       handoff=Handoff(HandoffReason.NO_BOT), queue_team=team)
-        assert moved is not None
-        ids.append(moved.id)
-    return ids
 
 
 def _count_runs(store: SqlStore, monkeypatch: pytest.MonkeyPatch,
@@ -51,7 +39,7 @@ async def test_places_freed_together_are_given_out_in_one_run(
         store: SqlStore, monkeypatch: pytest.MonkeyPatch) -> None:
     world = await make_world(store)
     a0, a1 = world.agents[0], world.agents[1]  # support (capacity 1); support+billing (2)
-    chats = await _queue(store, 5)
+    chats = [(await queued(store)).id for _ in range(5)]
     for agent in (a0, a1):
         await store.set_presence(agent.id, Presence.ONLINE, now=world.clock())
     calls = _count_runs(store, monkeypatch)
@@ -69,7 +57,7 @@ async def test_a_trigger_during_a_run_makes_it_go_round_again(
         store: SqlStore, monkeypatch: pytest.MonkeyPatch) -> None:
     world = await make_world(store)
     a0, a1 = world.agents[0], world.agents[1]
-    chats = await _queue(store, 3)
+    chats = [(await queued(store)).id for _ in range(3)]
     await store.set_presence(a0.id, Presence.ONLINE, now=world.clock())
 
     async def a1_frees_a_place(call: int) -> None:

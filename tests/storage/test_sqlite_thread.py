@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import sqlite3
 import threading
+from collections.abc import AsyncIterator
 from pathlib import Path
 
 import aiosqlite
@@ -36,10 +37,11 @@ async def test_aiosqlite_private_api_runs_a_function_in_its_thread(tmp_path: Pat
 
 
 @pytest.fixture
-async def sqlite_store(tmp_path: Path) -> SqlStore:
+async def sqlite_store(tmp_path: Path) -> AsyncIterator[SqlStore]:
     store = SqlStore(f"sqlite:///{tmp_path}/store.db")
     await store.open()
-    return store
+    yield store
+    await store.close()
 
 
 async def _count_agents(store: SqlStore) -> int:
